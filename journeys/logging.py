@@ -1,0 +1,81 @@
+"""structlog setup: readable in development, JSON in production, never personal data.
+
+Every line carries `invoice_id` and `workflow_id` when they are known: activities and API
+handlers bind them with `bind_journey()` (contextvars), so no call site has to remember.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_EMAIL = re.compile(r"[^@\s\"'<>]+@[^@\s\"'<>]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"\+\d{7,15}")
+
+
+def redact(text: str) -> str:
+    """Mask emails and E.164 phone numbers: a safety net under the rule of never logging them."""
+    return _PHONE.sub("+***", _EMAIL.sub("***@***", text))
+
+
+def _redact_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+def _journey_ids(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event_dict.setdefault("invoice_id", None)
+    event_dict.setdefault("workflow_id", None)
+    return event_dict
+
+
+def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _journey_ids,
+        _redact_processor,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # Route the standard library (temporalio, uvicorn) through the same renderer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def bind_journey(invoice_id: str, workflow_id: str | None = None) -> None:
+    structlog.contextvars.bind_contextvars(
+        invoice_id=invoice_id, workflow_id=workflow_id or f"invoice-{invoice_id}"
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,434 @@
+"""The product's data: invoices, customers, policies, and the messages a journey exchanges.
+
+Everything that crosses a boundary (HTTP, Temporal payloads, the store) is one of these
+pydantic models, so validation and its error messages live in exactly one place. The module
+is pure (no I/O) and is passed through the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from babel.numbers import list_currencies
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+_AMOUNT_RE = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCIES = frozenset(list_currencies())
+
+
+def _parse_amount(value: object) -> Decimal:
+    """Amounts travel as decimal strings in the currency's major unit (SPEC)."""
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str) or not _AMOUNT_RE.match(value):
+        raise ValueError('must be a decimal string with at most two decimals, like "1250.00"')
+    return Decimal(value)
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+_AS_STRING = PlainSerializer(lambda v: format(v, "f"), return_type=str)
+Money = Annotated[Decimal, BeforeValidator(_parse_amount), AfterValidator(_non_negative), _AS_STRING]
+"""A non-negative amount; in JSON always a decimal string, never a float."""
+PositiveMoney = Annotated[Decimal, BeforeValidator(_parse_amount), AfterValidator(_positive), _AS_STRING]
+
+
+def _currency(value: str) -> str:
+    if value not in _CURRENCIES:
+        raise ValueError(f"'{value}' is not an ISO 4217 currency code")
+    return value
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone such as 'Europe/Stockholm'") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+UtcDatetime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
+
+Channel = Literal["email", "sms", "call"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "call")
+Locale = Literal["sv", "en"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Consent(_Model):
+    email: bool = True
+    sms: bool = False
+    call: bool = False
+
+
+class Customer(_Model):
+    """The customer snapshot a journey is started with."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    email: str | None = None
+    phone: str | None = None
+    locale: Locale = "sv"
+    timezone: TimeZoneName = "Europe/Stockholm"
+    customer_since: date | None = None
+    consent: Consent = Consent()
+    fee_agreed: bool = False
+    is_business: bool = False
+    vulnerable: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL_RE.match(value):
+            raise ValueError("is not an email address")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("must be an E.164 phone number like +46701234567") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError("is not a valid phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Invoice(_Model):
+    id: str = Field(min_length=1)
+    number: str = Field(min_length=1)
+    customer_id: str = Field(min_length=1)
+    currency: Currency
+    amount_due: PositiveMoney
+    issued_at: date
+    due_date: date
+    ocr: str | None = None
+    payment_url: str | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> Invoice:
+        if self.due_date < self.issued_at:
+            raise ValueError("due_date must not be before issued_at")
+        return self
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+
+class Step(_Model):
+    """One scheduled contact, relative to the invoice's due date."""
+
+    offset_days: int = Field(ge=-30, le=365)
+    channel: Channel
+    template: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    fee: Money | None = None
+    final_notice: bool = False
+
+
+class Policy(_Model):
+    """The steps of a journey for one segment, plus when handover may follow."""
+
+    segment: str
+    steps: tuple[Step, ...] = Field(min_length=1)
+    handover_after_days: int | None = Field(default=None, ge=1, le=365)
+    """Days after the final notice before handover; None means never hand over automatically."""
+    send_hour: int = Field(default=10, ge=0, le=23)
+    """Local hour of the customer's day at which a step's contact is planned."""
+    resume_grace_days: int = Field(default=1, ge=0, le=30)
+    """After a pause ends, how long before the next overdue step may go out."""
+
+    @model_validator(mode="after")
+    def _order(self) -> Policy:
+        offsets = [s.offset_days for s in self.steps]
+        if offsets != sorted(offsets):
+            raise ValueError("steps must be ordered by offset_days")
+        finals = [i for i, s in enumerate(self.steps) if s.final_notice]
+        if finals and finals != [len(self.steps) - 1]:
+            raise ValueError("only the last step may be the final notice")
+        if self.handover_after_days is not None and not finals:
+            raise ValueError("handover_after_days needs a final_notice step")
+        return self
+
+
+class JourneyClock(_Model):
+    """How journey days map to real time.
+
+    Production uses real days (`seconds_per_day=86400`, no origin). The demo compresses a day
+    to seconds: day N after `origin_date` happens `N * seconds_per_day` after `origin`.
+    """
+
+    seconds_per_day: int = Field(default=86400, ge=1, le=86400)
+    origin: UtcDatetime | None = None
+    origin_date: date | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.origin is not None
+
+
+class JourneyInput(_Model):
+    """Everything a journey needs, fixed at start: it never reads the store itself."""
+
+    invoice: Invoice
+    customer: Customer
+    segment: str
+    segment_reason: str = ""
+    policy: Policy
+    clock: JourneyClock = JourneyClock()
+    holidays: tuple[date, ...] = ()
+    """Public holidays in the journey's horizon, computed by the starter (replay-stable)."""
+
+
+def workflow_id_for(invoice_id: str) -> str:
+    return f"invoice-{invoice_id}"
+
+
+# --- messages into a journey -----------------------------------------------------------------
+
+
+class PaymentReceived(_Model):
+    event_id: str
+    amount: PositiveMoney
+    paid_at: date
+
+
+class InvoiceCredited(_Model):
+    event_id: str
+    amount: PositiveMoney
+
+
+class InvoiceVoided(_Model):
+    event_id: str
+
+
+class CustomerResponse(_Model):
+    """Something the customer told us, on any channel."""
+
+    kind: Literal["promise", "dispute", "plan_request", "contact_request"]
+    channel: Literal["web", "email", "sms", "call", "agent"] = "web"
+    promise_date: date | None = None
+    message: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _promise(self) -> CustomerResponse:
+        if self.kind == "promise" and self.promise_date is None:
+            raise ValueError("a promise needs promise_date")
+        return self
+
+
+class _Action(_Model):
+    agent: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PauseAction(_Action):
+    action: Literal["pause"] = "pause"
+    until: date | None = None
+
+
+class ResumeAction(_Action):
+    action: Literal["resume"] = "resume"
+
+
+class ExtendAction(_Action):
+    action: Literal["extend"] = "extend"
+    due_date: date
+
+
+class SetPromiseAction(_Action):
+    action: Literal["set-promise"] = "set-promise"
+    promise_date: date
+
+
+class ResolveDisputeAction(_Action):
+    action: Literal["resolve-dispute"] = "resolve-dispute"
+    outcome: Literal["resume", "cancel"] = "resume"
+    """`resume`: the claim stands and the journey goes on; `cancel`: the customer was right."""
+
+
+class ApprovePlanAction(_Action):
+    action: Literal["approve-plan"] = "approve-plan"
+
+
+class RejectPlanAction(_Action):
+    action: Literal["reject-plan"] = "reject-plan"
+
+
+class CancelAction(_Action):
+    action: Literal["cancel"] = "cancel"
+
+
+AgentAction = Annotated[
+    PauseAction
+    | ResumeAction
+    | ExtendAction
+    | SetPromiseAction
+    | ResolveDisputeAction
+    | ApprovePlanAction
+    | RejectPlanAction
+    | CancelAction,
+    Field(discriminator="action"),
+]
+
+
+class AgentRequest(_Model):
+    """Wrapper so the action travels as one self-describing payload."""
+
+    action: AgentAction
+
+
+# --- what a journey reports ------------------------------------------------------------------
+
+Phase = Literal[
+    "scheduled",  # waiting for the next step
+    "paused",  # an agent paused it
+    "promised",  # the customer promised to pay by a date
+    "disputed",  # the customer disputes the claim; nothing happens until an agent resolves it
+    "plan_requested",  # the customer asked for a payment plan; waiting for an agent
+    "awaiting_handover",  # final notice sent; waiting out its period
+    "awaiting_agent",  # nothing automatic left to do
+    "paid",
+    "credited",
+    "voided",
+    "cancelled",
+    "handed_over",
+]
+CLOSED_PHASES: frozenset[str] = frozenset(
+    {"paid", "credited", "voided", "cancelled", "handed_over"}
+)
+
+
+class HistoryEntry(_Model):
+    at: UtcDatetime
+    kind: str
+    """step, payment, credit, void, response, action, handover, thank_you."""
+    detail: str
+    step_index: int | None = None
+    channel: Channel | None = None
+    outcome: str | None = None
+    actor: str | None = None
+
+
+class NextStep(_Model):
+    index: int
+    channel: Channel
+    template: str
+    at: UtcDatetime
+    final_notice: bool = False
+
+
+class JourneyState(_Model):
+    invoice_id: str
+    workflow_id: str
+    phase: Phase
+    segment: str
+    currency: str
+    amount_due: Money
+    paid: Money
+    credited: Money
+    fees: Money
+    balance: Money
+    """What the customer still owes: amount due plus fees, less payments and credits."""
+    due_date: date
+    next_step: NextStep | None
+    handover_at: UtcDatetime | None = None
+    paused_until: date | None = None
+    promise_date: date | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+
+# --- activity payloads -----------------------------------------------------------------------
+
+
+class DeliveryRequest(_Model):
+    """One contact to deliver. `step_key` is unique per invoice: the idempotency key."""
+
+    invoice_id: str
+    workflow_id: str
+    step_key: str
+    channel: Channel
+    template: str
+    locale: Locale
+    customer_id: str
+    customer_name: str
+    to: str
+    invoice_number: str
+    currency: str
+    amount_due: Money
+    balance: Money
+    fees: Money
+    fee_this_step: Money = Decimal("0")
+    due_date: date
+    ocr: str | None = None
+    payment_url: str | None = None
+    final_notice: bool = False
+
+
+class DeliveryResult(_Model):
+    status: Literal["sent", "already_sent", "uncertain"]
+    provider: Literal["sendgrid", "twilio", "outbox"]
+    provider_id: str | None = None
+
+
+class HandoverRequest(_Model):
+    invoice_id: str
+    workflow_id: str
+    customer_id: str
+    currency: str
+    amount_due: Money
+    balance: Money
+    fees: Money
+    history: tuple[HistoryEntry, ...]
+
+
+class HandoverResult(_Model):
+    reference: str
+    delivered_to: str
+
+
+class JourneyOutcome(_Model):
+    """Recorded in the store when a journey closes, for reporting."""
+
+    invoice_id: str
+    workflow_id: str
+    phase: Phase
+    balance: Money
+    fees: Money
+    steps_sent: int
+    resolved_at_step: int | None
+    closed_at: UtcDatetime

