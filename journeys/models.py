@@ -53,9 +53,13 @@ def _positive(value: Decimal) -> Decimal:
 
 
 _AS_STRING = PlainSerializer(lambda v: format(v, "f"), return_type=str)
-Money = Annotated[Decimal, BeforeValidator(_parse_amount), AfterValidator(_non_negative), _AS_STRING]
+Money = Annotated[
+    Decimal, BeforeValidator(_parse_amount), AfterValidator(_non_negative), _AS_STRING
+]
 """A non-negative amount; in JSON always a decimal string, never a float."""
-PositiveMoney = Annotated[Decimal, BeforeValidator(_parse_amount), AfterValidator(_positive), _AS_STRING]
+PositiveMoney = Annotated[
+    Decimal, BeforeValidator(_parse_amount), AfterValidator(_positive), _AS_STRING
+]
 
 
 def _currency(value: str) -> str:
@@ -320,6 +324,7 @@ Phase = Literal[
     "promised",  # the customer promised to pay by a date
     "disputed",  # the customer disputes the claim; nothing happens until an agent resolves it
     "plan_requested",  # the customer asked for a payment plan; waiting for an agent
+    "plan_active",  # an agent approved a payment plan; no reminders while it runs
     "awaiting_handover",  # final notice sent; waiting out its period
     "awaiting_agent",  # nothing automatic left to do
     "paid",

@@ -1,0 +1,63 @@
+"""Sample invoices, customers and journey inputs for tests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from journeys.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
+from journeys.policies import load_policies
+from journeys.settings import REPO_ROOT
+
+POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
+
+
+def customer(**overrides: Any) -> Customer:
+    fields: dict[str, Any] = {
+        "id": "cus_berit",
+        "name": "Berit Andersson",
+        "email": "berit@example.se",
+        "phone": "+46701234567",
+        "locale": "sv",
+        "timezone": "Europe/Stockholm",
+        "customer_since": date(2020, 3, 1),
+        "consent": Consent(email=True, sms=True, call=True),
+        "fee_agreed": True,
+    }
+    fields.update(overrides)
+    return Customer(**fields)
+
+
+def invoice(invoice_id: str = "inv_1001", issued: date | None = None, **overrides: Any) -> Invoice:
+    issued = issued or date.today()
+    fields: dict[str, Any] = {
+        "id": invoice_id,
+        "number": invoice_id.removeprefix("inv_"),
+        "customer_id": "cus_berit",
+        "currency": "SEK",
+        "amount_due": Decimal("1250.00"),
+        "issued_at": issued,
+        "due_date": issued + timedelta(days=14),
+        "ocr": "10014",
+        "payment_url": f"https://billing.example/pay/{invoice_id}",
+    }
+    fields.update(overrides)
+    return Invoice(**fields)
+
+
+def journey_input(
+    invoice_id: str = "inv_1001",
+    segment: str = "standard",
+    policy: Policy | None = None,
+    clock: JourneyClock | None = None,
+    **customer_overrides: Any,
+) -> JourneyInput:
+    return JourneyInput(
+        invoice=invoice(invoice_id),
+        customer=customer(**customer_overrides),
+        segment=segment,
+        segment_reason="test",
+        policy=policy or POLICIES.segments[segment],
+        clock=clock or JourneyClock(),
+    )

@@ -1,0 +1,275 @@
+"""Whole journeys in time skipping: 60 days in seconds, through the real worker and outbox.
+
+Each test starts `InvoiceJourney` with time skipping off and moves the journey's own clock
+with `fast_forward`, so it can act (pay, promise, dispute) at precise points of the journey.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
+
+from journeys.models import (
+    AgentRequest,
+    CustomerResponse,
+    JourneyInput,
+    JourneyState,
+    PaymentReceived,
+    workflow_id_for,
+)
+from journeys.settings import Settings
+from journeys.store import HandoverRow, OutboxMessageRow, session_scope
+from tests.factories import journey_input
+from tests.histories import save_history
+from worker import build_worker
+from workflows.journey import InvoiceJourney
+from workflows.planning import journey_today
+
+Handle = WorkflowHandle[Any, JourneyState]
+
+
+@pytest.fixture
+async def journeys(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[JourneyDriver]:
+    async with build_worker(temporal_env.client, settings):
+        yield JourneyDriver(temporal_env, settings)
+
+
+class JourneyDriver:
+    """Starts journeys and moves their clocks; keeps test bodies about behaviour."""
+
+    def __init__(self, env: WorkflowEnvironment, settings: Settings) -> None:
+        self.env = env
+        self.settings = settings
+        self.client = env.client
+
+    async def start(self, inp: JourneyInput) -> Handle:
+        return await self.client.start_workflow(
+            InvoiceJourney.run,
+            inp,
+            id=workflow_id_for(inp.invoice.id),
+            task_queue=self.settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    async def state(self, handle: Handle) -> JourneyState:
+        return await handle.query(InvoiceJourney.state)
+
+    async def settle(self, handle: Handle, until: Any = None) -> JourneyState:
+        """Wait (in real time) for activities that a timer released to finish."""
+        for _ in range(200):
+            state = await self.state(handle)
+            busy = (await handle.describe()).raw_description.pending_activities
+            if not busy and (until is None or until(state)):
+                return state
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"journey did not settle: {state}")
+
+    async def forward(self, handle: Handle, days: float) -> JourneyState:
+        await self.env.fast_forward(handle, timedelta(days=days))
+        return await self.settle(handle)
+
+    async def through_step(self, handle: Handle, index: int) -> JourneyState:
+        """Move the clock just past step `index` and wait until it has gone out."""
+        state = await self.state(handle)
+        while state.next_step is not None and state.next_step.index <= index:
+            now = await self.env.get_current_time(handle)
+            await self.env.fast_forward(handle, state.next_step.at - now + timedelta(minutes=1))
+            target = state.next_step.index
+            state = await self.settle(
+                handle, lambda s, t=target: s.next_step is None or s.next_step.index > t
+            )
+        return state
+
+    async def today(self, handle: Handle, inp: JourneyInput) -> Any:
+        now = await self.env.get_current_time(handle)
+        return journey_today(now, inp.clock, inp.customer.timezone)
+
+    async def finish(self, handle: Handle, name: str) -> JourneyState:
+        """Let the journey run to its end and keep its history for the replay tests."""
+        await self.env.fast_forward(handle, None)
+        result = await handle.result()
+        await save_history(handle, name)
+        return result
+
+    def outbox(self, invoice_id: str) -> list[OutboxMessageRow]:
+        with session_scope(self.settings.store_url) as s:
+            rows = s.exec(select(OutboxMessageRow).where(OutboxMessageRow.invoice_id == invoice_id))
+            return sorted(rows.all(), key=lambda r: r.id or 0)
+
+
+def steps_out(state: JourneyState) -> list[str]:
+    return [f"{h.channel}:{h.outcome}" for h in state.history if h.kind == "step"]
+
+
+def pay(event_id: str, amount: str) -> PaymentReceived:
+    return PaymentReceived.model_validate(
+        {"event_id": event_id, "amount": amount, "paid_at": "2026-12-01"}
+    )
+
+
+def action(**fields: Any) -> AgentRequest:
+    return AgentRequest.model_validate({"action": fields})
+
+
+async def test_full_path_email_sms_call_final_notice_handover(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_full")
+    handle = await journeys.start(inp)
+    result = await journeys.finish(handle, "full_path")
+
+    assert result.phase == "handed_over"
+    assert steps_out(result) == ["email:sent", "sms:sent", "call:sent", "email:sent"]
+    assert result.fees == Decimal("60.00")  # the standard policy's SMS fee, agreed
+    assert result.balance == Decimal("1310.00")
+    channels = [m.channel for m in journeys.outbox("inv_full")]
+    assert channels[:4] == ["email", "sms", "call", "email"]
+    with session_scope(journeys.settings.store_url) as s:
+        handover = s.exec(select(HandoverRow).where(HandoverRow.invoice_id == "inv_full")).one()
+    assert handover.balance == Decimal("1310.00")
+    assert "sms" in handover.evidence  # the whole contact history goes with the claim
+
+
+async def test_paid_after_sms_stops_the_journey_and_thanks(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_paid")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 1)
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_pay", "1310.00"))
+    result = await journeys.finish(handle, "paid_after_sms")
+
+    assert result.phase == "paid"
+    assert steps_out(result) == ["email:sent", "sms:sent"]
+    assert [h.kind for h in result.history][-1] == "thank_you"
+    sent = journeys.outbox("inv_paid")
+    assert [m.step_key for m in sent] == ["step-0-email", "step-1-sms", "thank-you"]
+
+
+async def test_partial_then_full_payment(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_partial")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_p1", "500.00"))
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_p1", "500.00"))  # replayed
+    state = await journeys.settle(handle, lambda s: s.paid > 0)
+    assert (state.paid, state.balance, state.phase) == (
+        Decimal("500.00"),
+        Decimal("750.00"),
+        "scheduled",
+    )
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_p2", "750.00"))
+    result = await journeys.finish(handle, "partial_then_full")
+    assert result.phase == "paid"
+    assert result.paid == Decimal("1250.00")
+
+
+async def test_promise_kept(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_promise_kept")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    promise = await journeys.today(handle, inp) + timedelta(days=5)
+    state = await handle.execute_update(
+        InvoiceJourney.respond, CustomerResponse(kind="promise", promise_date=promise)
+    )
+    assert (state.phase, state.promise_date) == ("promised", promise)
+    state = await journeys.forward(handle, 4)
+    assert state.phase == "promised" and steps_out(state) == ["email:sent"]
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_kept", "1250.00"))
+    result = await journeys.finish(handle, "promise_kept")
+    assert result.phase == "paid" and steps_out(result) == ["email:sent"]
+
+
+async def test_promise_broken_resumes_the_journey(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_promise_broken")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    promise = await journeys.today(handle, inp) + timedelta(days=3)
+    await handle.execute_update(
+        InvoiceJourney.respond, CustomerResponse(kind="promise", promise_date=promise)
+    )
+    state = await journeys.forward(handle, 6)
+    assert state.phase == "scheduled"
+    assert any("not kept" in h.detail for h in state.history)
+    state = await journeys.through_step(handle, 1)
+    assert steps_out(state) == ["email:sent", "sms:sent"]
+
+
+async def test_dispute_blocks_handover_until_resolved(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_dispute")
+    handle = await journeys.start(inp)
+    state = await journeys.through_step(handle, 3)
+    assert state.phase == "awaiting_handover"
+    await handle.execute_update(
+        InvoiceJourney.respond, CustomerResponse(kind="dispute", message="I returned the goods")
+    )
+    state = await journeys.forward(handle, 60)
+    assert state.phase == "disputed"
+    with session_scope(journeys.settings.store_url) as s:
+        assert s.exec(select(HandoverRow)).all() == []
+    state = await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="resolve-dispute", agent="agent-7")
+    )
+    assert state.phase == "awaiting_handover"
+    result = await journeys.finish(handle, "dispute_then_handover")
+    assert result.phase == "handed_over"
+
+
+async def test_agent_pause_and_resume(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_pause")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    state = await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="pause", agent="agent-1", note="on holiday")
+    )
+    assert state.phase == "paused" and state.next_step is None
+    state = await journeys.forward(handle, 40)
+    assert state.phase == "paused" and steps_out(state) == ["email:sent"]
+    state = await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="resume", agent="agent-1")
+    )
+    assert state.phase == "scheduled" and state.next_step is not None
+    now = await journeys.env.get_current_time(handle)
+    # The journey goes on after a grace day instead of firing every missed step at once.
+    assert state.next_step.at - now >= timedelta(hours=23)
+    state = await journeys.through_step(handle, 1)
+    assert steps_out(state) == ["email:sent", "sms:sent"]
+    assert [h.actor for h in state.history if h.kind == "action"] == ["agent:agent-1"] * 2
+
+
+async def test_same_invoice_issued_twice_starts_one_journey(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_twice")
+    first = await journeys.start(inp)
+    second = await journeys.start(inp)
+    assert first.result_run_id == second.result_run_id
+
+
+async def test_invalid_agent_update_is_rejected_with_a_clear_message(
+    journeys: JourneyDriver,
+) -> None:
+    inp = journey_input("inv_invalid")
+    handle = await journeys.start(inp)
+    with pytest.raises(WorkflowUpdateFailedError) as resume:
+        await handle.execute_update(
+            InvoiceJourney.agent_action, action(action="resume", agent="agent-2")
+        )
+    assert "resume refused: the journey is not paused" in str(resume.value.cause)
+    yesterday = await journeys.today(handle, inp) - timedelta(days=1)
+    with pytest.raises(WorkflowUpdateFailedError) as promise:
+        await handle.execute_update(
+            InvoiceJourney.respond, CustomerResponse(kind="promise", promise_date=yesterday)
+        )
+    assert f"promise_date {yesterday.isoformat()} is in the past" in str(promise.value.cause)
+    # Rejected in the validator: nothing of either request reached the journey's history.
+    history = await handle.fetch_history()
+    assert not any(
+        e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events
+    )
+    await handle.terminate("test done")

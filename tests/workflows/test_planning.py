@@ -1,0 +1,179 @@
+"""The pure planning and rules functions: what is next, when, and what events do."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from journeys.models import (
+    AgentRequest,
+    CustomerResponse,
+    InvoiceCredited,
+    JourneyClock,
+    PaymentReceived,
+    Policy,
+    ResumeAction,
+    Step,
+)
+from journeys.policies import PolicyConfigError, parse_policies
+from tests.factories import journey_input
+from workflows import planning, rules
+from workflows.planning import Ledger
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def ledger_for(inp: planning.JourneyInput) -> Ledger:
+    return Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
+
+
+def test_step_time_is_send_hour_in_customer_zone() -> None:
+    inp = journey_input()
+    at = planning.step_at(inp, ledger_for(inp), 0)
+    due = inp.invoice.due_date
+    expected_day = due + timedelta(days=inp.policy.steps[0].offset_days)
+    local = at.astimezone(planning.ZoneInfo("Europe/Stockholm"))
+    assert (local.date(), local.hour) == (expected_day, inp.policy.send_hour)
+
+
+def test_steps_keep_their_order_and_spacing() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    times = [planning.step_at(inp, ledger, i) for i in range(len(inp.policy.steps))]
+    assert times == sorted(times)
+    assert (times[1] - times[0]).days == 7
+
+
+def test_compressed_clock_maps_days_to_seconds() -> None:
+    clock = JourneyClock(seconds_per_day=10, origin=NOW, origin_date=date(2026, 11, 2))
+    at = planning.day_instant(date(2026, 11, 12), 12, clock, "Europe/Stockholm")
+    assert at == NOW + timedelta(seconds=105)
+    assert planning.journey_today(at, clock, "Europe/Stockholm") == date(2026, 11, 12)
+
+
+def test_decide_walks_steps_then_handover_then_agent() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    first = planning.decide(inp, ledger)
+    assert (first.kind, first.phase, first.step_index) == ("step", "scheduled", 0)
+    ledger.next_index = len(inp.policy.steps)
+    assert planning.decide(inp, ledger).phase == "awaiting_agent"  # final notice never went out
+    ledger.final_notice_at = NOW
+    handover = planning.decide(inp, ledger)
+    assert handover.kind == "handover"
+    assert handover.at == NOW + timedelta(days=inp.policy.handover_after_days or 0)
+
+
+@pytest.mark.parametrize(
+    ("holds", "phase"),
+    [
+        (planning.Holds(dispute_open=True, paused=True), "disputed"),
+        (planning.Holds(plan="requested"), "plan_requested"),
+        (planning.Holds(paused=True), "paused"),
+        (planning.Holds(promise_date=date(2026, 12, 1)), "promised"),
+    ],
+)
+def test_holds_stop_steps(holds: planning.Holds, phase: str) -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    ledger.holds = holds
+    decision = planning.decide(inp, ledger)
+    assert decision.phase == phase
+    assert decision.kind in {"wait", "release_hold"}
+
+
+def test_dispute_blocks_handover_even_when_due() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    ledger.next_index = len(inp.policy.steps)
+    ledger.final_notice_at = NOW - timedelta(days=100)
+    ledger.holds.dispute_open = True
+    assert planning.decide(inp, ledger).kind == "wait"
+
+
+def test_release_pushes_remaining_steps_back_with_grace() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    before = [planning.step_at(inp, ledger, i) for i in range(4)]
+    late_now = before[2] + timedelta(days=3)  # paused through steps 0-2
+    planning.release_holds(inp, ledger, late_now)
+    after = [planning.step_at(inp, ledger, i) for i in range(4)]
+    assert after[0] == late_now + timedelta(days=inp.policy.resume_grace_days)
+    assert after[1] - after[0] == before[1] - before[0]
+
+
+def test_partial_then_full_payment_closes_paid() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    rules.apply_payment(
+        inp,
+        ledger,
+        PaymentReceived(event_id="e1", amount=Decimal("250.00"), paid_at=NOW.date()),
+        NOW,
+    )
+    assert ledger.balance == Decimal("1000.00") and ledger.closed is None
+    rules.apply_payment(
+        inp,
+        ledger,
+        PaymentReceived(event_id="e2", amount=Decimal("1000.00"), paid_at=NOW.date()),
+        NOW,
+    )
+    assert ledger.closed == "paid"
+
+
+def test_credit_to_zero_closes_credited() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    rules.apply_credit(inp, ledger, InvoiceCredited(event_id="c", amount=Decimal("1250.00")), NOW)
+    assert ledger.closed == "credited"
+
+
+def test_fee_only_where_agreed() -> None:
+    step = Step(offset_days=1, channel="sms", template="reminder", fee=Decimal("60"))
+    assert planning.fee_for_step(journey_input(fee_agreed=True), step) == Decimal("60")
+    assert planning.fee_for_step(journey_input(fee_agreed=False), step) == 0
+
+
+def test_promise_in_the_past_is_refused_with_the_date() -> None:
+    inp = journey_input()
+    past = CustomerResponse(kind="promise", promise_date=date(2026, 10, 1))
+    err = rules.check_response(inp, ledger_for(inp), past, NOW)
+    assert err is not None and "2026-10-01 is in the past" in err
+
+
+def test_resume_when_not_paused_is_refused() -> None:
+    inp = journey_input()
+    err = rules.check_action(
+        inp, ledger_for(inp), AgentRequest(action=ResumeAction(agent="a")), NOW
+    )
+    assert err == "the journey is not paused"
+
+
+def test_actions_on_closed_journey_are_refused() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    ledger.closed = "paid"
+    req = AgentRequest.model_validate({"action": {"action": "pause", "agent": "a"}})
+    assert rules.check_action(inp, ledger, req, NOW) == "the journey is already closed (paid)"
+
+
+def test_policy_file_errors_name_the_field() -> None:
+    with pytest.raises(PolicyConfigError, match=r"segments\.loyal\.steps\[0\]\.channel"):
+        parse_policies(
+            {
+                "segments": {
+                    "loyal": {"steps": [{"offset_days": 1, "channel": "fax", "template": "x"}]}
+                }
+            }
+        )
+
+
+def test_policy_requires_final_notice_for_handover() -> None:
+    with pytest.raises(ValueError, match="handover_after_days needs a final_notice step"):
+        Policy(
+            segment="x",
+            steps=(Step(offset_days=1, channel="email", template="reminder"),),
+            handover_after_days=10,
+        )

@@ -1,0 +1,45 @@
+"""Plain words for ops: what a journey is about to do, as shown in the Temporal Web UI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from journeys.models import JourneyInput
+from workflows.planning import Decision, Ledger
+
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
+
+
+def step_label(inp: JourneyInput, index: int) -> str:
+    step = inp.policy.steps[index]
+    kind = "final notice" if step.final_notice else f"{CHANNEL_WORDS[step.channel]} reminder"
+    return f"step {index + 1}/{len(inp.policy.steps)}: {kind} ({step.template})"
+
+
+def _when(inp: JourneyInput, at: datetime) -> str:
+    if inp.clock.compressed:
+        return f"{at:%Y-%m-%d %H:%M:%S} UTC (demo clock)"
+    local = at.astimezone(ZoneInfo(inp.customer.timezone))
+    return f"{local:%Y-%m-%d %H:%M} {inp.customer.timezone}"
+
+
+def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> str:
+    money = f"{ledger.balance:.2f} {inp.invoice.currency}"
+    if decision.kind == "step" and decision.step_index is not None and decision.at:
+        next_line = f"Next: {step_label(inp, decision.step_index)} at {_when(inp, decision.at)}"
+    elif decision.kind == "handover" and decision.at:
+        next_line = f"Next: hand over to collection at {_when(inp, decision.at)} if still unpaid"
+    elif decision.kind == "release_hold" and decision.at:
+        next_line = f"Waiting ({decision.phase}) until {_when(inp, decision.at)}, then resumes"
+    elif decision.phase == "awaiting_agent":
+        next_line = "Waiting for an agent: no automatic step is left"
+    elif ledger.closed is not None:
+        next_line = f"Closed: {ledger.closed}"
+    else:
+        next_line = f"Waiting for an agent ({decision.phase.replace('_', ' ')})"
+    return (
+        f"**{next_line}**\n\n"
+        f"Phase: {decision.phase} · Balance: {money} · Fees: {ledger.fees:.2f} · "
+        f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}"
+    )

@@ -1,0 +1,389 @@
+"""`InvoiceJourney`: one durable workflow per unpaid invoice, from issue to its end.
+
+The workflow is a thin, deterministic shell: `planning.decide` says what is next and when,
+`rules` says what an event or action does to the ledger, and activities do all I/O. It
+sleeps on one timer at a time and wakes at once when a signal or update changes the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    # `import a.b as c`, not `from a import b`: the latter resolves `b` through the sandboxed
+    # parent package and would load a restricted copy instead of passing it through.
+    import workflows.planning as planning
+    import workflows.rules as rules
+    from journeys.models import (
+        AgentRequest,
+        Channel,
+        CustomerResponse,
+        DeliveryRequest,
+        DeliveryResult,
+        HandoverRequest,
+        HandoverResult,
+        HistoryEntry,
+        InvoiceCredited,
+        InvoiceVoided,
+        JourneyInput,
+        JourneyOutcome,
+        JourneyState,
+        PaymentReceived,
+        Step,
+        workflow_id_for,
+    )
+    from journeys.temporal import (
+        AMOUNT_DUE,
+        CUSTOMER_ID,
+        INVOICE_ID,
+        JOURNEY_PHASE,
+        NEXT_ACTION_AT,
+        SEGMENT,
+    )
+    from workflows.describe import current_details, step_label
+
+PERMANENT_DELIVERY_ERRORS = [
+    "InvalidRecipient",
+    "RecipientOptedOut",
+    "ProviderAuthFailed",
+    "DeliveryRejected",
+]
+DELIVERY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=PERMANENT_DELIVERY_ERRORS,
+)
+"""Providers' 429s and 5xx are retried for up to the schedule-to-close window; a wrong
+number or an opted-out recipient is not."""
+DELIVERY_TIMEOUTS = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "schedule_to_close_timeout": timedelta(hours=6),
+}
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+ACTIVITY_FOR_CHANNEL: dict[Channel, str] = {
+    "email": "send_email",
+    "sms": "send_sms",
+    "call": "place_call",
+}
+
+
+@workflow.defn(name="InvoiceJourney")
+class InvoiceJourney:
+    @workflow.init
+    def __init__(self, inp: JourneyInput) -> None:
+        self._inp = inp
+        self._ledger = planning.Ledger(
+            due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due
+        )
+        self._changed = False
+        self._published: tuple[object, ...] = ()
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyState:
+        workflow.upsert_search_attributes(
+            [
+                INVOICE_ID.value_set(inp.invoice.id),
+                CUSTOMER_ID.value_set(inp.customer.id),
+                SEGMENT.value_set(inp.segment),
+                AMOUNT_DUE.value_set(float(inp.invoice.amount_due)),
+            ]
+        )
+        ledger = self._ledger
+        while ledger.closed is None:
+            decision = planning.decide(inp, ledger)
+            self._publish(decision)
+            now = workflow.now()
+            if decision.at is None or decision.at > now:
+                await self._sleep_until(decision)
+                continue
+            if decision.kind == "step" and decision.step_index is not None:
+                await self._run_step(decision.step_index)
+            elif decision.kind == "release_hold":
+                self._lift_expired_hold()
+            elif decision.kind == "handover":
+                await self._hand_over()
+        self._publish(planning.decide(inp, ledger))
+        if ledger.closed == "paid":
+            await self._thank()
+        await self._record_outcome()
+        # Let an update that closed the journey answer its caller before the run completes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state()
+
+    # --- waiting ---------------------------------------------------------------------------
+
+    async def _sleep_until(self, decision: planning.Decision) -> None:
+        self._changed = False
+        timeout = None if decision.at is None else decision.at - workflow.now()
+        summary = None
+        if decision.at is not None:
+            summary = f"{decision.kind.replace('_', ' ')} at {decision.at:%Y-%m-%d %H:%M} UTC"
+        try:
+            await workflow.wait_condition(
+                lambda: self._changed, timeout=timeout, timeout_summary=summary
+            )
+        except TimeoutError:
+            pass
+
+    def _lift_expired_hold(self) -> None:
+        ledger, now = self._ledger, workflow.now()
+        holds = ledger.holds
+        if holds.promise_date is not None:
+            detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
+        else:
+            detail = f"pause until {holds.paused_until} ended; journey resumes"
+        planning.release_holds(self._inp, ledger, now)
+        ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
+
+    # --- doing -----------------------------------------------------------------------------
+
+    def _address(self, channel: Channel) -> tuple[str | None, str]:
+        """Where a step on `channel` can go, or why it cannot."""
+        c = self._inp.customer
+        if not getattr(c.consent, channel):
+            return None, f"no consent for {channel}"
+        address = c.email if channel == "email" else c.phone
+        if address is None:
+            return None, f"no {'email address' if channel == 'email' else 'phone number'}"
+        return address, ""
+
+    def _delivery(self, step: Step, key: str, to: str) -> DeliveryRequest:
+        inp, ledger = self._inp, self._ledger
+        fee_now = planning.fee_for_step(inp, step)
+        return DeliveryRequest(
+            invoice_id=inp.invoice.id,
+            workflow_id=workflow.info().workflow_id,
+            step_key=key,
+            channel=step.channel,
+            template=step.template,
+            locale=inp.customer.locale,
+            customer_id=inp.customer.id,
+            customer_name=inp.customer.name,
+            to=to,
+            invoice_number=inp.invoice.number,
+            currency=inp.invoice.currency,
+            amount_due=inp.invoice.amount_due,
+            balance=ledger.balance + fee_now,
+            fees=ledger.fees + fee_now,
+            fee_this_step=fee_now,
+            due_date=ledger.due_date,
+            ocr=inp.invoice.ocr,
+            payment_url=inp.invoice.payment_url,
+            final_notice=step.final_notice,
+        )
+
+    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str]:
+        try:
+            result = await workflow.execute_activity(
+                ACTIVITY_FOR_CHANNEL[req.channel],
+                req,
+                result_type=DeliveryResult,
+                retry_policy=DELIVERY_RETRY,
+                summary=summary,
+                **DELIVERY_TIMEOUTS,  # type: ignore[arg-type]
+            )
+        except ActivityError as err:
+            cause = err.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "failed"
+            return False, f"{kind}: {reason}"
+        return True, f"{result.status} via {result.provider}"
+
+    async def _run_step(self, index: int) -> None:
+        inp, ledger = self._inp, self._ledger
+        step = inp.policy.steps[index]
+        label = step_label(inp, index)
+        ledger.next_index = index + 1
+        to, why_not = self._address(step.channel)
+        if to is None:
+            ledger.history.append(
+                HistoryEntry(
+                    at=workflow.now(),
+                    kind="step",
+                    detail=f"{label} skipped: {why_not}",
+                    step_index=index,
+                    channel=step.channel,
+                    outcome="skipped",
+                )
+            )
+            return
+        req = self._delivery(step, f"step-{index}-{step.channel}", to)
+        delivered, outcome = await self._deliver(req, label)
+        if delivered:
+            ledger.fees += req.fee_this_step
+            ledger.steps_sent += 1
+            if step.final_notice:
+                ledger.final_notice_at = workflow.now()
+        fee_text = f", fee {req.fee_this_step:.2f}" if delivered and req.fee_this_step else ""
+        ledger.history.append(
+            HistoryEntry(
+                at=workflow.now(),
+                kind="step",
+                detail=f"{label}: {outcome}{fee_text}",
+                step_index=index,
+                channel=step.channel,
+                outcome="sent" if delivered else "failed",
+            )
+        )
+
+    async def _thank(self) -> None:
+        """A paid invoice gets a thank-you on the first channel the customer accepts."""
+        for channel in ("email", "sms"):
+            to, _ = self._address(channel)  # type: ignore[arg-type]
+            if to is None:
+                continue
+            step = Step(offset_days=0, channel=channel, template="thank_you")  # type: ignore[arg-type]
+            req = self._delivery(step, "thank-you", to)
+            _, outcome = await self._deliver(req, f"thank-you {channel}")
+            self._ledger.history.append(
+                HistoryEntry(
+                    at=workflow.now(), kind="thank_you", detail=f"thank-you {channel}: {outcome}"
+                )
+            )
+            return
+
+    async def _hand_over(self) -> None:
+        inp, ledger = self._inp, self._ledger
+        req = HandoverRequest(
+            invoice_id=inp.invoice.id,
+            workflow_id=workflow.info().workflow_id,
+            customer_id=inp.customer.id,
+            currency=inp.invoice.currency,
+            amount_due=inp.invoice.amount_due,
+            balance=ledger.balance,
+            fees=ledger.fees,
+            history=tuple(ledger.history),
+        )
+        result = await workflow.execute_activity(
+            "hand_over",
+            req,
+            result_type=HandoverResult,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=30), maximum_interval=timedelta(hours=1)
+            ),
+            summary=f"hand over {req.balance:.2f} {req.currency} to collection",
+        )
+        # A payment or dispute that arrived while the agency was being called is recorded in
+        # the history; the handover itself has happened and cannot be taken back here.
+        if ledger.closed is None:
+            ledger.closed = "handed_over"
+        ledger.history.append(
+            HistoryEntry(
+                at=workflow.now(),
+                kind="handover",
+                detail=f"handed over to {result.delivered_to} (reference {result.reference})",
+            )
+        )
+
+    async def _record_outcome(self) -> None:
+        ledger = self._ledger
+        assert ledger.closed is not None
+        await workflow.execute_activity(
+            "record_outcome",
+            JourneyOutcome(
+                invoice_id=self._inp.invoice.id,
+                workflow_id=workflow.info().workflow_id,
+                phase=ledger.closed,
+                balance=ledger.balance,
+                fees=ledger.fees,
+                steps_sent=ledger.steps_sent,
+                resolved_at_step=ledger.resolved_at_step,
+                closed_at=workflow.now(),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+            summary=f"record outcome: {ledger.closed}",
+        )
+
+    # --- what ops and callers see ----------------------------------------------------------
+
+    def _state(self) -> JourneyState:
+        return planning.snapshot(self._inp, self._ledger, workflow.info().workflow_id)
+
+    def _publish(self, decision: planning.Decision) -> None:
+        """Keep search attributes and current details in step with the plan, writing them
+        only when they change so that history stays small."""
+        published = (decision.phase, decision.at, self._ledger.balance, len(self._ledger.history))
+        if published == self._published:
+            return
+        if published[:2] != self._published[:2]:
+            workflow.upsert_search_attributes(
+                [
+                    JOURNEY_PHASE.value_set(decision.phase),
+                    NEXT_ACTION_AT.value_set(decision.at)
+                    if decision.at is not None
+                    else NEXT_ACTION_AT.value_unset(),
+                ]
+            )
+        self._published = published
+        workflow.set_current_details(current_details(self._inp, self._ledger, decision))
+
+    def _touch(self) -> None:
+        self._changed = True
+
+    # --- signals: billing events -----------------------------------------------------------
+
+    def _first_time(self, event_id: str) -> bool:
+        if event_id in self._ledger.applied_events:
+            return False
+        self._ledger.applied_events.add(event_id)
+        return True
+
+    @workflow.signal
+    def payment_received(self, p: PaymentReceived) -> None:
+        if self._first_time(p.event_id):
+            rules.apply_payment(self._inp, self._ledger, p, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def invoice_credited(self, c: InvoiceCredited) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_credit(self._inp, self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def invoice_voided(self, v: InvoiceVoided) -> None:
+        if self._first_time(v.event_id):
+            rules.apply_void(self._ledger, v, workflow.now())
+            self._touch()
+
+    # --- updates: customers and agents get an answer ---------------------------------------
+
+    @workflow.update
+    def respond(self, r: CustomerResponse) -> JourneyState:
+        rules.apply_response(self._inp, self._ledger, r, workflow.now())
+        self._touch()
+        return self._state()
+
+    @respond.validator
+    def _validate_respond(self, r: CustomerResponse) -> None:
+        if err := rules.check_response(self._inp, self._ledger, r, workflow.now()):
+            raise ApplicationError(err, type="InvalidResponse", non_retryable=True)
+
+    @workflow.update
+    def agent_action(self, req: AgentRequest) -> JourneyState:
+        rules.apply_action(self._inp, self._ledger, req, workflow.now())
+        self._touch()
+        return self._state()
+
+    @agent_action.validator
+    def _validate_agent_action(self, req: AgentRequest) -> None:
+        if err := rules.check_action(self._inp, self._ledger, req, workflow.now()):
+            raise ApplicationError(
+                f"{req.action.action} refused: {err}", type="InvalidAgentAction", non_retryable=True
+            )
+
+    @workflow.query
+    def state(self) -> JourneyState:
+        return self._state()
+
+
+__all__ = ["InvoiceJourney", "workflow_id_for"]

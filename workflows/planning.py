@@ -1,0 +1,241 @@
+"""Deterministic planning of a journey: which step is next, and when.
+
+Pure functions over plain data, no I/O and no clock of their own (the workflow passes in
+`workflow.now()`), so they are unit-tested directly and replay identically. The module is
+imported through the sandbox as passed-through: zone maths (`ZoneInfo`) works here, while
+inside the sandbox it is a restricted proxy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from journeys.models import (
+    CLOSED_PHASES,
+    HistoryEntry,
+    JourneyClock,
+    JourneyInput,
+    JourneyState,
+    NextStep,
+    Phase,
+    Step,
+)
+
+MAX_PROMISE_DAYS = 30
+"""How far ahead a promise to pay may reach before it needs a payment plan instead."""
+CONTACT_REQUEST_PAUSE_DAYS = 3
+"""A customer who asks to be called gets this long for customer service to call back."""
+
+
+# --- journey time ----------------------------------------------------------------------------
+
+
+def journey_days(n: float, clock: JourneyClock) -> timedelta:
+    """Length of `n` journey days: real days, or seconds each on the demo's compressed clock."""
+    return timedelta(seconds=n * clock.seconds_per_day)
+
+
+def day_instant(day: date, hour: float, clock: JourneyClock, tz_name: str) -> datetime:
+    """The UTC instant of `hour` o'clock on journey day `day` in the customer's time zone."""
+    if clock.origin is not None and clock.origin_date is not None:
+        offset = (day - clock.origin_date).days + hour / 24
+        return clock.origin + journey_days(offset, clock)
+    whole = int(hour)
+    minutes = round((hour - whole) * 60)
+    local = datetime.combine(day, time(whole, minutes), tzinfo=ZoneInfo(tz_name))
+    return local.astimezone(UTC)
+
+
+def journey_today(now: datetime, clock: JourneyClock, tz_name: str) -> date:
+    """The customer's calendar date at `now` (on the demo clock, the compressed date)."""
+    if clock.origin is not None and clock.origin_date is not None:
+        elapsed = (now - clock.origin).total_seconds() / clock.seconds_per_day
+        return clock.origin_date + timedelta(days=int(elapsed // 1))
+    return now.astimezone(ZoneInfo(tz_name)).date()
+
+
+# --- the journey's own state -----------------------------------------------------------------
+
+
+@dataclass
+class Holds:
+    """What keeps the journey from contacting the customer right now."""
+
+    paused: bool = False
+    paused_until: date | None = None
+    promise_date: date | None = None
+    dispute_open: bool = False
+    plan: Literal["requested", "active"] | None = None
+
+
+@dataclass
+class Ledger:
+    """The mutable state of one journey, owned by the workflow and changed by its handlers."""
+
+    due_date: date
+    amount_due: Decimal
+    paid: Decimal = Decimal("0")
+    credited: Decimal = Decimal("0")
+    fees: Decimal = Decimal("0")
+    next_index: int = 0
+    steps_sent: int = 0
+    delay: timedelta = timedelta(0)
+    """How far pauses have pushed the remaining steps back."""
+    final_notice_at: datetime | None = None
+    handover_not_before: datetime | None = None
+    holds: Holds = field(default_factory=Holds)
+    closed: Phase | None = None
+    resolved_at_step: int | None = None
+    applied_events: set[str] = field(default_factory=set)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def balance(self) -> Decimal:
+        return max(Decimal("0"), self.amount_due + self.fees - self.paid - self.credited)
+
+
+def hold_phase(holds: Holds) -> Phase | None:
+    """The hold that explains the journey's state, strongest first."""
+    if holds.dispute_open:
+        return "disputed"
+    if holds.plan == "requested":
+        return "plan_requested"
+    if holds.plan == "active":
+        return "plan_active"
+    if holds.paused:
+        return "paused"
+    if holds.promise_date is not None:
+        return "promised"
+    return None
+
+
+def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
+    """When the active hold lifts by itself, or None if only a person can lift it."""
+    if holds.dispute_open or holds.plan is not None:
+        return None
+    tz = inp.customer.timezone
+    ends: list[datetime] = []
+    if holds.paused:
+        if holds.paused_until is None:
+            return None
+        ends.append(day_instant(holds.paused_until, 0, inp.clock, tz))
+    if holds.promise_date is not None:
+        # A payment made on the promised day needs a day to reach us.
+        next_day = holds.promise_date + timedelta(days=1)
+        ends.append(day_instant(next_day, inp.policy.send_hour, inp.clock, tz))
+    return max(ends) if ends else None
+
+
+def step_at(inp: JourneyInput, ledger: Ledger, index: int) -> datetime:
+    step = inp.policy.steps[index]
+    day = ledger.due_date + timedelta(days=step.offset_days)
+    return day_instant(day, inp.policy.send_hour, inp.clock, inp.customer.timezone) + ledger.delay
+
+
+def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
+    """When handover may happen: the final notice's waiting time after it was sent."""
+    if ledger.final_notice_at is None or inp.policy.handover_after_days is None:
+        return None
+    at = ledger.final_notice_at + journey_days(inp.policy.handover_after_days, inp.clock)
+    if ledger.handover_not_before is not None:
+        at = max(at, ledger.handover_not_before)
+    return at
+
+
+# --- deciding what is next -------------------------------------------------------------------
+
+ActionKind = Literal["step", "release_hold", "handover", "wait"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The one thing the journey does next, and when (None: only a signal can move it)."""
+
+    kind: ActionKind
+    phase: Phase
+    at: datetime | None
+    step_index: int | None = None
+
+
+def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
+    if ledger.closed is not None:
+        return Decision("wait", ledger.closed, None)
+    held = hold_phase(ledger.holds)
+    if held is not None:
+        ends = hold_ends_at(inp, ledger.holds)
+        return Decision("release_hold" if ends else "wait", held, ends)
+    if ledger.next_index < len(inp.policy.steps):
+        return Decision(
+            "step", "scheduled", step_at(inp, ledger, ledger.next_index), ledger.next_index
+        )
+    at = handover_at(inp, ledger)
+    if at is not None:
+        return Decision("handover", "awaiting_handover", at)
+    return Decision("wait", "awaiting_agent", None)
+
+
+def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
+    """Lift every hold and push the remaining plan back, so that the customer is not hit by
+    all the steps that fell due during the pause at once: the next one comes after a grace
+    period and the rest keep their spacing."""
+    ledger.holds = Holds()
+    not_before = now + journey_days(inp.policy.resume_grace_days, inp.clock)
+    if ledger.next_index < len(inp.policy.steps):
+        late_by = not_before - step_at(inp, ledger, ledger.next_index)
+        if late_by > timedelta(0):
+            ledger.delay += late_by
+    else:
+        ledger.handover_not_before = not_before
+
+
+# --- money -----------------------------------------------------------------------------------
+
+
+def fee_for_step(inp: JourneyInput, step: Step) -> Decimal:
+    """A step's fee, charged only where the customer agreed to fees before the debt arose."""
+    if step.fee is None or not inp.customer.fee_agreed or inp.customer.vulnerable:
+        return Decimal("0")
+    return step.fee
+
+
+# --- the state the `state` query returns -----------------------------------------------------
+
+
+def snapshot(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> JourneyState:
+    decision = decide(inp, ledger)
+    next_step = None
+    if decision.kind == "step" and decision.step_index is not None and decision.at is not None:
+        step = inp.policy.steps[decision.step_index]
+        next_step = NextStep(
+            index=decision.step_index,
+            channel=step.channel,
+            template=step.template,
+            at=decision.at,
+            final_notice=step.final_notice,
+        )
+    return JourneyState(
+        invoice_id=inp.invoice.id,
+        workflow_id=workflow_id,
+        phase=decision.phase,
+        segment=inp.segment,
+        currency=inp.invoice.currency,
+        amount_due=inp.invoice.amount_due,
+        paid=ledger.paid,
+        credited=ledger.credited,
+        fees=ledger.fees,
+        balance=ledger.balance,
+        due_date=ledger.due_date,
+        next_step=next_step,
+        handover_at=decision.at if decision.kind == "handover" else None,
+        paused_until=ledger.holds.paused_until,
+        promise_date=ledger.holds.promise_date,
+        history=tuple(ledger.history),
+    )
+
+
+def is_closed(phase: str) -> bool:
+    return phase in CLOSED_PHASES

@@ -1,0 +1,212 @@
+"""What each billing event, customer response and agent action does to a journey.
+
+Every change has two halves: `check_*` says why a request must be refused (None when it is
+fine) and runs in update validators, before anything reaches history; `apply_*` changes the
+ledger. Both are pure, so the rules are tested without a server and replay identically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from journeys.models import (
+    AgentRequest,
+    ApprovePlanAction,
+    CancelAction,
+    CustomerResponse,
+    ExtendAction,
+    HistoryEntry,
+    InvoiceCredited,
+    InvoiceVoided,
+    JourneyInput,
+    PauseAction,
+    PaymentReceived,
+    RejectPlanAction,
+    ResolveDisputeAction,
+    ResumeAction,
+    SetPromiseAction,
+)
+from workflows.planning import (
+    CONTACT_REQUEST_PAUSE_DAYS,
+    MAX_PROMISE_DAYS,
+    Ledger,
+    journey_today,
+    release_holds,
+)
+
+
+def _money(amount: Decimal, inp: JourneyInput) -> str:
+    return f"{amount:.2f} {inp.invoice.currency}"
+
+
+def _closed_error(ledger: Ledger) -> str | None:
+    if ledger.closed is not None:
+        return f"the journey is already closed ({ledger.closed})"
+    return None
+
+
+# --- billing events (signals: the billing system does not wait for an answer) ----------------
+
+
+def apply_payment(inp: JourneyInput, ledger: Ledger, p: PaymentReceived, now: datetime) -> None:
+    ledger.paid += p.amount
+    ledger.history.append(
+        HistoryEntry(
+            at=now,
+            kind="payment",
+            detail=f"payment of {_money(p.amount, inp)} received (paid {p.paid_at.isoformat()}); "
+            f"balance {_money(ledger.balance, inp)}",
+        )
+    )
+    if ledger.closed is None and ledger.balance <= 0:
+        ledger.closed = "paid"
+        ledger.resolved_at_step = ledger.steps_sent
+
+
+def apply_credit(inp: JourneyInput, ledger: Ledger, c: InvoiceCredited, now: datetime) -> None:
+    ledger.credited += c.amount
+    ledger.history.append(
+        HistoryEntry(
+            at=now,
+            kind="credit",
+            detail=f"credited {_money(c.amount, inp)}; balance {_money(ledger.balance, inp)}",
+        )
+    )
+    if ledger.closed is None and ledger.balance <= 0:
+        ledger.closed = "credited"
+        ledger.resolved_at_step = ledger.steps_sent
+
+
+def apply_void(ledger: Ledger, v: InvoiceVoided, now: datetime) -> None:
+    ledger.history.append(HistoryEntry(at=now, kind="void", detail="invoice voided"))
+    if ledger.closed is None:
+        ledger.closed = "voided"
+        ledger.resolved_at_step = ledger.steps_sent
+
+
+# --- customer responses (an update: the customer page shows the answer) ----------------------
+
+
+def check_response(
+    inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: datetime
+) -> str | None:
+    if err := _closed_error(ledger):
+        return err
+    today = journey_today(now, inp.clock, inp.customer.timezone)
+    if r.kind == "promise":
+        assert r.promise_date is not None  # the model requires it
+        if r.promise_date < today:
+            return f"promise_date {r.promise_date.isoformat()} is in the past (today is {today})"
+        if r.promise_date > today + timedelta(days=MAX_PROMISE_DAYS):
+            return (
+                f"promise_date may be at most {MAX_PROMISE_DAYS} days ahead; "
+                "ask for a payment plan instead"
+            )
+    if r.kind == "plan_request" and ledger.holds.plan is not None:
+        return f"a payment plan is already {ledger.holds.plan}"
+    return None
+
+
+def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: datetime) -> None:
+    today = journey_today(now, inp.clock, inp.customer.timezone)
+    holds = ledger.holds
+    if r.kind == "promise":
+        holds.promise_date = r.promise_date
+        detail = f"customer promised to pay by {r.promise_date}"
+    elif r.kind == "dispute":
+        holds.dispute_open = True
+        detail = "customer disputes the claim; no contact until an agent resolves it"
+    elif r.kind == "plan_request":
+        holds.plan = "requested"
+        detail = "customer asked for a payment plan; waiting for an agent"
+    else:
+        holds.paused = True
+        holds.paused_until = today + timedelta(days=CONTACT_REQUEST_PAUSE_DAYS)
+        detail = f"customer asked to be contacted; agent task, paused until {holds.paused_until}"
+    if r.message:
+        detail += f" (message: {r.message[:200]})"
+    ledger.history.append(
+        HistoryEntry(at=now, kind="response", detail=detail, actor=f"customer:{r.channel}")
+    )
+
+
+# --- agent actions (updates with validators: the agent sees the answer or the refusal) -------
+
+
+def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: datetime) -> str | None:
+    if err := _closed_error(ledger):
+        return err
+    a = req.action
+    holds = ledger.holds
+    today = journey_today(now, inp.clock, inp.customer.timezone)
+    if isinstance(a, PauseAction):
+        if holds.paused:
+            return "the journey is already paused"
+        if a.until is not None and a.until <= today:
+            return f"until {a.until.isoformat()} must be after today ({today})"
+    elif isinstance(a, ResumeAction):
+        if not holds.paused:
+            return "the journey is not paused"
+    elif isinstance(a, ExtendAction):
+        if a.due_date <= ledger.due_date:
+            return (
+                f"due_date {a.due_date.isoformat()} must be after the current due date "
+                f"{ledger.due_date.isoformat()}"
+            )
+    elif isinstance(a, SetPromiseAction):
+        if a.promise_date < today:
+            return f"promise_date {a.promise_date.isoformat()} is in the past (today is {today})"
+        if a.promise_date > today + timedelta(days=MAX_PROMISE_DAYS):
+            return f"promise_date may be at most {MAX_PROMISE_DAYS} days ahead"
+    elif isinstance(a, ResolveDisputeAction):
+        if not holds.dispute_open:
+            return "there is no open dispute to resolve"
+    elif isinstance(a, ApprovePlanAction | RejectPlanAction):
+        if holds.plan != "requested":
+            return "there is no payment-plan request waiting for a decision"
+    return None
+
+
+def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: datetime) -> None:
+    a = req.action
+    holds = ledger.holds
+    if isinstance(a, PauseAction):
+        holds.paused, holds.paused_until = True, a.until
+        detail = f"paused until {a.until}" if a.until else "paused until resumed"
+    elif isinstance(a, ResumeAction):
+        release_holds(inp, ledger, now)
+        detail = "resumed"
+    elif isinstance(a, ExtendAction):
+        detail = f"due date extended from {ledger.due_date} to {a.due_date}"
+        ledger.due_date = a.due_date
+    elif isinstance(a, SetPromiseAction):
+        holds.promise_date = a.promise_date
+        detail = f"promise to pay by {a.promise_date} recorded"
+    elif isinstance(a, ResolveDisputeAction):
+        if a.outcome == "cancel":
+            holds.dispute_open = False
+            ledger.closed = "cancelled"
+            detail = "dispute upheld; claim cancelled"
+        else:
+            holds.dispute_open = False
+            if not any((holds.paused, holds.plan, holds.promise_date)):
+                release_holds(inp, ledger, now)
+            detail = "dispute rejected; journey resumes"
+    elif isinstance(a, ApprovePlanAction):
+        holds.plan = "active"
+        detail = "payment plan approved"
+    elif isinstance(a, RejectPlanAction):
+        release_holds(inp, ledger, now)
+        detail = "payment plan rejected; journey resumes"
+    elif isinstance(a, CancelAction):
+        ledger.closed = "cancelled"
+        ledger.resolved_at_step = ledger.steps_sent
+        detail = "journey cancelled"
+    else:  # pragma: no cover - the union is exhaustive
+        raise AssertionError(f"unhandled action {a!r}")
+    if a.note:
+        detail += f" (note: {a.note[:200]})"
+    ledger.history.append(
+        HistoryEntry(at=now, kind="action", detail=detail, actor=f"agent:{a.agent}")
+    )
