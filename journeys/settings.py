@@ -15,7 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"), description="Where the embedded default keeps state.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the embedded default keeps state."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the store; default SQLite in DATA_DIR."
     )
@@ -25,6 +27,10 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_key: str | None = Field(
+        default=None,
+        description="If set, agent actions and the dev inbox need it in the X-API-Key header.",
+    )
     policy_file: Path = REPO_ROOT / "config" / "policies.toml"
     templates_dir: Path = REPO_ROOT / "templates"
     log_format: Literal["console", "json"] = "console"
@@ -38,6 +44,10 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = Field(
         default=None, description="Override Twilio's API host (tests, regional edges)."
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="Public URL of the HTTP API, for Twilio callbacks (IVR keypresses, status).",
     )
     provider_timeout_seconds: float = 10.0
     collection_agency_url: str | None = None

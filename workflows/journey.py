@@ -7,6 +7,7 @@ sleeps on one timer at a time and wakes at once when a signal or update changes 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -60,10 +61,8 @@ DELIVERY_RETRY = RetryPolicy(
 )
 """Providers' 429s and 5xx are retried for up to the schedule-to-close window; a wrong
 number or an opted-out recipient is not."""
-DELIVERY_TIMEOUTS = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "schedule_to_close_timeout": timedelta(hours=6),
-}
+DELIVERY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+DELIVERY_GIVE_UP_AFTER = timedelta(hours=6)
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
@@ -125,12 +124,10 @@ class InvoiceJourney:
         summary = None
         if decision.at is not None:
             summary = f"{decision.kind.replace('_', ' ')} at {decision.at:%Y-%m-%d %H:%M} UTC"
-        try:
+        with contextlib.suppress(TimeoutError):  # the timer fired: time for the next action
             await workflow.wait_condition(
                 lambda: self._changed, timeout=timeout, timeout_summary=summary
             )
-        except TimeoutError:
-            pass
 
     def _lift_expired_hold(self) -> None:
         ledger, now = self._ledger, workflow.now()
@@ -187,7 +184,8 @@ class InvoiceJourney:
                 result_type=DeliveryResult,
                 retry_policy=DELIVERY_RETRY,
                 summary=summary,
-                **DELIVERY_TIMEOUTS,  # type: ignore[arg-type]
+                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
             )
         except ActivityError as err:
             cause = err.cause
@@ -235,11 +233,12 @@ class InvoiceJourney:
 
     async def _thank(self) -> None:
         """A paid invoice gets a thank-you on the first channel the customer accepts."""
-        for channel in ("email", "sms"):
-            to, _ = self._address(channel)  # type: ignore[arg-type]
+        channels: tuple[Channel, ...] = ("email", "sms")
+        for channel in channels:
+            to, _ = self._address(channel)
             if to is None:
                 continue
-            step = Step(offset_days=0, channel=channel, template="thank_you")  # type: ignore[arg-type]
+            step = Step(offset_days=0, channel=channel, template="thank_you")
             req = self._delivery(step, "thank-you", to)
             _, outcome = await self._deliver(req, f"thank-you {channel}")
             self._ledger.history.append(

@@ -1,0 +1,68 @@
+"""The embedded default's "provider": messages are stored for the dev inbox instead of sent.
+
+Because the outbox is our own database, delivery and its ledger entry commit in one
+transaction. That makes outbox delivery exactly-once, not merely at-most-once: a crash either
+leaves no trace (and the retry delivers) or leaves both the message and its "sent" mark.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from activities.ledger import mark_sent_in
+from activities.rendering import RenderedMessage
+from journeys.models import Channel, DeliveryRequest
+from journeys.store import OutboxMessageRow, session_scope
+
+PROVIDER: Final = "outbox"
+
+
+def outbox_id(row: OutboxMessageRow) -> str:
+    return f"outbox-{row.id}"
+
+
+class OutboxSender:
+    provider: Final = PROVIDER
+
+    def __init__(self, store_url: str, channel: Channel) -> None:
+        self._store_url = store_url
+        self.channel = channel
+
+    def existing(self, invoice_id: str, step_key: str) -> OutboxMessageRow | None:
+        with session_scope(self._store_url) as session:
+            statement = select(OutboxMessageRow).where(
+                OutboxMessageRow.invoice_id == invoice_id, OutboxMessageRow.step_key == step_key
+            )
+            return session.exec(statement).first()
+
+    def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> tuple[str, bool]:
+        """Store the message and mark the step sent, atomically.
+
+        Returns the outbox id and whether this call stored it (False: an overlapping attempt
+        stored it first, and the unique (invoice_id, step_key) kept it to one copy).
+        """
+        try:
+            with session_scope(self._store_url) as session:
+                row = OutboxMessageRow(
+                    invoice_id=request.invoice_id,
+                    step_key=request.step_key,
+                    channel=request.channel,
+                    to_address=request.to,
+                    subject=message.subject,
+                    body=message.body,
+                )
+                session.add(row)
+                session.flush()
+                provider_id = outbox_id(row)
+                mark_sent_in(
+                    session, request.invoice_id, request.step_key, self.provider, provider_id
+                )
+            return provider_id, True
+        except IntegrityError:
+            stored = self.existing(request.invoice_id, request.step_key)
+            if stored is None:  # pragma: no cover - the conflict was on this very row
+                raise
+            return outbox_id(stored), False

@@ -1,0 +1,132 @@
+"""Turning a DeliveryRequest into the words a customer reads or hears.
+
+Rendering is pure (no I/O beyond reading template files) so that it can run before the
+idempotency ledger is touched: a broken template must fail the step loudly without leaving a
+half-claimed contact behind. `StrictUndefined` makes a missing variable an error instead of
+an empty gap in a letter about somebody's money.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from journeys.models import DeliveryRequest
+
+# Babel locale per product locale. English uses US conventions, matching the en-US voice.
+BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}
+
+SMS_MAX_CHARS = 320
+"""Two concatenated SMS segments: longer texts cost more and arrive split on old phones."""
+
+_CODE_THEN_DIGIT = re.compile(r"^([A-Z]{3})(\d)")
+_WIDE_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str | None
+    body: str
+
+
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    """Money as the customer's locale writes it ("1 250,00 kr" in Swedish).
+
+    Babel writes foreign currency codes glued to the number in English ("SEK1,250.00");
+    a non-breaking space keeps it readable without letting a line break split the amount.
+    """
+    text = format_currency(amount, currency, locale=BABEL_LOCALES[locale])
+    return _CODE_THEN_DIGIT.sub("\\1\u00a0\\2", text)
+
+
+def _spoken_digits(value: object) -> str:
+    """A payment reference read digit by digit, so a voice does not say "ten thousand"."""
+    return " ".join(str(value).replace(" ", ""))
+
+
+def _spoken_url(value: object) -> str:
+    """A link as a person would say it: without the scheme."""
+    return re.sub(r"^https?://", "", str(value)).rstrip("/")
+
+
+@lru_cache(maxsize=8)
+def _environment(templates_dir: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir),
+        undefined=StrictUndefined,
+        autoescape=False,  # plain text for email, SMS and speech; nothing here is HTML
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["spoken_digits"] = _spoken_digits
+    env.filters["spoken_url"] = _spoken_url
+    return env
+
+
+def template_name(request: DeliveryRequest) -> str:
+    return f"{request.locale}/{request.template}.{request.channel}.j2"
+
+
+def template_context(request: DeliveryRequest) -> dict[str, Any]:
+    """Everything a template may use, already formatted for the customer's locale."""
+    locale = request.locale
+
+    def money(amount: Decimal) -> str:
+        return format_money(amount, request.currency, locale)
+
+    return {
+        "locale": locale,
+        "channel": request.channel,
+        "customer_name": request.customer_name,
+        "invoice_number": request.invoice_number,
+        "amount_due": money(request.amount_due),
+        "balance": money(request.balance),
+        "balance_differs": request.balance != request.amount_due,
+        "fees": money(request.fees),
+        "fee_this_step": money(request.fee_this_step),
+        "has_fee": request.fee_this_step > 0,
+        "due_date": format_date(request.due_date, format="long", locale=BABEL_LOCALES[locale]),
+        "ocr": request.ocr,
+        "payment_url": request.payment_url,
+        "final_notice": request.final_notice,
+    }
+
+
+def _tidy(text: str) -> str:
+    """Collapse the blank-line runs that conditional template lines leave behind."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessage:
+    """Render `templates/<locale>/<template>.<channel>.j2` for one delivery.
+
+    Email templates define `{% block subject %}` and `{% block body %}`; SMS and call
+    templates are the text itself. SMS text uses ordinary spaces: a non-breaking space is
+    outside the GSM-7 alphabet and would force the whole message into UCS-2 (70 characters
+    a segment instead of 160).
+    """
+    env = _environment(str(templates_dir))
+    template = env.get_template(template_name(request))
+    variables = template_context(request)
+    if request.channel == "email":
+        missing = {"subject", "body"} - set(template.blocks)
+        if missing:
+            raise ValueError(f"email template {template.name} must define blocks {sorted(missing)}")
+        context = template.new_context(variables)
+        subject = " ".join("".join(template.blocks["subject"](context)).split())
+        body = _tidy("".join(template.blocks["body"](context)))
+        return RenderedMessage(subject=subject, body=body)
+    body = _tidy(template.render(variables))
+    if request.channel == "sms":
+        body = body.translate(_WIDE_SPACES)
+    return RenderedMessage(subject=None, body=body)

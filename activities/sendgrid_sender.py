@@ -1,0 +1,169 @@
+"""Email through SendGrid's v3 Mail Send API.
+
+SendGrid answers 202 when it has accepted a message; 429 and 5xx mean "try again later";
+400/401/403/413 mean the request itself is wrong and retrying cannot help
+(https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+import urllib.error
+from collections.abc import Mapping
+from typing import Any, Final
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import CustomArg, Mail
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import (
+    DELIVERY_REJECTED,
+    PROVIDER_AUTH_FAILED,
+    PROVIDER_RATE_LIMITED,
+    PROVIDER_UNAVAILABLE,
+    DeliveryOutcomeUnknown,
+    permanent,
+    retry_after,
+    retryable,
+    scrub,
+)
+from activities.rendering import RenderedMessage
+from journeys.models import DeliveryRequest
+from journeys.settings import Settings
+
+PROVIDER: Final = "sendgrid"
+
+
+def sendgrid_error_text(body: bytes | str | None) -> str:
+    """SendGrid's own explanation, from its `{"errors": [{"message", "field"}]}` shape."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        payload: Any = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    if not isinstance(errors, list):
+        return text.strip()[:500]
+    parts: list[str] = []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        message = str(error.get("message") or "").strip()
+        field = error.get("field")
+        parts.append(f"{message} (field: {field})" if field else message)
+    return "; ".join(p for p in parts if p)[:500]
+
+
+def classify_sendgrid_error(
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str],
+    *,
+    invoice_id: str,
+    step_key: str,
+    recipient: str | None = None,
+    now: float = 0.0,
+) -> ApplicationError:
+    """The ApplicationError for a non-2xx Mail Send answer; `now` is the Unix time, for
+    turning `X-RateLimit-Reset` into a delay."""
+    detail = scrub(sendgrid_error_text(body), recipient)
+    message = f"SendGrid answered HTTP {status} for invoice {invoice_id} step {step_key}" + (
+        f": {detail}" if detail else ""
+    )
+    if status in (401, 403):
+        return permanent(message, type=PROVIDER_AUTH_FAILED)
+    if status == 429:
+        return retryable(
+            message, type=PROVIDER_RATE_LIMITED, next_retry_delay=retry_after(headers, now)
+        )
+    if status >= 500 or status == 408:
+        return retryable(message, type=PROVIDER_UNAVAILABLE)
+    return permanent(message, type=DELIVERY_REJECTED)
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+class SendGridSender:
+    """Sends one rendered email; knows nothing about the ledger."""
+
+    provider: Final = PROVIDER
+
+    def __init__(self, settings: Settings, client: SendGridAPIClient | None = None) -> None:
+        self._from = settings.sendgrid_from_email
+        self._client = client or SendGridAPIClient(
+            api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host
+        )
+        # python_http_client copies `timeout` into every per-path client it builds
+        # (`_build_client`) and passes it to urlopen, so this bounds every request.
+        self._client.client.timeout = settings.provider_timeout_seconds
+        # At DEBUG, python_http_client logs the whole payload, recipient included.
+        payload_logger = logging.getLogger("python_http_client.client")
+        if payload_logger.getEffectiveLevel() < logging.INFO:
+            payload_logger.setLevel(logging.INFO)
+
+    def build_mail(self, request: DeliveryRequest, message: RenderedMessage) -> Mail:
+        mail = Mail(
+            from_email=self._from,
+            to_emails=request.to,
+            subject=message.subject or "",
+            plain_text_content=message.body,
+        )
+        # Echoed back in SendGrid's event webhook, so events find their journey without
+        # anyone looking up an address.
+        mail.custom_arg = [
+            CustomArg("invoice_id", request.invoice_id),
+            CustomArg("step_key", request.step_key),
+        ]
+        return mail
+
+    def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
+        """Returns SendGrid's X-Message-Id."""
+        mail = self.build_mail(request, message)
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        try:
+            response = self._client.send(mail)
+        except HTTPError as exc:
+            raise classify_sendgrid_error(
+                int(exc.status_code),
+                exc.body,
+                _headers(exc.headers),
+                invoice_id=request.invoice_id,
+                step_key=request.step_key,
+                recipient=request.to,
+                now=time.time(),
+            ) from None
+        except urllib.error.URLError as exc:
+            # Raised while connecting or writing the request: SendGrid never got it.
+            reason = scrub(str(exc.reason), request.to)
+            raise retryable(
+                f"SendGrid unreachable for {where}: {reason}", type=PROVIDER_UNAVAILABLE
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # Raised while waiting for the answer: the email may have been accepted.
+            raise DeliveryOutcomeUnknown(
+                f"no answer from SendGrid for {where}: {type(exc).__name__}: "
+                f"{scrub(str(exc), request.to)}"
+            ) from None
+        status = int(response.status_code)
+        headers = _headers(response.headers)
+        if not 200 <= status < 300:  # pragma: no cover - python_http_client raises for these
+            raise classify_sendgrid_error(
+                status,
+                response.body,
+                headers,
+                invoice_id=request.invoice_id,
+                step_key=request.step_key,
+                recipient=request.to,
+                now=time.time(),
+            )
+        return next((v for k, v in headers.items() if k.lower() == "x-message-id"), "")

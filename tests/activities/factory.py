@@ -1,0 +1,70 @@
+"""Sample payloads for the activity tests."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from journeys.models import Channel, DeliveryRequest, HandoverRequest, HistoryEntry
+
+EMAIL = "berit@example.se"
+PHONE = "+46701234567"
+
+
+def delivery_request(channel: Channel = "email", **overrides: Any) -> DeliveryRequest:
+    fields: dict[str, Any] = {
+        "invoice_id": "inv_1001",
+        "workflow_id": "invoice-inv_1001",
+        "step_key": f"step-0-{channel}",
+        "channel": channel,
+        "template": "reminder",
+        "locale": "sv",
+        "customer_id": "cus_berit",
+        "customer_name": "Berit Andersson",
+        "to": EMAIL if channel == "email" else PHONE,
+        "invoice_number": "1001",
+        "currency": "SEK",
+        "amount_due": Decimal("1250.00"),
+        "balance": Decimal("1250.00"),
+        "fees": Decimal("0"),
+        "fee_this_step": Decimal("0"),
+        "due_date": date(2026, 11, 30),
+        "ocr": "10014",
+        "payment_url": "https://billing.example/pay/inv_1001",
+    }
+    fields.update(overrides)
+    return DeliveryRequest(**fields)
+
+
+def handover_request(**overrides: Any) -> HandoverRequest:
+    fields: dict[str, Any] = {
+        "invoice_id": "inv_1001",
+        "workflow_id": "invoice-inv_1001",
+        "customer_id": "cus_berit",
+        "currency": "SEK",
+        "amount_due": Decimal("1250.00"),
+        "balance": Decimal("1310.00"),
+        "fees": Decimal("60.00"),
+        "history": (
+            HistoryEntry(
+                at=datetime(2026, 12, 3, 10, tzinfo=UTC),
+                kind="step",
+                detail="step 1 (email reminder): sent via outbox",
+                step_index=0,
+                channel="email",
+                outcome="sent",
+            ),
+        ),
+    }
+    fields.update(overrides)
+    return HandoverRequest(**fields)
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,47 @@
+"""Running delivery activities the way a worker would, and reading the ledger."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from temporalio.testing import ActivityEnvironment
+
+from activities import build_activities
+from activities.delivery import DeliveryActivities
+from activities.ledger import get_attempt
+from journeys.models import DeliveryRequest, DeliveryResult
+from journeys.settings import Settings
+from journeys.store import ContactAttemptRow, OutboxMessageRow, session_scope
+
+
+def delivery_activities(settings: Settings) -> DeliveryActivities:
+    """The DeliveryActivities exactly as `build_activities` wires them for these settings."""
+    send_email = build_activities(settings)[0]
+    owner = getattr(send_email, "__self__", None)
+    assert isinstance(owner, DeliveryActivities)
+    return owner
+
+
+async def deliver(settings: Settings, request: DeliveryRequest) -> DeliveryResult:
+    acts = delivery_activities(settings)
+    method = {"email": acts.send_email, "sms": acts.send_sms, "call": acts.place_call}[
+        request.channel
+    ]
+    result = await ActivityEnvironment().run(method, request)
+    assert isinstance(result, DeliveryResult)
+    return result
+
+
+def attempt(settings: Settings, request: DeliveryRequest) -> ContactAttemptRow:
+    row = get_attempt(settings.store_url, request.invoice_id, request.step_key)
+    assert row is not None
+    return row
+
+
+def outbox_rows(settings: Settings) -> list[OutboxMessageRow]:
+    with session_scope(settings.store_url) as session:
+        return list(session.exec(select(OutboxMessageRow)).all())
+
+
+def attempt_rows(settings: Settings) -> list[ContactAttemptRow]:
+    with session_scope(settings.store_url) as session:
+        return list(session.exec(select(ContactAttemptRow)).all())

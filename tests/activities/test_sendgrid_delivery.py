@@ -1,0 +1,182 @@
+"""send_email through the real sendgrid library against a fake SendGrid."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.delivery import DeliveryActivities
+from activities.sendgrid_sender import SendGridSender
+from journeys.settings import Settings
+from tests.activities.factory import EMAIL, closed_port_url, delivery_request
+from tests.activities.helpers import attempt, deliver
+from tests.fakes import FakeResponse, FakeSendGrid
+
+
+async def test_email_is_sent_with_bearer_auth(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    request = delivery_request("email")
+    result = await deliver(sendgrid_settings, request)
+
+    assert result.status == "sent"
+    assert result.provider == "sendgrid"
+    assert result.provider_id  # X-Message-Id
+    [sent] = fake_sendgrid.mails
+    assert sent.headers["authorization"] == "Bearer SG.test-key"
+    mail = sent.json()
+    assert mail["personalizations"][0]["to"] == [{"email": EMAIL}]
+    assert mail["from"]["email"] == sendgrid_settings.sendgrid_from_email
+    assert mail["subject"] == "Påminnelse: faktura 1001"
+    assert mail["content"][0]["type"] == "text/plain"
+    assert "OCR-nummer: 10014" in mail["content"][0]["value"]
+    assert mail["custom_args"] == {"invoice_id": "inv_1001", "step_key": "step-0-email"}
+    row = attempt(sendgrid_settings, request)
+    assert (row.status, row.provider, row.provider_id, row.attempts) == (
+        "sent",
+        "sendgrid",
+        result.provider_id,
+        1,
+    )
+
+
+async def test_a_retry_after_success_does_not_send_again(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    request = delivery_request("email")
+    first = await deliver(sendgrid_settings, request)
+    again = await deliver(sendgrid_settings, request)
+
+    assert len(fake_sendgrid.requests) == 1
+    assert again.status == "already_sent"
+    assert again.provider_id == first.provider_id
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, "DeliveryRejected"),
+        (401, "ProviderAuthFailed"),
+        (403, "ProviderAuthFailed"),
+        (413, "DeliveryRejected"),
+    ],
+)
+async def test_permanent_errors_are_not_retried(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, status: int, error_type: str
+) -> None:
+    fake_sendgrid.script(status)
+    request = delivery_request("email")
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(sendgrid_settings, request)
+
+    assert raised.value.type == error_type
+    assert raised.value.non_retryable
+    assert "inv_1001" in raised.value.message and "step-0-email" in raised.value.message
+    assert EMAIL not in raised.value.message
+    row = attempt(sendgrid_settings, request)
+    assert row.status == "failed"
+    assert row.error and f"HTTP {status}" in row.error
+
+
+async def test_wrong_api_key_is_an_auth_failure(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    settings = sendgrid_settings.model_copy(update={"sendgrid_api_key": "SG.wrong"})
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(settings, delivery_request("email"))
+    assert raised.value.type == "ProviderAuthFailed"
+    assert "authorization grant is invalid" in raised.value.message
+
+
+async def test_rate_limit_is_retried_after_the_reset(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    fake_sendgrid.script(429)
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(sendgrid_settings, delivery_request("email"))
+    assert raised.value.type == "ProviderRateLimited"
+    assert not raised.value.non_retryable
+    delay = raised.value.next_retry_delay
+    assert delay is not None and timedelta(seconds=1) <= delay <= timedelta(seconds=8)
+
+
+async def test_server_error_then_success_sends_exactly_twice(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    fake_sendgrid.script(500)
+    request = delivery_request("email")
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(sendgrid_settings, request)
+    assert raised.value.type == "ProviderUnavailable"
+    assert not raised.value.non_retryable
+    assert attempt(sendgrid_settings, request).status == "failed"
+
+    result = await deliver(sendgrid_settings, request)  # Temporal's retry
+    assert result.status == "sent"
+    assert len(fake_sendgrid.requests) == 2
+    row = attempt(sendgrid_settings, request)
+    assert (row.status, row.attempts, row.error) == ("sent", 2, None)
+
+
+async def test_unreachable_provider_is_retryable(sendgrid_settings: Settings) -> None:
+    settings = sendgrid_settings.model_copy(update={"sendgrid_api_host": closed_port_url()})
+    request = delivery_request("email")
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(settings, request)
+    assert raised.value.type == "ProviderUnavailable"
+    assert not raised.value.non_retryable
+    assert attempt(settings, request).status == "failed"  # never reached SendGrid: may resend
+
+
+async def test_timeout_applies_and_a_lost_answer_is_never_resent(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    settings = sendgrid_settings.model_copy(update={"provider_timeout_seconds": 0.3})
+    fake_sendgrid.script(FakeResponse(202, delay=1.5))
+    request = delivery_request("email")
+
+    started = time.monotonic()
+    result = await deliver(settings, request)
+    assert time.monotonic() - started < 1.2  # the explicit timeout, not the fake's delay
+    assert result.status == "uncertain"
+    assert attempt(settings, request).status == "uncertain"
+
+    again = await deliver(settings, request)
+    assert again.status == "uncertain"
+    assert len(fake_sendgrid.requests) == 1
+
+
+def test_timeout_reaches_every_request_client(sendgrid_settings: Settings) -> None:
+    """python_http_client copies `timeout` into each per-path client it builds."""
+    sender = SendGridSender(sendgrid_settings.model_copy(update={"provider_timeout_seconds": 4.5}))
+    client = sender._client.client
+    assert client.mail.send.timeout == 4.5
+
+
+async def test_wrong_channel_is_rejected_without_contact(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    acts = DeliveryActivities(
+        sendgrid_settings,
+        email=SendGridSender(sendgrid_settings),
+        sms=SendGridSender(sendgrid_settings),
+        call=SendGridSender(sendgrid_settings),
+    )
+    with pytest.raises(ApplicationError) as raised:
+        acts.deliver("sms", delivery_request("email"))
+    assert raised.value.type == "InvalidRequest"
+    assert fake_sendgrid.requests == []
+
+
+async def test_broken_template_fails_before_the_ledger(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
+) -> None:
+    request = delivery_request("email", template="no_such_template")
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(sendgrid_settings, request)
+    assert raised.value.type == "TemplateError"
+    assert raised.value.non_retryable
+    assert fake_sendgrid.requests == []

@@ -1,0 +1,83 @@
+"""Pytest fixtures for the fakes, plus Settings that point the real clients at them.
+
+Use from a conftest: `from tests.fakes.fixtures import *  # noqa: F403`, or import the names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from journeys.settings import Settings
+from tests.fakes.agency import FakeAgency
+from tests.fakes.sendgrid import FakeSendGrid
+from tests.fakes.twilio import FakeTwilio
+
+TWILIO_FROM = "+46766861004"
+
+__all__ = [
+    "TWILIO_FROM",
+    "fake_agency",
+    "fake_sendgrid",
+    "fake_twilio",
+    "sendgrid_settings",
+    "twilio_settings",
+    "agency_settings",
+]
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    with FakeSendGrid() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_agency() -> Iterator[FakeAgency]:
+    with FakeAgency() as server:
+        yield server
+
+
+@pytest.fixture
+def sendgrid_settings(settings: Settings, fake_sendgrid: FakeSendGrid) -> Settings:
+    """`settings` (conftest) with SendGrid enabled against the fake."""
+    return settings.model_copy(
+        update={
+            "sendgrid_api_key": fake_sendgrid.api_key,
+            "sendgrid_api_host": fake_sendgrid.url,
+            "provider_timeout_seconds": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+def twilio_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
+    """`settings` (conftest) with Twilio enabled against the fake."""
+    return settings.model_copy(
+        update={
+            "twilio_account_sid": fake_twilio.account_sid,
+            "twilio_auth_token": fake_twilio.auth_token,
+            "twilio_from_number": TWILIO_FROM,
+            "twilio_api_base_url": fake_twilio.url,
+            "provider_timeout_seconds": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+def agency_settings(settings: Settings, fake_agency: FakeAgency) -> Settings:
+    """`settings` (conftest) with the collection agency pointed at the fake."""
+    return settings.model_copy(
+        update={
+            "collection_agency_url": fake_agency.handover_url,
+            "collection_agency_token": fake_agency.token,
+            "provider_timeout_seconds": 2.0,
+        }
+    )

@@ -1,0 +1,141 @@
+"""A scriptable HTTP server in a thread: records every request, answers from a script."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        """Form fields (last value wins), as Twilio receives them."""
+        parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        return {key: values[-1] for key, values in parsed.items()}
+
+
+@dataclass
+class FakeResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering (to provoke client timeouts)."""
+
+    @classmethod
+    def json(
+        cls, status: int, payload: Any, headers: dict[str, str] | None = None, delay: float = 0.0
+    ) -> FakeResponse:
+        return cls(
+            status,
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+            delay,
+        )
+
+
+Script = int | FakeResponse
+
+
+class FakeServer:
+    """Subclasses implement `respond(request, scripted)` to shape answers like their API.
+
+    `script(...)` queues answers (a status code, or a full FakeResponse) for the next requests;
+    once the queue is empty the server answers success.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[Script] = deque()
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = RecordedRequest(
+                    method=self.command,
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                response = fake._answer(request)
+                if response.delay:
+                    time.sleep(response.delay)
+                try:
+                    self.send_response(response.status)
+                    for name, value in response.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(response.body)))
+                    self.end_headers()
+                    if response.body:
+                        self.wfile.write(response.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # --- scripting -------------------------------------------------------------------------
+
+    def script(self, *answers: Script) -> None:
+        with self._lock:
+            self._script.extend(answers)
+
+    def _answer(self, request: RecordedRequest) -> FakeResponse:
+        with self._lock:
+            self.requests.append(request)
+            scripted = self._script.popleft() if self._script else None
+        return self.respond(request, scripted)
+
+    def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
+        raise NotImplementedError
+
+    def count(self, path_suffix: str = "") -> int:
+        return sum(1 for r in self.requests if r.path.split("?")[0].endswith(path_suffix))

@@ -1,0 +1,148 @@
+"""A fake of Twilio's 2010-04-01 Messages and Calls resources, answering as Twilio does."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from email.utils import formatdate
+from typing import Any
+
+from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
+
+_CODE_MARKER = "X-Fake-Twilio-Code"  # internal: a scripted error by Twilio code
+_RESOURCE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json$")
+
+ERROR_MESSAGES: dict[int, str] = {
+    20003: "Authenticate",
+    20429: "Too Many Requests",
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21408: (
+        "Permission to send an SMS has not been enabled for the region indicated by "
+        "the 'To' number: {to}."
+    ),
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number {to} is not a valid mobile number",
+    20500: "An internal server error has occurred",
+}
+
+
+def twilio_error(status: int, code: int, to: str = "", delay: float = 0.0) -> FakeResponse:
+    """Twilio's legacy error body: code, message, more_info, status."""
+    message = ERROR_MESSAGES.get(code, "Error").format(to=to)
+    return FakeResponse.json(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        delay=delay,
+    )
+
+
+class FakeTwilio(FakeServer):
+    def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-token") -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+
+    def script_error(self, status: int, code: int) -> None:
+        """Queue an error with a Twilio error code (e.g. 400 / 21211)."""
+        self.script(FakeResponse(status, b"", {_CODE_MARKER: str(code)}))
+
+    def _authorised(self, request: RecordedRequest) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return request.headers.get("authorization") == f"Basic {expected}"
+
+    def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
+        match = _RESOURCE.match(request.path.split("?")[0])
+        if request.method != "POST" or match is None:
+            return twilio_error(404, 20404)
+        form = request.form()
+        to = form.get("To", "")
+        if isinstance(scripted, FakeResponse):
+            code = scripted.headers.get(_CODE_MARKER)
+            if code is not None:
+                return twilio_error(scripted.status, int(code), to, scripted.delay)
+            return scripted
+        if not self._authorised(request) or match["sid"] != self.account_sid:
+            return twilio_error(401, 20003)
+        status = scripted if scripted is not None else 201
+        if status == 201:
+            return FakeResponse.json(201, self._created(match["kind"], match["sid"], form))
+        if status == 400:
+            return twilio_error(400, 21211, to)
+        if status == 401:
+            return twilio_error(401, 20003)
+        if status == 429:
+            return twilio_error(429, 20429)
+        return twilio_error(status, 20500)
+
+    def _created(self, kind: str, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
+        now = formatdate(usegmt=True)
+        if kind == "Messages":
+            sid = "SM" + uuid.uuid4().hex
+            return {
+                "account_sid": account_sid,
+                "api_version": "2010-04-01",
+                "body": form.get("Body", ""),
+                "date_created": now,
+                "date_sent": None,
+                "date_updated": now,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": form.get("From"),
+                "messaging_service_sid": None,
+                "num_media": "0",
+                "num_segments": "1",
+                "price": None,
+                "price_unit": "USD",
+                "sid": sid,
+                "status": "queued",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media.json"
+                },
+                "to": form.get("To"),
+                "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+            }
+        sid = "CA" + uuid.uuid4().hex
+        return {
+            "account_sid": account_sid,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": None,
+            "date_updated": None,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form.get("From"),
+            "from_formatted": form.get("From"),
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": "PN" + uuid.uuid4().hex,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {},
+            "to": form.get("To"),
+            "to_formatted": form.get("To"),
+            "trunk_sid": None,
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+            "queue_time": "0",
+        }
+
+    @property
+    def messages(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+
+    @property
+    def calls(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/Calls.json")]
