@@ -225,6 +225,8 @@ class JourneyInput(_Model):
     clock: JourneyClock = JourneyClock()
     holidays: tuple[date, ...] = ()
     """Public holidays in the journey's horizon, computed by the starter (replay-stable)."""
+    handover_requires_approval: bool = False
+    """Loyal and high-value customers: handover waits for an agent instead of happening."""
 
 
 def workflow_id_for(invoice_id: str) -> str:
@@ -306,6 +308,23 @@ class CancelAction(_Action):
     action: Literal["cancel"] = "cancel"
 
 
+class WaiveFeeAction(_Action):
+    action: Literal["waive-fee"] = "waive-fee"
+
+
+class ApproveHandoverAction(_Action):
+    action: Literal["approve-handover"] = "approve-handover"
+
+
+class BlockHandoverAction(_Action):
+    action: Literal["block-handover"] = "block-handover"
+
+
+class AddNoteAction(_Action):
+    action: Literal["add-note"] = "add-note"
+    note: str = Field(min_length=1, max_length=2000)
+
+
 AgentAction = Annotated[
     PauseAction
     | ResumeAction
@@ -314,15 +333,62 @@ AgentAction = Annotated[
     | ResolveDisputeAction
     | ApprovePlanAction
     | RejectPlanAction
-    | CancelAction,
+    | CancelAction
+    | WaiveFeeAction
+    | ApproveHandoverAction
+    | BlockHandoverAction
+    | AddNoteAction,
     Field(discriminator="action"),
 ]
+AGENT_ACTIONS: tuple[str, ...] = (
+    "pause",
+    "resume",
+    "extend",
+    "set-promise",
+    "resolve-dispute",
+    "approve-plan",
+    "reject-plan",
+    "cancel",
+    "waive-fee",
+    "approve-handover",
+    "block-handover",
+    "add-note",
+)
 
 
 class AgentRequest(_Model):
     """Wrapper so the action travels as one self-describing payload."""
 
     action: AgentAction
+
+
+class ConsentChange(_Model):
+    """The customer gave or withdrew consent for a channel (STOP/START, the customer page)."""
+
+    event_id: str
+    channel: Channel
+    granted: bool
+    source: str = Field(min_length=1, max_length=100)
+
+
+class DeliveryFailure(_Model):
+    """A provider told us later that a contact did not arrive (bounce, undelivered SMS).
+
+    `permanent` marks the address as known bad, so later steps skip that channel too."""
+
+    event_id: str
+    step_key: str
+    channel: Channel
+    reason: str = Field(max_length=500)
+    permanent: bool = True
+
+
+class AgentTask(_Model):
+    """Something a person must look at (an emailed reply, a missed IVR transfer)."""
+
+    event_id: str
+    source: str = Field(min_length=1, max_length=100)
+    summary: str = Field(min_length=1, max_length=2000)
 
 
 # --- what a journey reports ------------------------------------------------------------------
@@ -335,6 +401,8 @@ Phase = Literal[
     "plan_requested",  # the customer asked for a payment plan; waiting for an agent
     "plan_active",  # an agent approved a payment plan; no reminders while it runs
     "awaiting_handover",  # final notice sent; waiting out its period
+    "awaiting_handover_approval",  # handover is due but this customer's needs an agent's yes
+    "handover_blocked",  # an agent said no to handover; only a person moves it on
     "awaiting_agent",  # nothing automatic left to do
     "paid",
     "credited",
@@ -383,6 +451,10 @@ class JourneyState(_Model):
     handover_at: UtcDatetime | None = None
     paused_until: date | None = None
     promise_date: date | None = None
+    handover_approval: Literal["required", "approved", "blocked"] | None = None
+    open_tasks: tuple[str, ...] = ()
+    """Agent tasks not yet handled, newest last."""
+    channels_unavailable: tuple[Channel, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
 
 

@@ -21,8 +21,11 @@ with workflow.unsafe.imports_passed_through():
     import workflows.rules as rules
     from journeys.models import (
         AgentRequest,
+        AgentTask,
         Channel,
+        ConsentChange,
         CustomerResponse,
+        DeliveryFailure,
         DeliveryRequest,
         DeliveryResult,
         HandoverRequest,
@@ -66,6 +69,8 @@ DELIVERY_GIVE_UP_AFTER = timedelta(hours=6)
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
+BAD_ADDRESS_ERRORS = {"InvalidRecipient", "RecipientOptedOut"}
+"""Errors that say the address itself is unusable: the step moves to the next channel."""
 ACTIVITY_FOR_CHANNEL: dict[Channel, str] = {
     "email": "send_email",
     "sms": "send_sms",
@@ -104,6 +109,9 @@ class InvoiceJourney:
                 continue
             if decision.kind == "step" and decision.step_index is not None:
                 await self._run_step(decision.step_index)
+            elif decision.kind == "fallback" and decision.step_index is not None:
+                ledger.fallbacks.pop(0)
+                await self._run_step(decision.step_index)
             elif decision.kind == "release_hold":
                 self._lift_expired_hold()
             elif decision.kind == "handover":
@@ -141,15 +149,11 @@ class InvoiceJourney:
 
     # --- doing -----------------------------------------------------------------------------
 
-    def _address(self, channel: Channel) -> tuple[str | None, str]:
-        """Where a step on `channel` can go, or why it cannot."""
+    def _address(self, channel: Channel) -> str:
         c = self._inp.customer
-        if not getattr(c.consent, channel):
-            return None, f"no consent for {channel}"
         address = c.email if channel == "email" else c.phone
-        if address is None:
-            return None, f"no {'email address' if channel == 'email' else 'phone number'}"
-        return address, ""
+        assert address is not None  # pick_channel only offers channels with an address
+        return address
 
     def _delivery(self, step: Step, key: str, to: str) -> DeliveryRequest:
         inp, ledger = self._inp, self._ledger
@@ -176,7 +180,8 @@ class InvoiceJourney:
             final_notice=step.final_notice,
         )
 
-    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str]:
+    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
+        """Deliver one contact: (delivered, outcome for the history, error type if any)."""
         try:
             result = await workflow.execute_activity(
                 ACTIVITY_FOR_CHANNEL[req.channel],
@@ -191,56 +196,65 @@ class InvoiceJourney:
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "failed"
-            return False, f"{kind}: {reason}"
-        return True, f"{result.status} via {result.provider}"
+            return False, f"{kind}: {reason}", kind
+        return True, f"{result.status} via {result.provider}", None
 
-    async def _run_step(self, index: int) -> None:
-        inp, ledger = self._inp, self._ledger
-        step = inp.policy.steps[index]
-        label = step_label(inp, index)
-        ledger.next_index = index + 1
-        to, why_not = self._address(step.channel)
-        if to is None:
-            ledger.history.append(
-                HistoryEntry(
-                    at=workflow.now(),
-                    kind="step",
-                    detail=f"{label} skipped: {why_not}",
-                    step_index=index,
-                    channel=step.channel,
-                    outcome="skipped",
-                )
-            )
-            return
-        req = self._delivery(step, f"step-{index}-{step.channel}", to)
-        delivered, outcome = await self._deliver(req, label)
-        if delivered:
-            ledger.fees += req.fee_this_step
-            ledger.steps_sent += 1
-            if step.final_notice:
-                ledger.final_notice_at = workflow.now()
-        fee_text = f", fee {req.fee_this_step:.2f}" if delivered and req.fee_this_step else ""
-        ledger.history.append(
+    def _note(self, index: int, channel: Channel | None, detail: str, outcome: str) -> None:
+        self._ledger.history.append(
             HistoryEntry(
                 at=workflow.now(),
                 kind="step",
-                detail=f"{label}: {outcome}{fee_text}",
+                detail=detail,
                 step_index=index,
-                channel=step.channel,
-                outcome="sent" if delivered else "failed",
+                channel=channel,
+                outcome=outcome,
             )
         )
+
+    async def _run_step(self, index: int) -> None:
+        """Deliver step `index` on its channel, or on the next one the customer can be
+        reached on; when none is left, a person gets a task instead. Nothing is skipped
+        silently: every fallback is in the history."""
+        inp, ledger = self._inp, self._ledger
+        step = inp.policy.steps[index]
+        label = step_label(inp, index)
+        ledger.next_index = max(ledger.next_index, index + 1)
+        while True:
+            channel, reasons = planning.pick_channel(inp, ledger, index)
+            if channel is None:
+                task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
+                ledger.open_tasks.append(task)
+                self._note(index, None, f"agent task: {task}", "agent_task")
+                return
+            if channel != step.channel:
+                why = "; ".join(reasons) or "previous channel failed"
+                self._note(index, channel, f"{label} falls back to {channel} ({why})", "fallback")
+            ledger.tried.setdefault(index, set()).add(channel)
+            on_channel = step.model_copy(update={"channel": channel})
+            req = self._delivery(on_channel, f"step-{index}-{channel}", self._address(channel))
+            delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
+            if delivered:
+                ledger.fees += req.fee_this_step
+                ledger.steps_sent += 1
+                if step.final_notice:
+                    ledger.final_notice_at = workflow.now()
+                fee = f", fee {req.fee_this_step:.2f}" if req.fee_this_step else ""
+                self._note(index, channel, f"{label}: {outcome}{fee}", "sent")
+                return
+            self._note(index, channel, f"{label}: {outcome}", "failed")
+            if error not in BAD_ADDRESS_ERRORS:
+                return  # the provider kept failing: recorded, and the journey goes on
+            ledger.bad_channels.add(channel)
 
     async def _thank(self) -> None:
         """A paid invoice gets a thank-you on the first channel the customer accepts."""
         channels: tuple[Channel, ...] = ("email", "sms")
         for channel in channels:
-            to, _ = self._address(channel)
-            if to is None:
+            if planning.channel_unavailable(self._inp, self._ledger, channel):
                 continue
             step = Step(offset_days=0, channel=channel, template="thank_you")
-            req = self._delivery(step, "thank-you", to)
-            _, outcome = await self._deliver(req, f"thank-you {channel}")
+            req = self._delivery(step, "thank-you", self._address(channel))
+            _, outcome, _ = await self._deliver(req, f"thank-you {channel}")
             self._ledger.history.append(
                 HistoryEntry(
                     at=workflow.now(), kind="thank_you", detail=f"thank-you {channel}: {outcome}"
@@ -352,6 +366,24 @@ class InvoiceJourney:
     def invoice_voided(self, v: InvoiceVoided) -> None:
         if self._first_time(v.event_id):
             rules.apply_void(self._ledger, v, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def consent_changed(self, c: ConsentChange) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_consent(self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def delivery_failed(self, f: DeliveryFailure) -> None:
+        if self._first_time(f.event_id):
+            rules.apply_delivery_failure(self._ledger, f, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def agent_task(self, t: AgentTask) -> None:
+        if self._first_time(t.event_id):
+            rules.apply_task(self._ledger, t, workflow.now())
             self._touch()
 
     # --- updates: customers and agents get an answer ---------------------------------------

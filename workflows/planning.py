@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from journeys.models import (
     CLOSED_PHASES,
+    Channel,
     HistoryEntry,
     JourneyClock,
     JourneyInput,
@@ -92,6 +93,16 @@ class Ledger:
     resolved_at_step: int | None = None
     applied_events: set[str] = field(default_factory=set)
     history: list[HistoryEntry] = field(default_factory=list)
+    consent: dict[Channel, bool] = field(default_factory=dict)
+    """Consent changes since the journey started; the input's snapshot holds the rest."""
+    bad_channels: set[Channel] = field(default_factory=set)
+    """Channels whose address is known bad (hard bounce, invalid or opted-out number)."""
+    tried: dict[int, set[Channel]] = field(default_factory=dict)
+    """Per step, the channels already used, so a fallback never repeats one."""
+    fallbacks: list[tuple[int, datetime]] = field(default_factory=list)
+    """Steps to deliver again on another channel, and since when."""
+    handover_approval: Literal["required", "approved", "blocked"] | None = None
+    open_tasks: list[str] = field(default_factory=list)
 
     @property
     def balance(self) -> Decimal:
@@ -148,7 +159,7 @@ def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
 
 # --- deciding what is next -------------------------------------------------------------------
 
-ActionKind = Literal["step", "release_hold", "handover", "wait"]
+ActionKind = Literal["step", "fallback", "release_hold", "handover", "wait"]
 
 
 @dataclass(frozen=True)
@@ -168,12 +179,19 @@ def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
     if held is not None:
         ends = hold_ends_at(inp, ledger.holds)
         return Decision("release_hold" if ends else "wait", held, ends)
+    if ledger.fallbacks:
+        index, since = ledger.fallbacks[0]
+        return Decision("fallback", "scheduled", since, index)
     if ledger.next_index < len(inp.policy.steps):
         return Decision(
             "step", "scheduled", step_at(inp, ledger, ledger.next_index), ledger.next_index
         )
     at = handover_at(inp, ledger)
     if at is not None:
+        if ledger.handover_approval == "blocked":
+            return Decision("wait", "handover_blocked", None)
+        if inp.handover_requires_approval and ledger.handover_approval != "approved":
+            return Decision("wait", "awaiting_handover_approval", None)
         return Decision("handover", "awaiting_handover", at)
     return Decision("wait", "awaiting_agent", None)
 
@@ -190,6 +208,49 @@ def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
             ledger.delay += late_by
     else:
         ledger.handover_not_before = not_before
+
+
+# --- channels --------------------------------------------------------------------------------
+
+FALLBACK_ORDER: dict[Channel, tuple[Channel, ...]] = {
+    "email": ("email", "sms"),
+    "sms": ("sms", "email"),
+    "call": ("call", "sms", "email"),
+}
+"""Where a step goes when its own channel cannot be used: never from a message up to a call."""
+
+
+def channel_unavailable(inp: JourneyInput, ledger: Ledger, channel: Channel) -> str | None:
+    """Why `channel` cannot reach this customer now, or None if it can."""
+    c = inp.customer
+    if not ledger.consent.get(channel, getattr(c.consent, channel)):
+        return f"no consent for {channel}"
+    if (c.email if channel == "email" else c.phone) is None:
+        return "no email address" if channel == "email" else "no phone number"
+    if channel in ledger.bad_channels:
+        return f"{channel} address known bad"
+    if channel == "call" and c.vulnerable:
+        return "no automated calls to a vulnerable customer"
+    return None
+
+
+def pick_channel(inp: JourneyInput, ledger: Ledger, index: int) -> tuple[Channel | None, list[str]]:
+    """The first usable channel for step `index`, and why each channel before it was not."""
+    preferred = inp.policy.steps[index].channel
+    reasons: list[str] = []
+    for channel in FALLBACK_ORDER[preferred]:
+        if channel in ledger.tried.get(index, set()):
+            continue
+        why = channel_unavailable(inp, ledger, channel)
+        if why is None:
+            return channel, reasons
+        reasons.append(why)
+    return None, reasons
+
+
+def unavailable_channels(inp: JourneyInput, ledger: Ledger) -> tuple[Channel, ...]:
+    channels: tuple[Channel, ...] = ("email", "sms", "call")
+    return tuple(c for c in channels if channel_unavailable(inp, ledger, c))
 
 
 # --- money -----------------------------------------------------------------------------------
@@ -233,6 +294,10 @@ def snapshot(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> JourneyStat
         handover_at=decision.at if decision.kind == "handover" else None,
         paused_until=ledger.holds.paused_until,
         promise_date=ledger.holds.promise_date,
+        handover_approval=ledger.handover_approval
+        or ("required" if inp.handover_requires_approval else None),
+        open_tasks=tuple(ledger.open_tasks),
+        channels_unavailable=unavailable_channels(inp, ledger),
         history=tuple(ledger.history),
     )
 

@@ -11,10 +11,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from journeys.models import (
+    AddNoteAction,
     AgentRequest,
+    AgentTask,
+    ApproveHandoverAction,
     ApprovePlanAction,
+    BlockHandoverAction,
     CancelAction,
+    ConsentChange,
     CustomerResponse,
+    DeliveryFailure,
     ExtendAction,
     HistoryEntry,
     InvoiceCredited,
@@ -26,6 +32,7 @@ from journeys.models import (
     ResolveDisputeAction,
     ResumeAction,
     SetPromiseAction,
+    WaiveFeeAction,
 )
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
@@ -83,6 +90,62 @@ def apply_void(ledger: Ledger, v: InvoiceVoided, now: datetime) -> None:
     if ledger.closed is None:
         ledger.closed = "voided"
         ledger.resolved_at_step = ledger.steps_sent
+
+
+# --- what providers and customers tell us later (signals) ------------------------------------
+
+
+def apply_consent(ledger: Ledger, c: ConsentChange, now: datetime) -> None:
+    ledger.consent[c.channel] = c.granted
+    verb = "gave" if c.granted else "withdrew"
+    ledger.history.append(
+        HistoryEntry(
+            at=now,
+            kind="consent",
+            detail=f"customer {verb} consent for {c.channel} ({c.source})",
+            channel=c.channel,
+        )
+    )
+
+
+def step_index_of(step_key: str) -> int | None:
+    """`step-3-sms` -> 3; other keys (thank-you) are not steps."""
+    parts = step_key.split("-")
+    if len(parts) == 3 and parts[0] == "step" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def apply_delivery_failure(ledger: Ledger, f: DeliveryFailure, now: datetime) -> None:
+    """Mark a bad address and, for a step, queue its delivery on the next channel."""
+    if f.permanent:
+        ledger.bad_channels.add(f.channel)
+    index = step_index_of(f.step_key)
+    queued = (
+        index is not None
+        and ledger.closed is None
+        and not any(i == index for i, _ in ledger.fallbacks)
+    )
+    if queued and index is not None:
+        ledger.fallbacks.append((index, now))
+    ledger.history.append(
+        HistoryEntry(
+            at=now,
+            kind="delivery_failed",
+            detail=f"{f.step_key} did not arrive: {f.reason[:200]}"
+            + ("; trying another channel" if queued else ""),
+            step_index=index,
+            channel=f.channel,
+            outcome="failed",
+        )
+    )
+
+
+def apply_task(ledger: Ledger, t: AgentTask, now: datetime) -> None:
+    ledger.open_tasks.append(f"{t.source}: {t.summary[:200]}")
+    ledger.history.append(
+        HistoryEntry(at=now, kind="agent_task", detail=f"{t.source}: {t.summary[:200]}")
+    )
 
 
 # --- customer responses (an update: the customer page shows the answer) ----------------------
@@ -165,6 +228,17 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
     elif isinstance(a, ApprovePlanAction | RejectPlanAction):
         if holds.plan != "requested":
             return "there is no payment-plan request waiting for a decision"
+    elif isinstance(a, WaiveFeeAction):
+        if ledger.fees <= 0:
+            return "there is no fee to waive"
+    elif isinstance(a, ApproveHandoverAction):
+        if ledger.handover_approval == "approved":
+            return "handover is already approved"
+        if holds.dispute_open:
+            return "a disputed claim cannot be approved for handover"
+    elif isinstance(a, BlockHandoverAction):
+        if ledger.handover_approval == "blocked":
+            return "handover is already blocked"
     return None
 
 
@@ -203,10 +277,23 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         ledger.closed = "cancelled"
         ledger.resolved_at_step = ledger.steps_sent
         detail = "journey cancelled"
+    elif isinstance(a, WaiveFeeAction):
+        detail = f"fees of {_money(ledger.fees, inp)} waived"
+        ledger.fees = Decimal("0")
+    elif isinstance(a, ApproveHandoverAction):
+        ledger.handover_approval = "approved"
+        detail = "handover to collection approved"
+    elif isinstance(a, BlockHandoverAction):
+        ledger.handover_approval = "blocked"
+        detail = "handover to collection blocked"
+    elif isinstance(a, AddNoteAction):
+        detail = "note added"
     else:  # pragma: no cover - the union is exhaustive
         raise AssertionError(f"unhandled action {a!r}")
     if a.note:
         detail += f" (note: {a.note[:200]})"
+    # Any action means an agent has looked at the journey: its open tasks are seen to.
+    ledger.open_tasks.clear()
     ledger.history.append(
         HistoryEntry(at=now, kind="action", detail=detail, actor=f"agent:{a.agent}")
     )

@@ -20,7 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.models import (
     AgentRequest,
+    Consent,
+    ConsentChange,
     CustomerResponse,
+    DeliveryFailure,
     JourneyInput,
     JourneyState,
     PaymentReceived,
@@ -273,3 +276,65 @@ async def test_invalid_agent_update_is_rejected_with_a_clear_message(
         e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events
     )
     await handle.terminate("test done")
+
+
+async def test_sms_after_stop_falls_back_to_email(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_stop")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    stop = ConsentChange(event_id="sms-stop-1", channel="sms", granted=False, source="sms STOP")
+    await handle.signal(InvoiceJourney.consent_changed, stop)
+    state = await journeys.through_step(handle, 1)
+    fallback = [h for h in state.history if h.step_index == 1]
+    assert [h.outcome for h in fallback] == ["fallback", "sent"]
+    assert "no consent for sms" in fallback[0].detail
+    assert [m.step_key for m in journeys.outbox("inv_stop")] == ["step-0-email", "step-1-email"]
+    assert "sms" in state.channels_unavailable
+
+
+async def test_bounce_reported_later_moves_the_step_to_sms(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_bounce")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    bounce = DeliveryFailure(
+        event_id="sg-1", step_key="step-0-email", channel="email", reason="bounce: 550 no such user"
+    )
+    await handle.signal(InvoiceJourney.delivery_failed, bounce)
+    state = await journeys.settle(handle, lambda s: len(journeys.outbox("inv_bounce")) == 2)
+    assert [m.step_key for m in journeys.outbox("inv_bounce")] == ["step-0-email", "step-0-sms"]
+    assert "email" in state.channels_unavailable
+    state = await journeys.through_step(handle, 3)  # the final notice is an email: it falls back
+    assert [h.channel for h in state.history if h.step_index == 3 and h.outcome == "sent"] == [
+        "sms"
+    ]
+
+
+async def test_no_channel_left_becomes_an_agent_task(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_unreachable", consent=Consent(email=False, sms=False, call=False))
+    handle = await journeys.start(inp)
+    state = await journeys.through_step(handle, 0)
+    assert journeys.outbox("inv_unreachable") == []
+    assert len(state.open_tasks) == 1 and "no way to reach the customer" in state.open_tasks[0]
+    state = await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="add-note", agent="a9", note="called, no answer")
+    )
+    assert state.open_tasks == ()
+
+
+async def test_handover_waits_for_approval_when_required(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_guarded").model_copy(update={"handover_requires_approval": True})
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 3)
+    state = await journeys.forward(handle, 30)
+    assert state.phase == "awaiting_handover_approval"
+    with session_scope(journeys.settings.store_url) as s:
+        assert s.exec(select(HandoverRow)).all() == []
+    state = await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="waive-fee", agent="a3")
+    )
+    assert state.fees == 0 and state.balance == Decimal("1250.00")
+    await handle.execute_update(
+        InvoiceJourney.agent_action, action(action="approve-handover", agent="a3")
+    )
+    result = await journeys.finish(handle, "handover_after_approval")
+    assert result.phase == "handed_over"
