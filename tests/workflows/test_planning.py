@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,7 @@ from journeys.models import (
     CustomerResponse,
     InvoiceCredited,
     JourneyClock,
+    JourneyInput,
     PaymentReceived,
     Policy,
     ResumeAction,
@@ -25,7 +27,7 @@ from workflows.planning import Ledger
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def ledger_for(inp: planning.JourneyInput) -> Ledger:
+def ledger_for(inp: JourneyInput) -> Ledger:
     return Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
 
 
@@ -34,7 +36,7 @@ def test_step_time_is_send_hour_in_customer_zone() -> None:
     at = planning.step_at(inp, ledger_for(inp), 0)
     due = inp.invoice.due_date
     expected_day = due + timedelta(days=inp.policy.steps[0].offset_days)
-    local = at.astimezone(planning.ZoneInfo("Europe/Stockholm"))
+    local = at.astimezone(ZoneInfo("Europe/Stockholm"))
     assert (local.date(), local.hour) == (expected_day, inp.policy.send_hour)
 
 
