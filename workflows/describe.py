@@ -43,3 +43,31 @@ def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> st
         f"Phase: {decision.phase} · Balance: {money} · Fees: {ledger.fees:.2f} · "
         f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}"
     )
+
+
+def static_summary(inp: JourneyInput) -> str:
+    """One line for the Web UI's list: which invoice, how much, which path. No personal data."""
+    i = inp.invoice
+    return f"Invoice {i.number} · {i.amount_due:.2f} {i.currency} · {inp.segment} journey"
+
+
+def static_details(inp: JourneyInput) -> str:
+    """The journey's plan, fixed at start, for whoever opens it in the Web UI."""
+    i, p = inp.invoice, inp.policy
+    lines = [
+        f"**Invoice {i.number}** ({i.id}) for customer {inp.customer.id}",
+        f"Amount {i.amount_due:.2f} {i.currency}, issued {i.issued_at}, due {i.due_date}",
+        f"Segment **{inp.segment}**" + (f": {inp.segment_reason}" if inp.segment_reason else ""),
+        "",
+        "Policy:",
+    ]
+    for n, step in enumerate(p.steps):
+        fee = f", fee {step.fee:.2f}" if step.fee else ""
+        kind = "final notice" if step.final_notice else CHANNEL_WORDS[step.channel]
+        lines.append(f"{n + 1}. day {step.offset_days:+d}: {kind} `{step.template}`{fee}")
+    if p.handover_after_days is not None:
+        approval = " after an agent approves" if inp.handover_requires_approval else ""
+        lines.append(f"Handover {p.handover_after_days} days after the final notice{approval}")
+    else:
+        lines.append("No automatic handover")
+    return "\n".join(lines)
