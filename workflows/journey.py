@@ -83,8 +83,10 @@ class InvoiceJourney:
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         self._inp = inp
-        self._ledger = planning.Ledger(
-            due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due
+        self._ledger = (
+            planning.load_ledger(inp.carried)
+            if inp.carried is not None
+            else planning.Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
         )
         self._changed = False
         self._published: tuple[object, ...] = ()
@@ -101,6 +103,8 @@ class InvoiceJourney:
         )
         ledger = self._ledger
         while ledger.closed is None:
+            if self._history_too_long():
+                await self._continue_as_new()
             decision = planning.decide(inp, ledger)
             self._publish(decision)
             now = workflow.now()
@@ -112,6 +116,10 @@ class InvoiceJourney:
             elif decision.kind == "fallback" and decision.step_index is not None:
                 ledger.fallbacks.pop(0)
                 await self._run_step(decision.step_index)
+            elif decision.kind == "installment_reminder" and decision.step_index is not None:
+                await self._remind_installment(decision.step_index)
+            elif decision.kind == "installment_check" and decision.step_index is not None:
+                rules.check_installment(inp, ledger, decision.step_index, now)
             elif decision.kind == "release_hold":
                 self._lift_expired_hold()
             elif decision.kind == "handover":
@@ -123,6 +131,20 @@ class InvoiceJourney:
         # Let an update that closed the journey answer its caller before the run completes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self._inp.history_limit
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Start a fresh run with the same input and the ledger so far: long journeys (a
+        36-installment plan) keep a small history, and nothing they knew is lost."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = self._inp.model_copy(update={"carried": planning.dump_ledger(self._ledger)})
+        workflow.continue_as_new(carried)
 
     # --- waiting ---------------------------------------------------------------------------
 
@@ -245,6 +267,30 @@ class InvoiceJourney:
             if error not in BAD_ADDRESS_ERRORS:
                 return  # the provider kept failing: recorded, and the journey goes on
             ledger.bad_channels.add(channel)
+
+    async def _remind_installment(self, index: int) -> None:
+        """One reminder before each installment, on the first channel that reaches the
+        customer. The request's balance and due date are the installment's own."""
+        ledger = self._ledger
+        ledger.plan_reminded = index
+        due, amount = ledger.plan[index]
+        channels: tuple[Channel, ...] = ("email", "sms")
+        for channel in channels:
+            if planning.channel_unavailable(self._inp, ledger, channel):
+                continue
+            step = Step(offset_days=0, channel=channel, template="installment_reminder")
+            req = self._delivery(step, f"plan-{index}-{channel}", self._address(channel))
+            req = req.model_copy(update={"balance": amount, "due_date": due})
+            _, outcome, _ = await self._deliver(req, f"installment {index + 1} reminder")
+            ledger.history.append(
+                HistoryEntry(
+                    at=workflow.now(),
+                    kind="plan",
+                    detail=f"installment {index + 1} reminder ({channel}): {outcome}",
+                    channel=channel,
+                )
+            )
+            return
 
     async def _thank(self) -> None:
         """A paid invoice gets a thank-you on the first channel the customer accepts."""

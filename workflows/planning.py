@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Literal
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
 
 from journeys.models import (
     CLOSED_PHASES,
@@ -103,10 +105,29 @@ class Ledger:
     """Steps to deliver again on another channel, and since when."""
     handover_approval: Literal["required", "approved", "blocked"] | None = None
     open_tasks: list[str] = field(default_factory=list)
+    plan: list[tuple[date, Decimal]] = field(default_factory=list)
+    """An approved payment plan's installments (due date, amount)."""
+    plan_next: int = 0
+    plan_reminded: int = -1
+    plan_paid_before: Decimal = Decimal("0")
+    """Payments and credits before the plan began: installments count what came after."""
 
     @property
     def balance(self) -> Decimal:
         return max(Decimal("0"), self.amount_due + self.fees - self.paid - self.credited)
+
+
+_LEDGER = TypeAdapter(Ledger)
+
+
+def dump_ledger(ledger: Ledger) -> dict[str, Any]:
+    """The ledger as JSON-ready data, carried into the next run on continue-as-new."""
+    data: dict[str, Any] = _LEDGER.dump_python(ledger, mode="json")
+    return data
+
+
+def load_ledger(data: dict[str, Any]) -> Ledger:
+    return _LEDGER.validate_python(data)
 
 
 def hold_phase(holds: Holds) -> Phase | None:
@@ -159,7 +180,15 @@ def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
 
 # --- deciding what is next -------------------------------------------------------------------
 
-ActionKind = Literal["step", "fallback", "release_hold", "handover", "wait"]
+ActionKind = Literal[
+    "step",
+    "fallback",
+    "release_hold",
+    "handover",
+    "installment_reminder",
+    "installment_check",
+    "wait",
+]
 
 
 @dataclass(frozen=True)
@@ -176,6 +205,8 @@ def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
     if ledger.closed is not None:
         return Decision("wait", ledger.closed, None)
     held = hold_phase(ledger.holds)
+    if held == "plan_active":
+        return plan_decision(inp, ledger)
     if held is not None:
         ends = hold_ends_at(inp, ledger.holds)
         return Decision("release_hold" if ends else "wait", held, ends)
@@ -194,6 +225,39 @@ def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
             return Decision("wait", "awaiting_handover_approval", None)
         return Decision("handover", "awaiting_handover", at)
     return Decision("wait", "awaiting_agent", None)
+
+
+# --- payment plans ---------------------------------------------------------------------------
+
+
+def installment_schedule(
+    balance: Decimal, count: int, first_due: date, interval_days: int
+) -> list[tuple[date, Decimal]]:
+    """Equal installments in whole öre/cents; the last one takes the rounding remainder."""
+    each = (balance / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    amounts = [each] * (count - 1) + [balance - each * (count - 1)]
+    return [(first_due + timedelta(days=interval_days * n), a) for n, a in enumerate(amounts)]
+
+
+def plan_decision(inp: JourneyInput, ledger: Ledger) -> Decision:
+    """While a plan runs: remind before each installment, then check it after its grace."""
+    if ledger.plan_next >= len(ledger.plan):
+        return Decision("wait", "plan_active", None)
+    due, _ = ledger.plan[ledger.plan_next]
+    tz, hour, policy = inp.customer.timezone, inp.policy.send_hour, inp.policy
+    if ledger.plan_reminded < ledger.plan_next:
+        remind_day = due - timedelta(days=policy.installment_reminder_days)
+        at = day_instant(remind_day, hour, inp.clock, tz)
+        return Decision("installment_reminder", "plan_active", at, ledger.plan_next)
+    check_day = due + timedelta(days=policy.installment_grace_days)
+    at = day_instant(check_day, hour, inp.clock, tz)
+    return Decision("installment_check", "plan_active", at, ledger.plan_next)
+
+
+def installment_kept(ledger: Ledger, index: int) -> bool:
+    """Has everything due up to and including installment `index` been paid since approval?"""
+    paid_since = ledger.paid + ledger.credited - ledger.plan_paid_before
+    return paid_since >= sum(amount for _, amount in ledger.plan[: index + 1])
 
 
 def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:

@@ -38,6 +38,8 @@ from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
     Ledger,
+    installment_kept,
+    installment_schedule,
     journey_today,
     release_holds,
 )
@@ -228,6 +230,8 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
     elif isinstance(a, ApprovePlanAction | RejectPlanAction):
         if holds.plan != "requested":
             return "there is no payment-plan request waiting for a decision"
+        if isinstance(a, ApprovePlanAction) and a.first_due is not None and a.first_due <= today:
+            return f"first_due {a.first_due.isoformat()} must be after today ({today})"
     elif isinstance(a, WaiveFeeAction):
         if ledger.fees <= 0:
             return "there is no fee to waive"
@@ -268,8 +272,23 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
                 release_holds(inp, ledger, now)
             detail = "dispute rejected; journey resumes"
     elif isinstance(a, ApprovePlanAction):
+        today = journey_today(now, inp.clock, inp.customer.timezone)
+        fee = inp.policy.plan_fee or Decimal("0")
+        if not inp.customer.fee_agreed or inp.customer.vulnerable:
+            fee = Decimal("0")
+        ledger.fees += fee
+        first_due = a.first_due or today + timedelta(days=a.interval_days)
+        ledger.plan = installment_schedule(
+            ledger.balance, a.installments, first_due, a.interval_days
+        )
+        ledger.plan_next, ledger.plan_reminded = 0, -1
+        ledger.plan_paid_before = ledger.paid + ledger.credited
         holds.plan = "active"
-        detail = "payment plan approved"
+        fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
+        detail = (
+            f"payment plan approved: {a.installments} installments every {a.interval_days} days "
+            f"from {first_due}{fee_text}"
+        )
     elif isinstance(a, RejectPlanAction):
         release_holds(inp, ledger, now)
         detail = "payment plan rejected; journey resumes"
@@ -297,3 +316,22 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
     ledger.history.append(
         HistoryEntry(at=now, kind="action", detail=detail, actor=f"agent:{a.agent}")
     )
+
+
+# --- payment plans: what the plan's own timers do ----------------------------------------------
+
+
+def check_installment(inp: JourneyInput, ledger: Ledger, index: int, now: datetime) -> None:
+    """Past an installment's grace period: go on with the plan, or end it and resume."""
+    due, amount = ledger.plan[index]
+    if installment_kept(ledger, index):
+        ledger.plan_next = index + 1
+        detail = f"installment {index + 1}/{len(ledger.plan)} ({_money(amount, inp)}) paid"
+    else:
+        ledger.plan, ledger.plan_next = [], 0
+        release_holds(inp, ledger, now)
+        detail = (
+            f"installment {index + 1} due {due} missed; the plan ends and the journey resumes "
+            f"with the remaining balance {_money(ledger.balance, inp)}"
+        )
+    ledger.history.append(HistoryEntry(at=now, kind="plan", detail=detail))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -100,7 +100,8 @@ class JourneyDriver:
 
     async def finish(self, handle: Handle, name: str) -> JourneyState:
         """Let the journey run to its end and keep its history for the replay tests."""
-        await self.env.fast_forward(handle, None)
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await self.env.fast_forward(handle, None)
         result = await handle.result()
         await save_history(handle, name)
         return result
@@ -338,3 +339,61 @@ async def test_handover_waits_for_approval_when_required(journeys: JourneyDriver
     )
     result = await journeys.finish(handle, "handover_after_approval")
     assert result.phase == "handed_over"
+
+
+async def request_and_approve_plan(handle: Handle, installments: int) -> JourneyState:
+    await handle.execute_update(InvoiceJourney.respond, CustomerResponse(kind="plan_request"))
+    return await handle.execute_update(
+        InvoiceJourney.agent_action,
+        action(action="approve-plan", agent="a5", installments=installments, interval_days=30),
+    )
+
+
+async def test_plan_installments_paid_in_turn_close_the_journey(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_plan")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    state = await request_and_approve_plan(handle, 3)
+    assert state.phase == "plan_active" and state.next_step is None
+    for n, amount in enumerate(["416.66", "416.66", "416.68"]):
+        state = await journeys.forward(handle, 28)  # the reminder goes out before the due date
+        assert sum(h.kind == "plan" and "reminder" in h.detail for h in state.history) == n + 1
+        await handle.signal(InvoiceJourney.payment_received, pay(f"evt_inst{n}", amount))
+        state = await journeys.settle(handle, lambda s, n=n: s.paid >= Decimal("416.66") * (n + 1))
+        if state.phase == "plan_active":
+            await journeys.forward(handle, 2)
+    result = await journeys.finish(handle, "plan_kept")
+    assert result.phase == "paid"
+    assert steps_out(result) == ["email:sent"]  # no reminder steps while the plan ran
+
+
+async def test_missed_installment_resumes_the_journey(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_plan_missed")
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    await request_and_approve_plan(handle, 3)
+    state = await journeys.forward(handle, 35)  # due at +30, grace 3 days, nothing paid
+    assert state.phase == "scheduled"
+    assert any("missed" in h.detail for h in state.history)
+    state = await journeys.through_step(handle, 1)
+    assert steps_out(state) == ["email:sent", "sms:sent"]
+
+
+async def test_36_installment_plan_continues_as_new_and_keeps_its_ledger(
+    journeys: JourneyDriver,
+) -> None:
+    inp = journey_input("inv_plan36").model_copy(update={"history_limit": 150})
+    handle = await journeys.start(inp)
+    await request_and_approve_plan(handle, 36)
+    runs: set[str] = set()
+    for n in range(36):
+        await journeys.env.fast_forward(handle, timedelta(days=30))
+        amount = "34.80" if n == 35 else "34.72"  # 1250.00 / 36, the remainder last
+        await handle.signal(InvoiceJourney.payment_received, pay(f"evt_36_{n}", amount))
+        runs.add((await handle.describe()).run_id or "")
+    result = await handle.result()
+    assert result.phase == "paid" and result.paid == Decimal("1250.00")
+    assert len(runs) > 1  # it continued as new at least once
+    history = await handle.fetch_history()
+    assert len(history.events) < 200  # the current run's history stays small
+    assert sum("installment" in h.detail and "paid" in h.detail for h in result.history) >= 30
