@@ -232,6 +232,8 @@ class JourneyInput(_Model):
     """Public holidays in the journey's horizon, computed by the starter (replay-stable)."""
     handover_requires_approval: bool = False
     """Loyal and high-value customers: handover waits for an agent instead of happening."""
+    jurisdiction: str = "SE"
+    """The policy pack whose fee rules apply (journeys.jurisdiction)."""
     carried: dict[str, Any] | None = None
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from journeys.jurisdiction import UnknownJurisdictionError, pack_for, validate_policy
 from journeys.models import Policy
 
 REQUIRED_SEGMENTS = ("loyal", "standard", "new", "habitual-late")
@@ -66,10 +67,23 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
 
 
 def parse_policies(data: Mapping[str, Any]) -> PolicyFile:
+    """Validate the shape, then the law: a policy its jurisdiction forbids never loads."""
     try:
-        return PolicyFile.model_validate(data)
+        policies = PolicyFile.model_validate(data)
     except ValidationError as err:
         raise PolicyConfigError(format_validation_error(err)) from None
+    try:
+        pack = pack_for(policies.jurisdiction)
+    except UnknownJurisdictionError as err:
+        raise PolicyConfigError(f"jurisdiction: {err}") from None
+    problems = [
+        problem
+        for name, policy in policies.segments.items()
+        for problem in validate_policy(policy, pack, name)
+    ]
+    if problems:
+        raise PolicyConfigError("; ".join(problems))
+    return policies
 
 
 def load_policies(path: Path) -> PolicyFile:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -177,9 +178,10 @@ class InvoiceJourney:
         assert address is not None  # pick_channel only offers channels with an address
         return address
 
-    def _delivery(self, step: Step, key: str, to: str) -> DeliveryRequest:
+    def _delivery(
+        self, step: Step, key: str, to: str, fee_now: Decimal = Decimal("0")
+    ) -> DeliveryRequest:
         inp, ledger = self._inp, self._ledger
-        fee_now = planning.fee_for_step(inp, step)
         return DeliveryRequest(
             invoice_id=inp.invoice.id,
             workflow_id=workflow.info().workflow_id,
@@ -253,15 +255,20 @@ class InvoiceJourney:
                 self._note(index, channel, f"{label} falls back to {channel} ({why})", "fallback")
             ledger.tried.setdefault(index, set()).add(channel)
             on_channel = step.model_copy(update={"channel": channel})
-            req = self._delivery(on_channel, f"step-{index}-{channel}", self._address(channel))
+            fee = planning.fee_for_step(inp, ledger, step, channel)
+            req = self._delivery(
+                on_channel, f"step-{index}-{channel}", self._address(channel), fee.amount
+            )
             delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
             if delivered:
                 ledger.fees += req.fee_this_step
+                if fee.amount > 0 and fee.kind is not None:
+                    ledger.fee_kinds.append(fee.kind)
                 ledger.steps_sent += 1
                 if step.final_notice:
                     ledger.final_notice_at = workflow.now()
-                fee = f", fee {req.fee_this_step:.2f}" if req.fee_this_step else ""
-                self._note(index, channel, f"{label}: {outcome}{fee}", "sent")
+                charged = f", fee {fee.amount:.2f} ({fee.reason})" if fee.amount else ""
+                self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
                 return
             self._note(index, channel, f"{label}: {outcome}", "failed")
             if error not in BAD_ADDRESS_ERRORS:

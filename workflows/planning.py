@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from journeys.jurisdiction import FeeDecision, lawful_fee, pack_for
 from journeys.models import (
     CLOSED_PHASES,
     Channel,
@@ -109,6 +110,8 @@ class Ledger:
     """An approved payment plan's installments (due date, amount)."""
     plan_next: int = 0
     plan_reminded: int = -1
+    fee_kinds: list[str] = field(default_factory=list)
+    """Kinds of fee already charged (a reminder fee is charged once per invoice)."""
     plan_paid_before: Decimal = Decimal("0")
     """Payments and credits before the plan began: installments count what came after."""
 
@@ -320,11 +323,17 @@ def unavailable_channels(inp: JourneyInput, ledger: Ledger) -> tuple[Channel, ..
 # --- money -----------------------------------------------------------------------------------
 
 
-def fee_for_step(inp: JourneyInput, step: Step) -> Decimal:
-    """A step's fee, charged only where the customer agreed to fees before the debt arose."""
-    if step.fee is None or not inp.customer.fee_agreed or inp.customer.vulnerable:
-        return Decimal("0")
-    return step.fee
+def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel) -> FeeDecision:
+    """The fee this step may lawfully charge: capped, once per kind, only where agreed, never
+    to a vulnerable customer (journeys.jurisdiction has the rules and their sources)."""
+    return lawful_fee(
+        step.fee,
+        inp.customer,
+        ledger.fee_kinds,
+        pack_for(inp.jurisdiction),
+        currency=inp.invoice.currency,
+        channel=channel,
+    )
 
 
 # --- the state the `state` query returns -----------------------------------------------------

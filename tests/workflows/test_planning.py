@@ -132,10 +132,15 @@ def test_credit_to_zero_closes_credited() -> None:
     assert ledger.closed == "credited"
 
 
-def test_fee_only_where_agreed() -> None:
+def test_fee_only_where_agreed_and_once() -> None:
     step = Step(offset_days=1, channel="sms", template="reminder", fee=Decimal("60"))
-    assert planning.fee_for_step(journey_input(fee_agreed=True), step) == Decimal("60")
-    assert planning.fee_for_step(journey_input(fee_agreed=False), step) == 0
+    agreed = journey_input(fee_agreed=True)
+    ledger = ledger_for(agreed)
+    assert planning.fee_for_step(agreed, ledger, step, "sms").amount == Decimal("60")
+    ledger.fee_kinds.append("reminder")
+    assert planning.fee_for_step(agreed, ledger, step, "sms").amount == 0
+    not_agreed = journey_input(fee_agreed=False)
+    assert planning.fee_for_step(not_agreed, ledger_for(not_agreed), step, "sms").amount == 0
 
 
 def test_promise_in_the_past_is_refused_with_the_date() -> None:
@@ -179,3 +184,19 @@ def test_policy_requires_final_notice_for_handover() -> None:
             steps=(Step(offset_days=1, channel="email", template="reminder"),),
             handover_after_days=10,
         )
+
+
+def test_policy_breaking_the_law_is_refused_at_load() -> None:
+    steps = [{"offset_days": 5, "channel": "email", "template": "reminder", "fee": "75.00"}]
+    segments = {name: {"steps": steps} for name in ("loyal", "standard", "new", "habitual-late")}
+    with pytest.raises(
+        PolicyConfigError, match=r"segments\.loyal\.steps\[0\]: reminder fee 75\.00"
+    ):
+        parse_policies({"jurisdiction": "SE", "segments": segments})
+
+
+def test_shipped_policy_file_is_lawful() -> None:
+    from journeys.policies import load_policies
+    from journeys.settings import REPO_ROOT
+
+    assert load_policies(REPO_ROOT / "config" / "policies.toml").jurisdiction == "SE"
