@@ -233,7 +233,9 @@ class JourneyInput(_Model):
     handover_requires_approval: bool = False
     """Loyal and high-value customers: handover waits for an agent instead of happening."""
     jurisdiction: str = "SE"
-    """The policy pack whose fee rules apply (journeys.jurisdiction)."""
+    """The policy pack whose rules apply (journeys.jurisdiction)."""
+    opening_hours: OpeningHours | None = None
+    """Customer service's hours: contacts wait for them. None: contact at the planned time."""
     carried: dict[str, Any] | None = None
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)

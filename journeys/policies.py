@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from journeys.jurisdiction import UnknownJurisdictionError, pack_for, validate_policy
-from journeys.models import Policy
+from journeys.models import OpeningHours, Policy
 
 REQUIRED_SEGMENTS = ("loyal", "standard", "new", "habitual-late")
 
@@ -28,6 +28,8 @@ class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jurisdiction: str = Field(default="SE", pattern=r"^[A-Z]{2}$")
+    opening_hours: OpeningHours = OpeningHours()
+    """Customer service's hours; every journey's contacts wait for them."""
     segments: dict[str, Policy]
 
     @model_validator(mode="before")

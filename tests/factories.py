@@ -51,10 +51,11 @@ def journey_input(
     segment: str = "standard",
     policy: Policy | None = None,
     clock: JourneyClock | None = None,
+    issued: date | None = None,
     **customer_overrides: Any,
 ) -> JourneyInput:
     return JourneyInput(
-        invoice=invoice(invoice_id),
+        invoice=invoice(invoice_id, issued),
         customer=customer(**customer_overrides),
         segment=segment,
         segment_reason="test",

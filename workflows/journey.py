@@ -103,6 +103,10 @@ class InvoiceJourney:
             ]
         )
         ledger = self._ledger
+        if inp.customer.vulnerable and inp.carried is None:
+            ledger.open_tasks.append(
+                "vulnerable customer: no calls or fees; check the journey suits them"
+            )
         while ledger.closed is None:
             if self._history_too_long():
                 await self._continue_as_new()
@@ -244,7 +248,7 @@ class InvoiceJourney:
         label = step_label(inp, index)
         ledger.next_index = max(ledger.next_index, index + 1)
         while True:
-            channel, reasons = planning.pick_channel(inp, ledger, index)
+            channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
             if channel is None:
                 task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
                 ledger.open_tasks.append(task)
@@ -259,6 +263,8 @@ class InvoiceJourney:
             req = self._delivery(
                 on_channel, f"step-{index}-{channel}", self._address(channel), fee.amount
             )
+            if channel == "call":
+                ledger.call_attempts.append(workflow.now())
             delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
             if delivered:
                 ledger.fees += req.fee_this_step

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
-from journeys.jurisdiction import FeeDecision, lawful_fee, pack_for
+from journeys.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
 from journeys.models import (
     CLOSED_PHASES,
     Channel,
@@ -28,6 +28,7 @@ from journeys.models import (
     Phase,
     Step,
 )
+from workflows.windows import CALL_MIN_OPEN, next_contact_slot
 
 MAX_PROMISE_DAYS = 30
 """How far ahead a promise to pay may reach before it needs a payment plan instead."""
@@ -110,6 +111,8 @@ class Ledger:
     """An approved payment plan's installments (due date, amount)."""
     plan_next: int = 0
     plan_reminded: int = -1
+    call_attempts: list[datetime] = field(default_factory=list)
+    """When calls were placed: the US pack allows at most 7 in 7 days."""
     fee_kinds: list[str] = field(default_factory=list)
     """Kinds of fee already charged (a reminder fee is charged once per invoice)."""
     plan_paid_before: Decimal = Decimal("0")
@@ -166,9 +169,28 @@ def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
 
 
 def step_at(inp: JourneyInput, ledger: Ledger, index: int) -> datetime:
+    """When step `index` goes out: its planned day and hour, moved to the next moment customer
+    service is open (for a call, open for at least 30 more minutes), never on a holiday, and
+    inside the jurisdiction's contact hours in the customer's zone."""
     step = inp.policy.steps[index]
     day = ledger.due_date + timedelta(days=step.offset_days)
-    return day_instant(day, inp.policy.send_hour, inp.clock, inp.customer.timezone) + ledger.delay
+    planned = day_instant(day, inp.policy.send_hour, inp.clock, inp.customer.timezone)
+    return contact_slot(inp, planned + ledger.delay, step.channel)
+
+
+def contact_slot(inp: JourneyInput, planned: datetime, channel: Channel) -> datetime:
+    # The demo's compressed clock has no hours of the day to respect.
+    if inp.opening_hours is None or inp.clock.compressed:
+        return planned
+    pack = pack_for(inp.jurisdiction)
+    return next_contact_slot(
+        planned,
+        inp.opening_hours,
+        inp.customer.timezone,
+        frozenset(inp.holidays),
+        min_open=CALL_MIN_OPEN if channel == "call" else timedelta(0),
+        jurisdiction_hours=pack.contact_hours,
+    )
 
 
 def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
@@ -287,7 +309,9 @@ FALLBACK_ORDER: dict[Channel, tuple[Channel, ...]] = {
 """Where a step goes when its own channel cannot be used: never from a message up to a call."""
 
 
-def channel_unavailable(inp: JourneyInput, ledger: Ledger, channel: Channel) -> str | None:
+def channel_unavailable(
+    inp: JourneyInput, ledger: Ledger, channel: Channel, now: datetime | None = None
+) -> str | None:
     """Why `channel` cannot reach this customer now, or None if it can."""
     c = inp.customer
     if not ledger.consent.get(channel, getattr(c.consent, channel)):
@@ -298,17 +322,25 @@ def channel_unavailable(inp: JourneyInput, ledger: Ledger, channel: Channel) -> 
         return f"{channel} address known bad"
     if channel == "call" and c.vulnerable:
         return "no automated calls to a vulnerable customer"
+    if channel == "call" and now is not None:
+        allowed, earliest = call_allowed(
+            ledger.call_attempts, None, now, pack_for(inp.jurisdiction)
+        )
+        if not allowed:
+            return f"call limit reached until {earliest:%Y-%m-%d %H:%M} UTC"
     return None
 
 
-def pick_channel(inp: JourneyInput, ledger: Ledger, index: int) -> tuple[Channel | None, list[str]]:
+def pick_channel(
+    inp: JourneyInput, ledger: Ledger, index: int, now: datetime | None = None
+) -> tuple[Channel | None, list[str]]:
     """The first usable channel for step `index`, and why each channel before it was not."""
     preferred = inp.policy.steps[index].channel
     reasons: list[str] = []
     for channel in FALLBACK_ORDER[preferred]:
         if channel in ledger.tried.get(index, set()):
             continue
-        why = channel_unavailable(inp, ledger, channel)
+        why = channel_unavailable(inp, ledger, channel, now)
         if why is None:
             return channel, reasons
         reasons.append(why)
