@@ -19,7 +19,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from journeys.models import DeliveryRequest
+from journeys.models import WEEKDAYS, DeliveryRequest, OpeningHours
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
 BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}
@@ -98,7 +98,35 @@ def template_context(request: DeliveryRequest) -> dict[str, Any]:
         "ocr": request.ocr,
         "payment_url": request.payment_url,
         "final_notice": request.final_notice,
+        "service_phone": request.service_phone,
+        "service_hours": format_hours(request.service_hours, locale)
+        if request.service_hours
+        else None,
     }
+
+
+_DAY_NAMES = {
+    "sv": ("mån", "tis", "ons", "tor", "fre", "lör", "sön"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def format_hours(hours: OpeningHours, locale: str) -> str:
+    """Weekly opening hours in a line a customer reads at a glance: days with the same hours
+    run together ("mån–fre 08:00–20:00, lör 10:00–14:00")."""
+    names = _DAY_NAMES[locale]
+    groups: list[tuple[int, int, str]] = []
+    for n, day in enumerate(WEEKDAYS):
+        intervals = hours.weekly.get(day, ())
+        text = ", ".join(f"{i}".replace("-", "–") for i in intervals)
+        if not text:
+            continue
+        if groups and groups[-1][1] == n - 1 and groups[-1][2] == text:
+            groups[-1] = (groups[-1][0], n, text)
+        else:
+            groups.append((n, n, text))
+    parts = [f"{names[a]}{'–' + names[b] if b != a else ''} {text}" for a, b, text in groups]
+    return ", ".join(parts)
 
 
 def _tidy(text: str) -> str:

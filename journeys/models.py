@@ -236,6 +236,8 @@ class JourneyInput(_Model):
     """The policy pack whose rules apply (journeys.jurisdiction)."""
     opening_hours: OpeningHours | None = None
     """Customer service's hours: contacts wait for them. None: contact at the planned time."""
+    service_phone: str | None = None
+    """Customer service's number, printed in every message."""
     carried: dict[str, Any] | None = None
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)
@@ -500,6 +502,8 @@ class DeliveryRequest(_Model):
     ocr: str | None = None
     payment_url: str | None = None
     final_notice: bool = False
+    service_phone: str | None = None
+    service_hours: OpeningHours | None = None
 
 
 class DeliveryResult(_Model):

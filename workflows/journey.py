@@ -206,6 +206,8 @@ class InvoiceJourney:
             ocr=inp.invoice.ocr,
             payment_url=inp.invoice.payment_url,
             final_notice=step.final_notice,
+            service_phone=inp.service_phone,
+            service_hours=inp.opening_hours,
         )
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:

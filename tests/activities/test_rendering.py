@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
-from activities.rendering import SMS_MAX_CHARS, format_money, render
-from journeys.models import CHANNELS, Channel, Locale
+from activities.rendering import SMS_MAX_CHARS, format_hours, format_money, render
+from journeys.models import CHANNELS, Channel, Locale, OpeningHours
 from journeys.settings import REPO_ROOT
 from tests.activities.factory import delivery_request
 
@@ -179,3 +179,25 @@ def test_email_template_without_subject_block_is_rejected(tmp_path: Path) -> Non
     (tmp_path / "sv" / "bare.email.j2").write_text("Hej {{ customer_name }}")
     with pytest.raises(ValueError, match="subject"):
         render(tmp_path, delivery_request("email", template="bare"))
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("sv", "Telefon +46 8 123 456, öppet mån–fre 08:00–20:00"),
+        ("en", "Phone +46 8 123 456, open Mon–Fri 08:00–20:00"),
+    ],
+)
+def test_email_shows_customer_service_phone_and_hours(locale: str, expected: str) -> None:
+    request = delivery_request(
+        "email", locale=locale, service_phone="+46 8 123 456", service_hours=OpeningHours()
+    )
+    body = plain(render(TEMPLATES, request).body)
+    assert expected in body
+
+
+def test_hours_group_days_with_the_same_hours() -> None:
+    hours = OpeningHours.model_validate(
+        {"weekly": {"mon": ["08:00-20:00"], "tue": ["08:00-20:00"], "sat": ["10:00-14:00"]}}
+    )
+    assert format_hours(hours, "sv") == "mån–tis 08:00–20:00, lör 10:00–14:00"
