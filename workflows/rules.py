@@ -128,6 +128,8 @@ def apply_delivery_failure(ledger: Ledger, f: DeliveryFailure, now: datetime) ->
         and ledger.closed is None
         and not any(i == index for i, _ in ledger.fallbacks)
     )
+    if index is not None:
+        ledger.tried.setdefault(index, set()).add(f.channel)
     if queued and index is not None:
         ledger.fallbacks.append((index, now))
     ledger.history.append(

@@ -11,6 +11,7 @@ import pytest
 from journeys.models import (
     AgentRequest,
     CustomerResponse,
+    DeliveryFailure,
     InvoiceCredited,
     JourneyClock,
     JourneyInput,
@@ -200,3 +201,15 @@ def test_shipped_policy_file_is_lawful() -> None:
     from journeys.settings import REPO_ROOT
 
     assert load_policies(REPO_ROOT / "config" / "policies.toml").jurisdiction == "SE"
+
+
+def test_a_failed_channel_is_not_tried_again_for_that_step() -> None:
+    inp = journey_input()
+    ledger = ledger_for(inp)
+    failure = DeliveryFailure(
+        event_id="tw-1", step_key="step-1-sms", channel="sms", reason="30007", permanent=False
+    )
+    rules.apply_delivery_failure(ledger, failure, NOW)
+    assert ledger.fallbacks == [(1, NOW)]
+    assert planning.pick_channel(inp, ledger, 1) == ("email", [])
+    assert "sms" not in ledger.bad_channels  # not permanent: later steps may still use SMS
