@@ -25,6 +25,22 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "journeys"
     temporal_ui_port: int = 8233
+    temporal_tls: bool = Field(
+        default=False,
+        description="Connect to Temporal over TLS (on by itself with an API key or a client cert).",
+    )
+    temporal_tls_cert_path: Path | None = Field(
+        default=None, description="mTLS client certificate (PEM), e.g. for Temporal Cloud."
+    )
+    temporal_tls_key_path: Path | None = Field(
+        default=None, description="mTLS client private key (PEM), with TEMPORAL_TLS_CERT_PATH."
+    )
+    temporal_tls_ca_path: Path | None = Field(
+        default=None, description="CA that signed the server's certificate, if not a public CA."
+    )
+    temporal_api_key: str | None = Field(
+        default=None, description="Temporal Cloud API key; turns TLS on."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_key: str | None = Field(
@@ -50,6 +66,31 @@ class Settings(BaseSettings):
         description="Public URL of the HTTP API, for Twilio callbacks (IVR keypresses, status).",
     )
     provider_timeout_seconds: float = 10.0
+    # --- inbound surface (webhooks; appended) ---
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="SendGrid signed Event Webhook verification key (base64 DER, as SendGrid "
+        "shows it); without it /v1/webhooks/sendgrid/events refuses every request.",
+    )
+    sendgrid_inbound_token: str | None = Field(
+        default=None,
+        description="If set, Inbound Parse must post to /v1/webhooks/sendgrid/inbound?token=...",
+    )
+    stripe_webhook_secret: str | None = Field(
+        default=None,
+        description="Stripe webhook signing secret (whsec_...); without it /v1/webhooks/stripe "
+        "refuses every request.",
+    )
+    customer_service_phone: str | None = Field(
+        default=None,
+        description="E.164 number a called customer is connected to after pressing 2.",
+    )
+    customer_service_hours: str | None = Field(
+        default=None,
+        description="Opening hours read to a caller who presses 2 when no "
+        "CUSTOMER_SERVICE_PHONE is set, e.g. '08:00-20:00 weekdays'; unset, the policy "
+        "file's opening_hours are read.",
+    )
     collection_agency_url: str | None = None
     collection_agency_token: str | None = None
 

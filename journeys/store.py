@@ -161,14 +161,11 @@ def get_engine(url: str) -> Engine:
 
 
 def init_db(url: str) -> Engine:
-    """Create the schema if it is missing (the embedded default and tests)."""
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
+    """Bring the store's schema to the newest migration (the embedded default and tests)."""
+    from journeys import migrations
 
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = get_engine(url)
-    SQLModel.metadata.create_all(engine)
-    return engine
+    migrations.upgrade(url)  # creates the SQLite folder; adopts stores made by create_all
+    return get_engine(url)
 
 
 @contextmanager
@@ -181,3 +178,50 @@ def session_scope(url: str) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# --- inbound surface: API keys, dead letters, webhook de-duplication ---------------------------
+# (appended by the inbound-surface work: starter/auth.py, starter/deadletters.py, webhooks)
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key for the HTTP API. Only its SHA-256 is kept; `prefix` is shown in listings."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    role: str = Field(index=True)
+    """agent, billing or read-only (starter/auth.py)."""
+    prefix: str = Field(index=True)
+    key_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """Something that came in and could not be applied (a refused billing event, a webhook that
+    matches no journey), kept with its reason so that a person can act on it."""
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WebhookEventRow(SQLModel, table=True):
+    """A provider event we have handled, by the provider's own id: the de-duplication record of
+    the webhooks (Twilio MessageSid, SendGrid sg_event_id, Stripe event id)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str
+    event_id: str
+    received_at: datetime = Field(default_factory=utcnow)
+    outcome: str = Field(sa_column=Column(Text, nullable=False))
+    """What handling it did (and, for Twilio, the TwiML answered, to answer a retry the same)."""

@@ -8,11 +8,13 @@ tries to download a server.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from journeys.settings import Settings
 
@@ -53,9 +55,56 @@ def search_attribute_args() -> list[str]:
     return args
 
 
+class TemporalConfigError(ValueError):
+    """The TEMPORAL_* settings cannot make a connection; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """What `Client.connect` gets besides the address: built from settings, no network."""
+
+    namespace: str
+    tls: bool | TLSConfig
+    api_key: str | None
+
+
+def _read_pem(path: Path | None, variable: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_bytes()
+    except OSError as e:
+        raise TemporalConfigError(f"{variable}: cannot read {path}: {e.strerror or e}") from None
+
+
+def connect_options(settings: Settings) -> ConnectOptions:
+    """TLS and API key from TEMPORAL_TLS*, TEMPORAL_API_KEY.
+
+    TLS is on when TEMPORAL_TLS is set, and also by itself when an API key is set (Temporal
+    Cloud accepts API keys only over TLS) or a client certificate is configured (mTLS is TLS).
+    Without certificate files `tls=True` uses the system's root CAs.
+    """
+    cert = _read_pem(settings.temporal_tls_cert_path, "TEMPORAL_TLS_CERT_PATH")
+    key = _read_pem(settings.temporal_tls_key_path, "TEMPORAL_TLS_KEY_PATH")
+    ca = _read_pem(settings.temporal_tls_ca_path, "TEMPORAL_TLS_CA_PATH")
+    if (cert is None) != (key is None):
+        raise TemporalConfigError(
+            "TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together: set both or neither"
+        )
+    api_key = settings.temporal_api_key or None
+    enabled = settings.temporal_tls or api_key is not None or cert is not None or ca is not None
+    tls: bool | TLSConfig = enabled
+    if enabled and (cert is not None or ca is not None):
+        tls = TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+    return ConnectOptions(namespace=settings.temporal_namespace, tls=tls, api_key=api_key)
+
+
 async def connect(settings: Settings) -> Client:
+    options = connect_options(settings)
     return await Client.connect(
         settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        namespace=options.namespace,
+        tls=options.tls,
+        api_key=options.api_key,
         data_converter=pydantic_data_converter,
     )

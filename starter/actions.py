@@ -1,0 +1,153 @@
+"""Talking to one running journey: its state, agent actions, customer responses.
+
+Shared by the HTTP API, the CLI and the demo so that every caller gets the same errors: a
+journey that does not exist, one that has ended, and a request the journey refuses (the
+update validator's own message, which says what is wrong in the journey's terms).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from journeys.models import (
+    AgentAction,
+    AgentRequest,
+    CustomerResponse,
+    JourneyState,
+    workflow_id_for,
+)
+from journeys.policies import format_validation_error
+from workflows.journey import InvoiceJourney
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+"""A query needs a worker to answer; past this the caller hears that none did."""
+
+
+class JourneyNotFound(LookupError):
+    pass
+
+
+class JourneyClosed(Exception):
+    pass
+
+
+class RequestRefused(Exception):
+    """The journey's validator refused the update; the message is the journey's reason."""
+
+
+class NoWorker(Exception):
+    """Temporal knows the journey but no worker answered in time."""
+
+
+class ActionRejected(ValueError):
+    """The action is malformed (unknown name, missing or bad field); the message names it."""
+
+
+ACTION_TYPES: dict[str, type[BaseModel]] = {
+    cls.model_fields["action"].default: cls for cls in get_args(get_args(AgentAction)[0])
+}
+"""Agent actions by their kebab-case name, as the API and the CLI spell them."""
+
+
+def parse_action(raw: object) -> AgentAction:
+    """An agent action from decoded JSON, with errors as `field: problem` (no union noise)."""
+    if not isinstance(raw, dict):
+        raise ActionRejected("(root): an action must be a JSON object")
+    name = raw.get("action")
+    if name is None:
+        raise ActionRejected("action: Field required")
+    model = ACTION_TYPES.get(name) if isinstance(name, str) else None
+    if model is None:
+        raise ActionRejected(
+            f"action: unknown action {json.dumps(name)}; expected one of: "
+            + ", ".join(ACTION_TYPES)
+        )
+    try:
+        action = model.model_validate(raw)
+    except ValidationError as err:
+        raise ActionRejected(format_validation_error(err)) from None
+    return action  # type: ignore[return-value]
+
+
+def _handle(client: Client, invoice_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id_for(invoice_id))
+
+
+async def _not_found_or_closed(client: Client, invoice_id: str) -> Exception:
+    try:
+        desc = await _handle(client, invoice_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return JourneyNotFound(f"no journey for invoice {invoice_id!r}")
+        raise
+    if desc.status is not None and desc.status != WorkflowExecutionStatus.RUNNING:
+        return JourneyClosed(
+            f"the journey for invoice {invoice_id!r} has ended ({desc.status.name.lower()})"
+        )
+    return NoWorker(f"the journey for invoice {invoice_id!r} did not answer")
+
+
+async def get_state(client: Client, invoice_id: str) -> JourneyState:
+    """The journey's own view (`state` query); it answers after the journey ended too."""
+    handle = _handle(client, invoice_id)
+    try:
+        state = await handle.query(InvoiceJourney.state, rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowQueryFailedError as err:
+        raise RequestRefused(str(err)) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await _not_found_or_closed(client, invoice_id) from None
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise NoWorker(
+                f"no worker answered for invoice {invoice_id!r} within "
+                f"{QUERY_TIMEOUT.total_seconds():.0f} s; is `journeys worker` running?"
+            ) from None
+        raise
+    assert isinstance(state, JourneyState)
+    return state
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> RequestRefused:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return RequestRefused(cause.message)
+    return RequestRefused(str(cause or err))
+
+
+async def _update(client: Client, invoice_id: str, update: Any, arg: Any) -> JourneyState:
+    handle = _handle(client, invoice_id)
+    try:
+        state = await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        raise _refusal(err) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await _not_found_or_closed(client, invoice_id) from None
+        raise
+    assert isinstance(state, JourneyState)
+    return state
+
+
+async def agent_action(client: Client, invoice_id: str, action: AgentAction) -> JourneyState:
+    return await _update(
+        client, invoice_id, InvoiceJourney.agent_action, AgentRequest(action=action)
+    )
+
+
+async def customer_response(
+    client: Client, invoice_id: str, response: CustomerResponse
+) -> JourneyState:
+    return await _update(client, invoice_id, InvoiceJourney.respond, response)

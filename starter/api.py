@@ -1,0 +1,344 @@
+"""The HTTP API: billing events in, journey state and agent actions out (SPEC, "HTTP API").
+
+Every refusal is `{"detail": "<field>: <problem>"}` so that a billing system's operator can
+act on it without reading our code. Request bodies for events and actions are parsed by the
+same functions the CLI uses (`parse_events`, `parse_action`), not by FastAPI's own body
+validation, so the API and `journeys events import` refuse the same input with the same words.
+
+Access follows `starter/auth.py`: posting events needs the `billing` role, agent actions the
+`agent` role, reading any valid key; with no key configured at all, callers on loopback are let
+in (the embedded default). The webhook, API-key and dead-letter routers of their own modules
+are mounted here so that one app serves the whole contract.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, TypeAdapter
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from journeys.logging import bind_journey, get_logger
+from journeys.models import AgentAction, JourneyState
+from journeys.policies import load_policies
+from journeys.settings import Settings, get_settings
+from journeys.store import OutboxMessageRow, session_scope
+from journeys.temporal import connect
+from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter.actions import (
+    ActionRejected,
+    JourneyClosed,
+    JourneyNotFound,
+    NoWorker,
+    RequestRefused,
+    agent_action,
+    get_state,
+    parse_action,
+)
+from starter.events import (
+    BillingEvent,
+    ClockFactory,
+    EventConflict,
+    EventOutcome,
+    EventRejected,
+    Ingest,
+    JourneyMissing,
+    parse_events,
+)
+
+log = get_logger("starter.api")
+
+OUTBOX_PAGE_SIZE = 200
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class EventsAccepted(BaseModel):
+    outcomes: list[EventOutcome]
+    """One per event sent, in the order sent."""
+
+
+class Health(BaseModel):
+    status: str
+
+
+# --- dependencies ----------------------------------------------------------------------------
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def temporal_client(request: Request) -> Client:
+    client: Client = request.app.state.client
+    return client
+
+
+def ingest(request: Request) -> Ingest:
+    value: Ingest = request.app.state.ingest
+    return value
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+ClientDep = Annotated[Client, Depends(temporal_client)]
+IngestDep = Annotated[Ingest, Depends(ingest)]
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    409: {"model": Problem},
+    422: {"model": Problem},
+    503: {"model": Problem},
+}
+
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    dependencies=[Depends(auth.require_role("billing"))],
+    responses=_ERRORS,
+    tags=["billing"],
+)
+async def post_events(
+    ingest: IngestDep,
+    settings: SettingsDep,
+    payload: Annotated[Any, Body(description="One billing event, or a JSON array of them.")],
+) -> EventsAccepted:
+    """Billing events; idempotent by event `id`. A bad element refuses the whole array.
+
+    A refused event is also kept as a dead letter (`GET /v1/dead-letters`), so that operations
+    see what a billing system keeps sending wrong even if the sender ignores the 422."""
+    try:
+        events = parse_events(payload)
+    except EventRejected as err:
+        await deadletters.record_async(settings, "billing-event", payload, str(err))
+        raise
+    return EventsAccepted(outcomes=await ingest(events))
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/journey",
+    dependencies=[Depends(auth.require_role())],
+    responses={404: {"model": Problem}, 503: {"model": Problem}},
+    tags=["journeys"],
+)
+async def get_journey(invoice_id: str, client: ClientDep) -> JourneyState:
+    """The journey's state, as its `state` query returns it."""
+    bind_journey(invoice_id)
+    return await get_state(client, invoice_id)
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/actions",
+    dependencies=[Depends(auth.require_role("agent"))],
+    responses={404: {"model": Problem}, **_ERRORS},
+    tags=["journeys"],
+)
+async def post_action(
+    invoice_id: str,
+    client: ClientDep,
+    payload: Annotated[Any, Body(description='An agent action: {"action": ..., "agent": ...}')],
+) -> JourneyState:
+    """An agent action on a running journey; answers with the journey's new state."""
+    bind_journey(invoice_id)
+    action = parse_action(payload)
+    state = await agent_action(client, invoice_id, action)
+    log.info("agent action applied", action=action.action, agent=action.agent)
+    return state
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/dev/outbox",
+    dependencies=[Depends(auth.require_role())],
+    response_class=HTMLResponse,
+    tags=["ops"],
+)
+def dev_outbox(settings: SettingsDep) -> HTMLResponse:
+    """The embedded default's "dev inbox": what email/SMS/calls would have said."""
+    with session_scope(settings.store_url) as s:
+        rows = s.exec(
+            select(OutboxMessageRow)
+            .order_by(col(OutboxMessageRow.created_at).desc(), col(OutboxMessageRow.id).desc())
+            .limit(OUTBOX_PAGE_SIZE)
+        ).all()
+    return HTMLResponse(render_outbox(rows))
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/docs")
+
+
+def render_outbox(rows: Any) -> str:
+    e = html.escape
+    items = []
+    for r in rows:
+        journey = f"/v1/invoices/{e(r.invoice_id)}/journey"
+        subject = f"<strong>{e(r.subject)}</strong><br>" if r.subject else ""
+        items.append(
+            "<tr>"
+            f"<td>{e(r.created_at.strftime('%Y-%m-%d %H:%M:%S'))}</td>"
+            f"<td><a href='{journey}'>{e(r.invoice_id)}</a></td>"
+            f"<td>{e(r.channel)}</td><td>{e(r.to_address)}</td>"
+            f"<td>{subject}<pre>{e(r.body)}</pre></td>"
+            "</tr>"
+        )
+    body = "".join(items) or "<tr><td colspan='5'>Nothing sent yet.</td></tr>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta http-equiv='refresh' content='5'>"
+        "<title>Dev inbox - Reminder Journeys</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em}"
+        "table{border-collapse:collapse;width:100%}"
+        "td,th{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}"
+        "pre{white-space:pre-wrap;margin:0;font-family:inherit}</style></head><body>"
+        "<h1>Dev inbox</h1><p>Email, SMS and calls the journeys sent while SendGrid and Twilio "
+        f"are not configured, newest first (at most {OUTBOX_PAGE_SIZE}). "
+        "The page refreshes every 5 seconds.</p>"
+        "<table><tr><th>when (UTC)</th><th>invoice</th><th>channel</th><th>to</th>"
+        f"<th>message</th></tr>{body}</table></body></html>"
+    )
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail})
+
+
+def _format_request_error(err: RequestValidationError) -> str:
+    """FastAPI's own validation (bad JSON, missing body) in the same `field: problem` form."""
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+        if e.get("type") == "json_invalid":
+            reason = e.get("ctx", {}).get("error", "")
+            lines.append(f"(root): not valid JSON ({reason})" if reason else "(root): not JSON")
+            continue
+        lines.append(f"{'.'.join(loc) or '(root)'}: {e.get('msg', 'invalid')}")
+    return "; ".join(lines)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    mapping: list[tuple[type[Exception], int]] = [
+        (EventRejected, 422),
+        (ActionRejected, 422),
+        (EventConflict, 409),
+        (JourneyMissing, 409),
+        (JourneyClosed, 409),
+        (RequestRefused, 409),
+        (JourneyNotFound, 404),
+        (NoWorker, 503),
+    ]
+    for exc_type, status in mapping:
+
+        def handler(_r: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return _problem(status, str(exc))
+
+        app.add_exception_handler(exc_type, handler)
+
+    def request_error(_r: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _problem(422, _format_request_error(exc))
+
+    def temporal_error(_r: Request, exc: Exception) -> JSONResponse:
+        log.error("temporal call failed", error=str(exc))
+        return _problem(503, f"Temporal did not answer: {exc}")
+
+    app.add_exception_handler(RequestValidationError, request_error)
+    app.add_exception_handler(RPCError, temporal_error)
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Show the real event and action schemas in /docs although the routes parse bodies
+    themselves (see the module docstring)."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        bodies: dict[tuple[str, str], TypeAdapter[Any]] = {
+            ("/v1/events", "post"): TypeAdapter(BillingEvent | list[BillingEvent]),
+            ("/v1/invoices/{invoice_id}/actions", "post"): TypeAdapter(AgentAction),
+        }
+        for (path, method), adapter in bodies.items():
+            body = adapter.json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            op = schema["paths"][path][method]
+            op["requestBody"]["content"]["application/json"]["schema"] = body
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    clock: ClockFactory | None = None,
+) -> FastAPI:
+    """The API. Pass `client` to share one Temporal connection (dev stack, tests); otherwise
+    one is opened at startup. `clock` compresses journey days (the demo)."""
+    settings = settings or get_settings()
+    policies = load_policies(settings.policy_file)  # a bad policy file stops startup, loudly
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connected = client or await connect(settings)
+        app.state.client = connected
+        app.state.ingest = Ingest(connected, settings, policies, clock)
+        yield
+
+    app = FastAPI(
+        title="Reminder Journeys",
+        version="0.1.0",
+        description="Own the payment moment: one durable journey per unpaid invoice.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    for extra in (
+        auth.router,
+        deadletters.router,
+        webhooks_twilio.router,
+        webhooks_sendgrid.router,
+        webhooks_stripe.router,
+    ):
+        app.include_router(extra)
+    _install_error_handlers(app)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
