@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
@@ -40,9 +41,13 @@ def _test_db_url(tmp_root: Path) -> str:
 @pytest.fixture(scope="session")
 def _db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = _test_db_url(tmp_path_factory.mktemp("store"))
-    engine = init_db(url)
-    SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
+    # The PostgreSQL `test` database outlives runs: start from nothing, then build the schema
+    # the way production does, through the migrations.
+    with get_engine(url).begin() as conn:
+        leftovers = MetaData()
+        leftovers.reflect(conn)
+        leftovers.drop_all(conn)
+    init_db(url)
     return url
 
 
@@ -59,7 +64,7 @@ def store_url(_db_url: str) -> Iterator[str]:
 @pytest.fixture
 def settings(store_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=store_url,
         data_dir=tmp_path,
         temporal_task_queue=f"journeys-{uuid.uuid4().hex[:8]}",

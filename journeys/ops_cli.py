@@ -1,0 +1,380 @@
+"""Operations commands: the store's schema, the pre-deploy replay check, the worker healthcheck.
+
+`db_app` is meant to be mounted as `journeys db` and `replay` as `journeys replay`; the same
+commands (and `worker-health`, the worker container's healthcheck) also run as
+`python -m journeys.ops_cli ...`, which needs nothing from journeys/cli.py.
+
+Exit statuses: 0 fine, 1 the check failed (a replay failure, no polling worker), 2 the check
+could not run (bad configuration, Temporal or the database unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client, WorkflowHistory
+
+from journeys.settings import Settings
+
+WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
+DEFAULT_REPLAY_LIMIT = 1000
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _leave(status: int) -> NoReturn:
+    # A process that used a Temporal client can abort in interpreter shutdown ("Fatal Python
+    # error: PyGILState_Release", exit 134) after its work succeeded (temporalio/sdk-python
+    # issue 300), which would turn a passed pre-deploy check into a failed one. Leave before
+    # interpreter teardown with the status we computed; flush first, as os._exit does not.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in x['loc']).upper()}: {x['msg']}" for x in e.errors()
+        )
+        err.print(f"error: bad configuration: {problems}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable DATABASE_URL>"
+
+
+def _connect_problem(e: Exception) -> str | None:
+    from journeys.temporal import TemporalConfigError
+
+    if isinstance(e, TemporalConfigError):
+        return f"bad configuration: {e}"
+    if isinstance(e, RuntimeError) and "Failed client connect" in str(e):
+        return f"cannot reach Temporal ({e}); is TEMPORAL_ADDRESS right?"
+    return None
+
+
+# --- journeys db -----------------------------------------------------------------------------
+
+db_app = typer.Typer(
+    help="The store's schema: Alembic migrations (DATABASE_URL).", no_args_is_help=True
+)
+
+
+def _db(action: str, fn: Any, *args: Any) -> Any:
+    from journeys.migrations import MigrationError
+
+    try:
+        return fn(*args)
+    except MigrationError as e:
+        err.print(f"error: {e}", markup=False)
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e  # the driver's own message, without the SQL
+        err.print(f"error: {action} failed: {_one_line(cause)}", markup=False)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Option("--revision", help="Target revision; default the newest.")
+    ] = "head",
+) -> None:
+    """Migrate the store to the newest schema (or --revision). Safe to run again."""
+    from journeys import migrations
+
+    url = _settings().store_url
+    before = _db("reading the schema", migrations.current, url)
+    _db("upgrade", migrations.upgrade, url, revision)
+    after = _db("reading the schema", migrations.current, url)
+    if before == after:
+        out.print(f"{_safe(url)}: already at {after}", markup=False)
+    else:
+        out.print(f"{_safe(url)}: upgraded {before or 'empty'} -> {after}", markup=False)
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Revision to go back to; 'base' drops every table.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Undo migrations down to REVISION. Columns and tables they added are dropped, with data."""
+    from journeys import migrations
+
+    url = _settings().store_url
+    if not yes:
+        typer.confirm(
+            f"Downgrade {_safe(url)} to {revision}? Data in dropped tables and columns is lost",
+            abort=True,
+        )
+    _db("downgrade", migrations.downgrade, url, revision)
+    now = _db("reading the schema", migrations.current, url)
+    out.print(f"{_safe(url)}: now at {now or 'base (no tables)'}", markup=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """The store's schema revision, and whether it is the newest."""
+    from journeys import migrations
+
+    url = _settings().store_url
+    now = _db("reading the schema", migrations.current, url)
+    newest = _db("reading the migrations", migrations.head)
+    if now is None:
+        out.print(f"{_safe(url)}: not migrated (newest is {newest})", markup=False)
+        raise typer.Exit(1)
+    state = "up to date" if now == newest else f"behind, newest is {newest}"
+    out.print(f"{_safe(url)}: {now} ({state})", markup=False)
+    if now != newest:
+        raise typer.Exit(1)
+
+
+# --- journeys replay -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayedJourney:
+    workflow_id: str
+    run_id: str
+    status: str
+    failure: str | None = None
+
+
+@dataclass
+class ReplayReport:
+    journeys: list[ReplayedJourney] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ReplayedJourney]:
+        return [j for j in self.journeys if j.failure is not None]
+
+
+def replay_query(query: str | None) -> str:
+    """Only journeys, narrowed by the user's own visibility query if given."""
+    if query is None or not query.strip():
+        return WORKFLOW_TYPE_QUERY
+    return f"{WORKFLOW_TYPE_QUERY} AND ({query})"
+
+
+async def replay_journeys(
+    client: Client,
+    *,
+    query: str | None = None,
+    limit: int | None = DEFAULT_REPLAY_LIMIT,
+    workflows: Sequence[type] | None = None,
+) -> ReplayReport:
+    """Replay the histories of journeys on Temporal against this code (or `workflows`).
+
+    Nothing runs for real: the Replayer feeds each recorded history to the workflow code and
+    fails where the code would now decide differently (nondeterminism), which is what would
+    happen to that journey on a worker running this code.
+    """
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Replayer
+
+    if workflows is None:
+        from workflows.journey import InvoiceJourney
+
+        workflows = [InvoiceJourney]
+    seen: list[tuple[str, str, str]] = []
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        async for execution in client.list_workflows(replay_query(query), limit=limit):
+            status = execution.status.name.lower() if execution.status else "unknown"
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            history = await handle.fetch_history()
+            seen.append((execution.id, execution.run_id, status))
+            yield history
+
+    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+    results = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+    report = ReplayReport()
+    for workflow_id, run_id, status in seen:
+        failure = results.replay_failures.get(run_id)
+        report.journeys.append(
+            ReplayedJourney(
+                workflow_id, run_id, status, None if failure is None else _one_line(failure)
+            )
+        )
+    return report
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
+async def _replay_with_settings(
+    settings: Settings, query: str | None, limit: int | None
+) -> ReplayReport:
+    from journeys.temporal import connect
+
+    client = await connect(settings)
+    return await replay_journeys(client, query=query, limit=limit)
+
+
+def print_report(report: ReplayReport, limit: int | None, console: Console) -> None:
+    for j in report.journeys:
+        if j.failure is None:
+            console.print(f"ok      {j.workflow_id}  ({j.status}, run {j.run_id})", markup=False)
+        else:
+            console.print(
+                f"FAILED  {j.workflow_id}  ({j.status}, run {j.run_id}): {j.failure}",
+                markup=False,
+            )
+    total, failed = len(report.journeys), len(report.failed)
+    console.print(
+        f"replayed {total} journeys against this code: {total - failed} ok, {failed} failed",
+        markup=False,
+    )
+    if limit is not None and total >= limit:
+        console.print(f"note: stopped at --limit {limit}; more journeys may match", markup=False)
+
+
+def replay(
+    query: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            help='Visibility query ANDed to WorkflowType="InvoiceJourney", '
+            "e.g. 'ExecutionStatus=\"Running\"' or 'Segment=\"loyal\"'.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="At most this many journeys (newest first).")
+    ] = DEFAULT_REPLAY_LIMIT,
+) -> None:
+    """Pre-deploy check: replay journeys from Temporal against this code; 1 if any fails.
+
+    A failure means that a worker running this code would break those journeys
+    (nondeterminism): guard the change with workflow.patched (docs/evolving-journeys.md).
+    """
+    status = 2
+    try:
+        settings = _settings()
+        report = asyncio.run(_replay_with_settings(settings, query, limit))
+        print_report(report, limit, out)
+        if not report.journeys:
+            err.print(
+                f"warning: no journeys matched in namespace {settings.temporal_namespace!r}",
+                markup=False,
+            )
+        status = 1 if report.failed else 0
+    except typer.Exit as e:
+        status = e.exit_code
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as e:
+        problem = _connect_problem(e)
+        if problem is None:
+            err.print_exception()
+        else:
+            err.print(f"error: {problem}", markup=False)
+    _leave(status)
+
+
+# --- worker healthcheck ----------------------------------------------------------------------
+
+
+async def worker_is_polling(client: Client, settings: Settings, hostname: str) -> bool:
+    """Whether a worker on `hostname` polls our task queue for workflow and activity tasks.
+
+    The SDK names a worker `<pid>@<hostname>`, and a container's hostname is its own, so this
+    asks Temporal about this container's worker and no other replica's. Temporal forgets a
+    poller a few minutes after its last poll: a hung or disconnected worker turns unhealthy.
+    """
+    from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(
+                    name=settings.temporal_task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+                ),
+                task_queue_type=kind,
+            ),
+            timeout=timedelta(seconds=5),
+        )
+        if not any(p.identity.endswith(f"@{hostname}") for p in response.pollers):
+            return False
+    return True
+
+
+async def _worker_health(settings: Settings, hostname: str) -> bool:
+    from journeys.temporal import connect
+
+    client = await connect(settings)
+    return await worker_is_polling(client, settings, hostname)
+
+
+def worker_health() -> None:
+    """Healthcheck of a worker container: 0 if this host's worker polls TEMPORAL_TASK_QUEUE."""
+    status = 2
+    try:
+        settings = _settings()
+        hostname = socket.gethostname()
+        polling = asyncio.run(asyncio.wait_for(_worker_health(settings, hostname), 15))
+        if polling:
+            out.print(f"worker on {hostname} polls {settings.temporal_task_queue}", markup=False)
+            status = 0
+        else:
+            err.print(f"no worker on {hostname} polls {settings.temporal_task_queue}", markup=False)
+            status = 1
+    except typer.Exit as e:
+        status = e.exit_code
+    except Exception as e:
+        err.print(f"error: {_connect_problem(e) or _one_line(e)}", markup=False)
+    _leave(status)
+
+
+# --- python -m journeys.ops_cli --------------------------------------------------------------
+
+ops_app = typer.Typer(
+    name="journeys-ops",
+    help="Operations: schema migrations, the replay check, the worker healthcheck.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ops_app.add_typer(db_app, name="db")
+ops_app.command("replay")(replay)
+ops_app.command("worker-health")(worker_health)
+
+
+def _configure_logging() -> None:
+    try:
+        from journeys.logging import configure_logging
+
+        settings = Settings()
+        configure_logging(settings.log_format, settings.log_level)
+    except Exception:  # the command itself reports bad configuration
+        return
+
+
+if __name__ == "__main__":
+    _configure_logging()
+    ops_app()

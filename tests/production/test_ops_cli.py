@@ -1,0 +1,245 @@
+"""`journeys db ...`, `journeys replay` (the pre-deploy check) and the worker healthcheck."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
+
+from journeys import migrations
+from journeys.models import JourneyState, workflow_id_for
+from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_polling
+from journeys.settings import REPO_ROOT, Settings
+from tests.factories import journey_input
+from tests.production.reordered import ReorderedJourney
+from worker import build_worker
+from workflows.journey import InvoiceJourney
+
+runner = CliRunner()
+
+
+# --- journeys db -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DATABASE_URL for a new SQLite file; run from a folder with no .env and no migrations."""
+    url = f"sqlite:///{tmp_path / 'ops' / 'journeys.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    return url
+
+
+def test_db_upgrade_current_downgrade(db_env: str) -> None:
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 1
+    assert "not migrated" in result.output
+
+    result = runner.invoke(db_app, ["upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"upgraded empty -> {migrations.head()}" in result.output
+
+    result = runner.invoke(db_app, ["upgrade"])
+    assert result.exit_code == 0
+    assert "already at" in result.output
+
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 0
+    assert f"{migrations.head()} (up to date)" in result.output
+
+    result = runner.invoke(db_app, ["downgrade", migrations.BASELINE, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert migrations.current(db_env) == migrations.BASELINE
+
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 1
+    assert "behind" in result.output
+
+    result = runner.invoke(db_app, ["upgrade", "--revision", migrations.head()])
+    assert result.exit_code == 0
+    assert migrations.current(db_env) == migrations.head()
+
+
+def test_db_downgrade_asks_first(db_env: str) -> None:
+    migrations.upgrade(db_env)
+    result = runner.invoke(db_app, ["downgrade", "base"], input="n\n")
+    assert result.exit_code != 0
+    assert migrations.current(db_env) == migrations.head()
+
+    result = runner.invoke(db_app, ["downgrade", "base"], input="y\n")
+    assert result.exit_code == 0
+    assert migrations.current(db_env) is None
+
+
+def test_db_errors_are_one_line(db_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = runner.invoke(db_app, ["upgrade"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "Traceback" not in result.output
+
+
+def test_journeys_command_has_db_and_replay() -> None:
+    """The lead registers db_app as `journeys db` and replay as `journeys replay`."""
+    from journeys.cli import app
+
+    for args in (["db", "upgrade", "--help"], ["replay", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"`journeys {' '.join(args)}`: {result.output}"
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+def test_replay_query_adds_to_the_workflow_type() -> None:
+    assert replay_query(None) == 'WorkflowType="InvoiceJourney"'
+    assert replay_query("  ") == 'WorkflowType="InvoiceJourney"'
+    assert (
+        replay_query('ExecutionStatus="Running"')
+        == 'WorkflowType="InvoiceJourney" AND (ExecutionStatus="Running")'
+    )
+
+
+@pytest.fixture
+async def running_journey(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[WorkflowHandle[Any, JourneyState]]:
+    """A journey on the test server whose first workflow task is done, and its worker."""
+    inp = journey_input(f"inv_ops_{uuid.uuid4().hex[:8]}")
+    async with build_worker(temporal_env.client, settings):
+        handle = await temporal_env.client.start_workflow(
+            InvoiceJourney.run,
+            inp,
+            id=workflow_id_for(inp.invoice.id),
+            task_queue=settings.temporal_task_queue,
+        )
+        await handle.query(InvoiceJourney.state)
+        await listed(temporal_env.client, handle.id)
+        yield handle
+        await handle.terminate("test over")
+
+
+async def listed(client: Client, workflow_id: str) -> None:
+    for _ in range(100):
+        async for _ in client.list_workflows(f'WorkflowId="{workflow_id}"'):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never appeared in visibility")
+
+
+async def test_replay_passes_on_current_code(
+    temporal_env: WorkflowEnvironment, running_journey: WorkflowHandle[Any, Any]
+) -> None:
+    report = await replay_journeys(
+        temporal_env.client, query=f'WorkflowId="{running_journey.id}"', limit=10
+    )
+    assert [(j.workflow_id, j.status, j.failure) for j in report.journeys] == [
+        (running_journey.id, "running", None)
+    ]
+    assert report.failed == []
+
+
+async def test_replay_reports_a_nondeterministic_change(
+    temporal_env: WorkflowEnvironment, running_journey: WorkflowHandle[Any, Any]
+) -> None:
+    report = await replay_journeys(
+        temporal_env.client,
+        query=f'WorkflowId="{running_journey.id}"',
+        workflows=[ReorderedJourney],
+    )
+    [failed] = report.failed
+    assert failed.workflow_id == running_journey.id
+    assert failed.failure is not None
+    assert "nondetermin" in failed.failure.lower()
+
+
+def run_ops(*args: str, temporal_env: WorkflowEnvironment, cwd: Path, **env: str) -> Any:
+    address = temporal_env.client.service_client.config.target_host
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
+        "PYTHONPATH": str(REPO_ROOT),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "journeys.ops_cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        timeout=120,
+    )
+
+
+async def test_replay_command_exit_status(
+    temporal_env: WorkflowEnvironment,
+    running_journey: WorkflowHandle[Any, Any],
+    tmp_path: Path,
+) -> None:
+    query = f'WorkflowId="{running_journey.id}"'
+    done = await asyncio.to_thread(
+        run_ops, "replay", "--query", query, temporal_env=temporal_env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"ok      {running_journey.id}" in done.stdout
+    assert "1 ok, 0 failed" in done.stdout
+
+
+async def test_replay_command_cannot_reach_temporal(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    done = await asyncio.to_thread(
+        run_ops, "replay", temporal_env=temporal_env, cwd=tmp_path, TEMPORAL_ADDRESS="127.0.0.1:1"
+    )
+    assert done.returncode == 2
+    assert "cannot reach Temporal" in done.stderr
+
+
+# --- worker healthcheck ----------------------------------------------------------------------
+
+
+async def test_worker_is_polling_only_for_its_own_host(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    running_journey: WorkflowHandle[Any, Any],
+) -> None:
+    client = temporal_env.client
+    assert await worker_is_polling(client, settings, socket.gethostname())
+    assert not await worker_is_polling(client, settings, "another-container")
+
+
+async def test_worker_health_command(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    running_journey: WorkflowHandle[Any, Any],
+    tmp_path: Path,
+) -> None:
+    polled = await asyncio.to_thread(
+        run_ops,
+        "worker-health",
+        temporal_env=temporal_env,
+        cwd=tmp_path,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+    )
+    assert polled.returncode == 0, polled.stdout + polled.stderr
+    idle = await asyncio.to_thread(
+        run_ops,
+        "worker-health",
+        temporal_env=temporal_env,
+        cwd=tmp_path,
+        TEMPORAL_TASK_QUEUE="no-worker-here",
+    )
+    assert idle.returncode == 1
+    assert "no worker" in idle.stderr
