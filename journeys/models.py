@@ -238,6 +238,9 @@ class JourneyInput(_Model):
     """Customer service's hours: contacts wait for them. None: contact at the planned time."""
     service_phone: str | None = None
     """Customer service's number, printed in every message."""
+    reference_rates: dict[date, Decimal] = {}
+    """The central bank's reference rate per half-year (percent), for late-payment interest;
+    empty: no interest is shown. Configuration, fixed at start so replays never change."""
     carried: dict[str, Any] | None = None
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)
@@ -339,6 +342,13 @@ class BlockHandoverAction(_Action):
     action: Literal["block-handover"] = "block-handover"
 
 
+class MarkVulnerableAction(_Action):
+    """Customer service learned the customer is in a vulnerable situation (illness,
+    bereavement, debt counselling): from now on no automated calls and no fees."""
+
+    action: Literal["mark-vulnerable"] = "mark-vulnerable"
+
+
 class AddNoteAction(_Action):
     action: Literal["add-note"] = "add-note"
     note: str = Field(min_length=1, max_length=2000)
@@ -356,6 +366,7 @@ AgentAction = Annotated[
     | WaiveFeeAction
     | ApproveHandoverAction
     | BlockHandoverAction
+    | MarkVulnerableAction
     | AddNoteAction,
     Field(discriminator="action"),
 ]
@@ -371,6 +382,7 @@ AGENT_ACTIONS: tuple[str, ...] = (
     "waive-fee",
     "approve-handover",
     "block-handover",
+    "mark-vulnerable",
     "add-note",
 )
 
@@ -465,6 +477,8 @@ class JourneyState(_Model):
     fees: Money
     balance: Money
     """What the customer still owes: amount due plus fees, less payments and credits."""
+    interest: Money = Decimal("0")
+    """Late-payment interest accrued on the unpaid amount since the due date."""
     due_date: date
     next_step: NextStep | None
     handover_at: UtcDatetime | None = None
@@ -504,6 +518,8 @@ class DeliveryRequest(_Model):
     final_notice: bool = False
     service_phone: str | None = None
     service_hours: OpeningHours | None = None
+    interest: Money = Decimal("0")
+    """Late-payment interest accrued so far, shown beside the balance (not part of it)."""
 
 
 class DeliveryResult(_Model):

@@ -208,6 +208,7 @@ class InvoiceJourney:
             final_notice=step.final_notice,
             service_phone=inp.service_phone,
             service_hours=inp.opening_hours,
+            interest=planning.interest_due(inp, ledger, workflow.now()),
         )
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
@@ -380,7 +381,9 @@ class InvoiceJourney:
     # --- what ops and callers see ----------------------------------------------------------
 
     def _state(self) -> JourneyState:
-        return planning.snapshot(self._inp, self._ledger, workflow.info().workflow_id)
+        return planning.snapshot(
+            self._inp, self._ledger, workflow.info().workflow_id, workflow.now()
+        )
 
     def _publish(self, decision: planning.Decision) -> None:
         """Keep search attributes and current details in step with the plan, writing them

@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from journeys.interest import MissingReferenceRateError, late_interest
 from journeys.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
 from journeys.models import (
     CLOSED_PHASES,
     Channel,
+    Customer,
     HistoryEntry,
     JourneyClock,
     JourneyInput,
@@ -111,6 +113,8 @@ class Ledger:
     """An approved payment plan's installments (due date, amount)."""
     plan_next: int = 0
     plan_reminded: int = -1
+    vulnerable: bool = False
+    """An agent marked the customer vulnerable during the journey (see `customer`)."""
     call_attempts: list[datetime] = field(default_factory=list)
     """When calls were placed: the US pack allows at most 7 in 7 days."""
     fee_kinds: list[str] = field(default_factory=list)
@@ -309,11 +313,18 @@ FALLBACK_ORDER: dict[Channel, tuple[Channel, ...]] = {
 """Where a step goes when its own channel cannot be used: never from a message up to a call."""
 
 
+def customer(inp: JourneyInput, ledger: Ledger) -> Customer:
+    """The customer as the journey knows them now: the start snapshot plus what agents said."""
+    if ledger.vulnerable and not inp.customer.vulnerable:
+        return inp.customer.model_copy(update={"vulnerable": True})
+    return inp.customer
+
+
 def channel_unavailable(
     inp: JourneyInput, ledger: Ledger, channel: Channel, now: datetime | None = None
 ) -> str | None:
     """Why `channel` cannot reach this customer now, or None if it can."""
-    c = inp.customer
+    c = customer(inp, ledger)
     if not ledger.consent.get(channel, getattr(c.consent, channel)):
         return f"no consent for {channel}"
     if (c.email if channel == "email" else c.phone) is None:
@@ -355,12 +366,27 @@ def unavailable_channels(inp: JourneyInput, ledger: Ledger) -> tuple[Channel, ..
 # --- money -----------------------------------------------------------------------------------
 
 
+def interest_due(inp: JourneyInput, ledger: Ledger, now: datetime) -> Decimal:
+    """Statutory late-payment interest on what is unpaid of the invoice itself (fees carry
+    none), from the original due date until today; zero where no rate table is configured."""
+    if not inp.reference_rates:
+        return Decimal("0")
+    today = journey_today(now, inp.clock, inp.customer.timezone)
+    principal = max(Decimal("0"), inp.invoice.amount_due - ledger.paid - ledger.credited)
+    if today <= inp.invoice.due_date or principal == 0:
+        return Decimal("0")
+    try:
+        return late_interest(principal, inp.invoice.due_date, today, inp.reference_rates)
+    except MissingReferenceRateError:
+        return Decimal("0")  # a rate not configured yet: show none rather than a guess
+
+
 def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel) -> FeeDecision:
     """The fee this step may lawfully charge: capped, once per kind, only where agreed, never
     to a vulnerable customer (journeys.jurisdiction has the rules and their sources)."""
     return lawful_fee(
         step.fee,
-        inp.customer,
+        customer(inp, ledger),
         ledger.fee_kinds,
         pack_for(inp.jurisdiction),
         currency=inp.invoice.currency,
@@ -371,7 +397,9 @@ def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel
 # --- the state the `state` query returns -----------------------------------------------------
 
 
-def snapshot(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> JourneyState:
+def snapshot(
+    inp: JourneyInput, ledger: Ledger, workflow_id: str, now: datetime | None = None
+) -> JourneyState:
     decision = decide(inp, ledger)
     next_step = None
     if decision.kind == "step" and decision.step_index is not None and decision.at is not None:
@@ -394,6 +422,7 @@ def snapshot(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> JourneyStat
         credited=ledger.credited,
         fees=ledger.fees,
         balance=ledger.balance,
+        interest=interest_due(inp, ledger, now) if now is not None else Decimal("0"),
         due_date=ledger.due_date,
         next_step=next_step,
         handover_at=decision.at if decision.kind == "handover" else None,

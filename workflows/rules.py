@@ -26,6 +26,7 @@ from journeys.models import (
     InvoiceCredited,
     InvoiceVoided,
     JourneyInput,
+    MarkVulnerableAction,
     PauseAction,
     PaymentReceived,
     RejectPlanAction,
@@ -245,6 +246,9 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
     elif isinstance(a, BlockHandoverAction):
         if ledger.handover_approval == "blocked":
             return "handover is already blocked"
+    elif isinstance(a, MarkVulnerableAction):
+        if ledger.vulnerable or inp.customer.vulnerable:
+            return "the customer is already marked vulnerable"
     return None
 
 
@@ -307,6 +311,9 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
     elif isinstance(a, BlockHandoverAction):
         ledger.handover_approval = "blocked"
         detail = "handover to collection blocked"
+    elif isinstance(a, MarkVulnerableAction):
+        ledger.vulnerable = True
+        detail = "customer marked vulnerable: no automated calls or fees from now on"
     elif isinstance(a, AddNoteAction):
         detail = "note added"
     else:  # pragma: no cover - the union is exhaustive

@@ -213,3 +213,34 @@ def test_a_failed_channel_is_not_tried_again_for_that_step() -> None:
     assert ledger.fallbacks == [(1, NOW)]
     assert planning.pick_channel(inp, ledger, 1) == ("email", [])
     assert "sms" not in ledger.bad_channels  # not permanent: later steps may still use SMS
+
+
+def test_marked_vulnerable_means_no_calls_and_no_fees() -> None:
+    inp = journey_input(fee_agreed=True)
+    ledger = ledger_for(inp)
+    req = AgentRequest.model_validate({"action": {"action": "mark-vulnerable", "agent": "a"}})
+    assert rules.check_action(inp, ledger, req, NOW) is None
+    rules.apply_action(inp, ledger, req, NOW)
+    assert planning.pick_channel(inp, ledger, 2)[0] == "sms"  # the call step falls back
+    sms = inp.policy.steps[1]
+    assert planning.fee_for_step(inp, ledger, sms, "sms").amount == 0
+    assert rules.check_action(inp, ledger, req, NOW) == "the customer is already marked vulnerable"
+
+
+def test_interest_accrues_on_the_unpaid_invoice_amount() -> None:
+    from journeys.interest import EXAMPLE_REFERENCE_RATES
+
+    inp = journey_input(issued=date(2025, 1, 1)).model_copy(
+        update={"reference_rates": dict(EXAMPLE_REFERENCE_RATES)}
+    )
+    ledger = ledger_for(inp)
+    due = inp.invoice.due_date  # 2025-01-15
+    at_due = datetime(2025, 1, 15, 12, tzinfo=UTC)
+    assert planning.interest_due(inp, ledger, at_due) == 0
+    later = datetime(2025, 6, 30, 12, tzinfo=UTC)
+    days = (date(2025, 6, 30) - due).days
+    rate = EXAMPLE_REFERENCE_RATES[date(2025, 1, 1)] + 8  # Räntelagen 6 §: reference + 8
+    expected = (Decimal("1250.00") * rate / 100 * days / 365).quantize(Decimal("0.01"))
+    assert planning.interest_due(inp, ledger, later) == expected
+    ledger.paid = Decimal("1250.00")
+    assert planning.interest_due(inp, ledger, later) == 0
