@@ -260,6 +260,14 @@ class PaymentReceived(_Model):
     paid_at: date
 
 
+class PaymentReversed(_Model):
+    """A payment came back (chargeback, bounced direct debit): the amount is owed again."""
+
+    event_id: str
+    amount: PositiveMoney
+    reversed_at: date
+
+
 class InvoiceCredited(_Model):
     event_id: str
     amount: PositiveMoney

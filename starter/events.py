@@ -58,6 +58,7 @@ from journeys.models import (
     JourneyClock,
     JourneyInput,
     PaymentReceived,
+    PaymentReversed,
     Policy,
     PositiveMoney,
     valid_phone,
@@ -138,6 +139,12 @@ class PaymentReceivedData(_Strict):
     paid_at: PaidAt
 
 
+class PaymentReversedData(_Strict):
+    invoice_id: str = Field(min_length=1)
+    amount: PositiveMoney
+    reversed_at: PaidAt
+
+
 class InvoiceCreditedData(_Strict):
     invoice_id: str = Field(min_length=1)
     amount: PositiveMoney
@@ -191,6 +198,15 @@ class InvoicePaymentReceived(_Event):
         return self.data.invoice_id
 
 
+class InvoicePaymentReversed(_Event):
+    type: Literal["invoice.payment_reversed"]
+    data: PaymentReversedData
+
+    @property
+    def invoice_id(self) -> str:
+        return self.data.invoice_id
+
+
 class InvoiceCreditedEvent(_Event):
     type: Literal["invoice.credited"]
     data: InvoiceCreditedData
@@ -227,10 +243,13 @@ class CustomerChurned(_Event):
         return self.data.customer_id
 
 
-InvoiceChange = InvoicePaymentReceived | InvoiceCreditedEvent | InvoiceVoidedEvent
+InvoiceChange = (
+    InvoicePaymentReceived | InvoicePaymentReversed | InvoiceCreditedEvent | InvoiceVoidedEvent
+)
 BillingEvent = Annotated[
     InvoiceIssued
     | InvoicePaymentReceived
+    | InvoicePaymentReversed
     | InvoiceCreditedEvent
     | InvoiceVoidedEvent
     | CustomerUpdated
@@ -240,6 +259,7 @@ BillingEvent = Annotated[
 EVENT_TYPES: dict[str, type[_Event]] = {
     "invoice.issued": InvoiceIssued,
     "invoice.payment_received": InvoicePaymentReceived,
+    "invoice.payment_reversed": InvoicePaymentReversed,
     "invoice.credited": InvoiceCreditedEvent,
     "invoice.voided": InvoiceVoidedEvent,
     "customer.updated": CustomerUpdated,
@@ -248,6 +268,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
 AnyEvent = (
     InvoiceIssued
     | InvoicePaymentReceived
+    | InvoicePaymentReversed
     | InvoiceCreditedEvent
     | InvoiceVoidedEvent
     | CustomerUpdated
@@ -356,6 +377,7 @@ OutcomeStatus = Literal[
     "applied",  # payment / credit / void signalled to the running journey
     "pending",  # payment / credit / void for an invoice we do not know yet: kept for later
     "journey_closed",  # the journey had already ended; the event is recorded, not applied
+    "reopened",  # a payment of a paid invoice was reversed: a new journey run started
     "customer_updated",
     "customer_churned",
 ]
@@ -797,7 +819,10 @@ async def _apply_invoice_change(
         if await asyncio.to_thread(_invoice_known, url, invoice_id):
             await _drain_pending(client, settings, invoice_id)
         return outcome
+    status: OutcomeStatus
     status, detail = await _signal(client, event)
+    if status == "journey_closed" and isinstance(event, InvoicePaymentReversed):
+        status, detail = await _reopen(client, settings, event)
     outcome = EventOutcome(
         event_id=event.id,
         type=event.type,
@@ -823,6 +848,14 @@ async def _signal(
                 ),
             )
             return "applied", f"payment of {event.data.amount} signalled to the journey"
+        if isinstance(event, InvoicePaymentReversed):
+            await handle.signal(
+                InvoiceJourney.payment_reversed,
+                PaymentReversed(
+                    event_id=event.id, amount=event.data.amount, reversed_at=event.data.reversed_at
+                ),
+            )
+            return "applied", f"reversal of a {event.data.amount} payment signalled to the journey"
         if isinstance(event, InvoiceCreditedEvent):
             await handle.signal(
                 InvoiceJourney.invoice_credited,
@@ -840,6 +873,68 @@ async def _signal(
             f"invoice {event.invoice_id!r} is known but Temporal has no journey for it"
         )
     return "journey_closed", f"the journey had already ended ({closed}); event recorded only"
+
+
+REOPEN_DUE_DAYS = 10
+"""A reopened invoice is due this many days after the reversal: the customer gets a fair
+chance to pay again before the first reminder of the new run."""
+
+
+async def _reopen(
+    client: Client, settings: Settings, event: InvoicePaymentReversed
+) -> tuple[OutcomeStatus, str]:
+    """A payment of a paid invoice came back: the journey starts again as a new run of the
+    same workflow id, on the same policy, for what is owed again."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(event.invoice_id))
+    final = await handle.query(InvoiceJourney.state)
+    if final.phase != "paid":
+        return "journey_closed", (
+            f"the journey had already ended ({final.phase}); a reversed payment does not "
+            "reopen it; event recorded only"
+        )
+    history = await handle.fetch_history()
+    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    [previous] = await client.data_converter.decode(payloads, [JourneyInput])
+    assert isinstance(previous, JourneyInput)
+    owed = min(event.data.amount, final.paid)
+    day = event.data.reversed_at
+    invoice = previous.invoice.model_copy(
+        update={
+            "amount_due": owed,
+            "issued_at": day,
+            "due_date": day + timedelta(days=REOPEN_DUE_DAYS),
+        }
+    )
+    journey = previous.model_copy(
+        update={
+            "invoice": invoice,
+            "carried": None,
+            "segment_reason": f"reopened: a payment of {owed} was reversed on {day}",
+        }
+    )
+    await client.start_workflow(
+        InvoiceJourney.run,
+        journey,
+        id=handle.id,
+        task_queue=settings.temporal_task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary=static_summary(journey) + " (reopened)",
+        static_details=static_details(journey),
+    )
+    await asyncio.to_thread(_mark_reopened, settings.store_url, event.invoice_id)
+    return "reopened", (
+        f"a payment of {owed} was reversed after the journey ended paid: a new run started, "
+        f"due {invoice.due_date}"
+    )
+
+
+def _mark_reopened(url: str, invoice_id: str) -> None:
+    with session_scope(url) as s:
+        row = s.get(InvoiceRow, invoice_id)
+        if row is not None:
+            row.status, row.closed_at = "open", None
+            s.add(row)
 
 
 async def _closed_status(handle: WorkflowHandle[Any, Any]) -> str | None:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyOutcome,
         JourneyState,
         PaymentReceived,
+        PaymentReversed,
         Step,
         workflow_id_for,
     )
@@ -418,6 +419,12 @@ class InvoiceJourney:
     def payment_received(self, p: PaymentReceived) -> None:
         if self._first_time(p.event_id):
             rules.apply_payment(self._inp, self._ledger, p, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def payment_reversed(self, r: PaymentReversed) -> None:
+        if self._first_time(r.event_id) and self._ledger.closed is None:
+            rules.apply_reversal(self._inp, self._ledger, r, workflow.now())
             self._touch()
 
     @workflow.signal

@@ -29,6 +29,7 @@ from journeys.models import (
     MarkVulnerableAction,
     PauseAction,
     PaymentReceived,
+    PaymentReversed,
     RejectPlanAction,
     ResolveDisputeAction,
     ResumeAction,
@@ -72,6 +73,20 @@ def apply_payment(inp: JourneyInput, ledger: Ledger, p: PaymentReceived, now: da
     if ledger.closed is None and ledger.balance <= 0:
         ledger.closed = "paid"
         ledger.resolved_at_step = ledger.steps_sent
+
+
+def apply_reversal(inp: JourneyInput, ledger: Ledger, r: PaymentReversed, now: datetime) -> None:
+    """A reversed payment is owed again; a journey that already closed is reopened by the
+    starter as a new run instead, so this only ever meets a running journey."""
+    ledger.paid = max(Decimal("0"), ledger.paid - r.amount)
+    ledger.history.append(
+        HistoryEntry(
+            at=now,
+            kind="payment",
+            detail=f"payment of {_money(r.amount, inp)} reversed ({r.reversed_at}); "
+            f"balance {_money(ledger.balance, inp)}",
+        )
+    )
 
 
 def apply_credit(inp: JourneyInput, ledger: Ledger, c: InvoiceCredited, now: datetime) -> None:
