@@ -15,21 +15,80 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from journeys.logging import configure_logging, get_logger
+from journeys.models import Channel
 from journeys.settings import Settings, get_settings
 from journeys.store import init_db
 from journeys.temporal import connect
-from workflows.journey import InvoiceJourney
+from workflows.journey import ACTIVITY_FOR_CHANNEL, InvoiceJourney, channel_task_queue
 
 
-def build_worker(client: Client, settings: Settings) -> Worker:
-    return Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=[InvoiceJourney],
-        activities=build_activities(settings),
-        max_concurrent_activities=50,
-        graceful_shutdown_timeout=timedelta(seconds=10),
-    )
+class JourneyWorker:
+    """The journey worker on the base task queue plus one delivery worker per channel.
+
+    Each channel has its own task queue (`<queue>-email`, `-sms`, `-call`) so that the server
+    can hold its activities to the provider's sending rate across every worker process: a
+    morning wave of reminders queues up instead of meeting Twilio's or SendGrid's 429s. The
+    base worker keeps every activity too, for journeys scheduled before the channel queues.
+    It behaves like one SDK `Worker`: `async with`, `run()`, `shutdown()`.
+    """
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    async def run(self) -> None:
+        await asyncio.gather(*(w.run() for w in self.workers))
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers))
+
+    async def __aenter__(self) -> JourneyWorker:
+        for w in self.workers:
+            await w.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(w.__aexit__(None, None, None) for w in self.workers))
+
+
+def channel_rates(settings: Settings) -> dict[Channel, float | None]:
+    """Activities per second per channel queue: the provider's rate when it is configured,
+    no limit for the outbox (the embedded default and the benchmark)."""
+    return {
+        "email": settings.email_sends_per_second if settings.sendgrid_enabled else None,
+        "sms": settings.sms_sends_per_second if settings.twilio_enabled else None,
+        "call": settings.calls_per_second if settings.twilio_enabled else None,
+    }
+
+
+def build_worker(client: Client, settings: Settings) -> JourneyWorker:
+    activities = build_activities(settings)
+    by_name = {getattr(a, "__temporal_activity_definition").name: a for a in activities}
+    common = {
+        "max_concurrent_activities": settings.worker_max_concurrent_activities,
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    }
+    workers = [
+        Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[InvoiceJourney],
+            activities=activities,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            **common,  # type: ignore[arg-type]
+        )
+    ]
+    for channel, rate in channel_rates(settings).items():
+        workers.append(
+            Worker(
+                client,
+                task_queue=channel_task_queue(settings.temporal_task_queue, channel),
+                activities=[by_name[ACTIVITY_FOR_CHANNEL[channel]]],
+                max_task_queue_activities_per_second=rate,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return JourneyWorker(workers)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -66,6 +66,28 @@ class Settings(BaseSettings):
         description="Public URL of the HTTP API, for Twilio callbacks (IVR keypresses, status).",
     )
     provider_timeout_seconds: float = 10.0
+    email_sends_per_second: float = Field(
+        default=50.0, description="Cap on emails per second across all workers (SendGrid)."
+    )
+    sms_sends_per_second: float = Field(
+        default=1.0, description="Cap on SMS per second: a Twilio long code sends one a second."
+    )
+    calls_per_second: float = Field(
+        default=1.0, description="Cap on calls placed per second (Twilio's default CPS is 1)."
+    )
+    worker_max_concurrent_activities: int = Field(
+        default=50, description="Activities one worker runs at once, per task queue."
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=100, description="Workflow tasks one worker processes at once."
+    )
+    worker_max_cached_workflows: int = Field(
+        default=10_000,
+        description="Journeys kept in the worker's sticky cache (about 30 KB each when idle).",
+    )
+    worker_graceful_shutdown_seconds: float = Field(
+        default=10.0, description="How long running activities get to finish on shutdown."
+    )
     # --- inbound surface (webhooks; appended) ---
     sendgrid_webhook_public_key: str | None = Field(
         default=None,

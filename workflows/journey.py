@@ -80,6 +80,11 @@ ACTIVITY_FOR_CHANNEL: dict[Channel, str] = {
 }
 
 
+def channel_task_queue(base: str, channel: Channel) -> str:
+    """Deliveries run on a queue per channel so each can be rate-limited to its provider."""
+    return f"{base}-{channel}"
+
+
 @workflow.defn(name="InvoiceJourney")
 class InvoiceJourney:
     @workflow.init
@@ -214,10 +219,15 @@ class InvoiceJourney:
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
         """Deliver one contact: (delivered, outcome for the history, error type if any)."""
+        # Journeys scheduled before the channel queues existed keep the base queue on replay.
+        queue = None
+        if workflow.patched("per-channel-task-queues"):
+            queue = channel_task_queue(workflow.info().task_queue, req.channel)
         try:
             result = await workflow.execute_activity(
                 ACTIVITY_FOR_CHANNEL[req.channel],
                 req,
+                task_queue=queue,
                 result_type=DeliveryResult,
                 retry_policy=DELIVERY_RETRY,
                 summary=summary,

@@ -461,3 +461,32 @@ async def test_habitual_late_payer_gets_the_firm_fast_path(journeys: JourneyDriv
     assert state.fees == Decimal("60.00")  # the reminder fee comes with the first reminder
     for h in (h_firm, h_std):
         await h.terminate("test done")
+
+
+async def test_deliveries_run_on_per_channel_task_queues(journeys: JourneyDriver) -> None:
+    handle = await journeys.start(journey_input("inv_queues"))
+    await journeys.through_step(handle, 1)
+    history = await handle.fetch_history()
+    queues = [
+        e.activity_task_scheduled_event_attributes.task_queue.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    base = journeys.settings.temporal_task_queue
+    assert queues == [f"{base}-email", f"{base}-sms"]
+    await handle.terminate("test done")
+
+
+def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
+    from worker import channel_rates
+
+    assert channel_rates(settings) == {"email": None, "sms": None, "call": None}
+    live = settings.model_copy(
+        update={
+            "sendgrid_api_key": "SG.x",
+            "twilio_account_sid": "AC1",
+            "twilio_auth_token": "t",
+            "twilio_from_number": "+46700000000",
+        }
+    )
+    assert channel_rates(live) == {"email": 50.0, "sms": 1.0, "call": 1.0}
