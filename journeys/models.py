@@ -53,7 +53,7 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-_AS_STRING = PlainSerializer(lambda v: format(v, "f"), return_type=str)
+_AS_STRING = PlainSerializer(lambda v: f"{v:.2f}", return_type=str)
 Money = Annotated[
     Decimal, BeforeValidator(_parse_amount), AfterValidator(_non_negative), _AS_STRING
 ]
