@@ -83,6 +83,9 @@ def template_context(request: DeliveryRequest) -> dict[str, Any]:
     def money(amount: Decimal) -> str:
         return format_money(amount, request.currency, locale)
 
+    # What has been paid or credited: the difference between what was charged and what is
+    # still owed, so the breakdown adds up (amount due + fees - settled = balance).
+    settled = max(Decimal("0"), request.amount_due + request.fees - request.balance)
     return {
         "locale": locale,
         "channel": request.channel,
@@ -94,6 +97,13 @@ def template_context(request: DeliveryRequest) -> dict[str, Any]:
         "fees": money(request.fees),
         "fee_this_step": money(request.fee_this_step),
         "has_fee": request.fee_this_step > 0,
+        "has_fees": request.fees > 0,
+        "settled": money(settled),
+        "has_settled": settled > 0,
+        # Late-payment interest so far: shown beside the balance, never part of it (it is
+        # payable when the company asks for it).
+        "interest": money(request.interest),
+        "has_interest": request.interest > 0,
         "due_date": format_date(request.due_date, format="long", locale=BABEL_LOCALES[locale]),
         "ocr": request.ocr,
         "payment_url": request.payment_url,

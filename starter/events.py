@@ -65,7 +65,12 @@ from journeys.models import (
     workflow_id_for,
 )
 from journeys.policies import PolicyFile, format_validation_error
-from journeys.segmentation import PastInvoice, choose_segment, handover_needs_approval
+from journeys.segmentation import (
+    PastInvoice,
+    choose_segment,
+    customer_lifetime_value,
+    handover_needs_approval,
+)
 from journeys.settings import Settings
 from journeys.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
 from journeys.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
@@ -457,6 +462,8 @@ def _history(url: str, customer_id: str, exclude_invoice: str) -> list[PastInvoi
                 due_date=r.due_date,
                 status=r.status,
                 paid_on=paid_on,
+                amount=r.amount_due,
+                currency=r.currency,
             )
         )
     return history
@@ -734,7 +741,9 @@ async def _apply_issued(
     workflow_id = workflow_id_for(inv.id)
     known = await asyncio.to_thread(_invoice_known, url, inv.id)
     history = await asyncio.to_thread(_history, url, cust.id, inv.id)
-    segment, reason = choose_segment(cust, history, as_of=inv.issued_at)
+    rules = policies.segmentation
+    segment, reason = choose_segment(cust, history, rules, as_of=inv.issued_at)
+    value = customer_lifetime_value(cust, history, rules, as_of=inv.issued_at)
     policy = policies.segments.get(segment) or policies.segments["standard"]
     journey = JourneyInput(
         invoice=inv,
@@ -744,10 +753,11 @@ async def _apply_issued(
         policy=policy,
         clock=clock(inv) if clock else JourneyClock(),
         holidays=public_holidays(policies.jurisdiction, inv, policy),
-        handover_requires_approval=handover_needs_approval(segment),
+        handover_requires_approval=handover_needs_approval(segment, value, rules),
         jurisdiction=policies.jurisdiction,
         opening_hours=policies.opening_hours,
         service_phone=settings.customer_service_phone,
+        reference_rates=policies.reference_rates,
     )
     started = not known
     try:

@@ -30,7 +30,7 @@ from journeys.models import (
     Phase,
     Step,
 )
-from workflows.windows import CALL_MIN_OPEN, next_contact_slot
+from workflows.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
 
 MAX_PROMISE_DAYS = 30
 """How far ahead a promise to pay may reach before it needs a payment plan instead."""
@@ -187,14 +187,19 @@ def contact_slot(inp: JourneyInput, planned: datetime, channel: Channel) -> date
     if inp.opening_hours is None or inp.clock.compressed:
         return planned
     pack = pack_for(inp.jurisdiction)
-    return next_contact_slot(
-        planned,
-        inp.opening_hours,
-        inp.customer.timezone,
-        frozenset(inp.holidays),
-        min_open=CALL_MIN_OPEN if channel == "call" else timedelta(0),
-        jurisdiction_hours=pack.contact_hours,
-    )
+    try:
+        return next_contact_slot(
+            planned,
+            inp.opening_hours,
+            inp.customer.timezone,
+            frozenset(inp.holidays),
+            min_open=CALL_MIN_OPEN if channel == "call" else timedelta(0),
+            jurisdiction_hours=pack.contact_hours,
+        )
+    except NoContactSlotError:
+        # Hours that never allow this contact are refused when the policy file loads; a
+        # journey started before must not fail its workflow task forever: keep the plan.
+        return planned
 
 
 def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
 
-from activities.rendering import SMS_MAX_CHARS, format_hours, format_money, render
+from activities.rendering import (
+    SMS_MAX_CHARS,
+    format_hours,
+    format_money,
+    render,
+    template_context,
+)
 from journeys.models import CHANNELS, Channel, Locale, OpeningHours
 from journeys.settings import REPO_ROOT
 from tests.activities.factory import delivery_request
@@ -201,3 +207,103 @@ def test_hours_group_days_with_the_same_hours() -> None:
         {"weekly": {"mon": ["08:00-20:00"], "tue": ["08:00-20:00"], "sat": ["10:00-14:00"]}}
     )
     assert format_hours(hours, "sv") == "mån–tis 08:00–20:00, lör 10:00–14:00"
+
+
+@pytest.mark.parametrize(
+    ("locale", "interest_line", "note", "balance_line"),
+    [
+        (
+            "sv",
+            "Dröjsmålsränta hittills: 1 234,56 kr (räntelagen)",
+            "Räntan ingår inte i beloppet att betala ovan och betalas först när vi begär det.",
+            "Att betala: 12 310,00 kr",
+        ),
+        (
+            "en",
+            "Late-payment interest so far: SEK 1,234.56 (räntelagen, the Swedish Interest Act)",
+            "The interest is not included in the amount to pay above and is payable only when "
+            "we ask for it.",
+            "Amount to pay: SEK 12,310.00",
+        ),
+    ],
+)
+@pytest.mark.parametrize("template", REMINDERS)
+def test_email_shows_interest_so_far_beside_the_balance(
+    template: str, locale: Locale, interest_line: str, note: str, balance_line: str
+) -> None:
+    request = delivery_request(
+        "email",
+        template=template,
+        locale=locale,
+        amount_due=Decimal("12250.00"),
+        fees=Decimal("60.00"),
+        balance=Decimal("12310.00"),
+        interest=Decimal("1234.56"),
+    )
+    lines = plain(render(TEMPLATES, request).body).splitlines()
+    assert interest_line in lines
+    assert note in lines
+    # Interest is shown, never added to what to pay: the balance line is unchanged and the
+    # interest comes after it.
+    assert balance_line in lines
+    assert lines.index(balance_line) < lines.index(interest_line)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("template", REMINDERS)
+def test_email_has_no_interest_line_when_there_is_none(template: str, locale: Locale) -> None:
+    request = delivery_request("email", template=template, locale=locale)
+    assert request.interest == 0
+    body = plain(render(TEMPLATES, request).body)
+    assert "ränta" not in body.lower()
+    assert "interest" not in body.lower()
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "sv",
+            [
+                "Fakturabelopp: 1 250,00 kr",
+                "Avgifter: 120,00 kr",
+                "Redan betalt eller krediterat: 500,00 kr",
+                "Att betala: 870,00 kr",
+                "I beloppet ingår en påminnelseavgift på 60,00 kr.",
+                "Dröjsmålsränta hittills: 4,11 kr (räntelagen)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Invoice amount: SEK 1,250.00",
+                "Fees: SEK 120.00",
+                "Already paid or credited: SEK 500.00",
+                "Amount to pay: SEK 870.00",
+                "This includes a reminder fee of SEK 60.00.",
+                "Late-payment interest so far: SEK 4.11 (räntelagen, the Swedish Interest Act)",
+            ],
+        ),
+    ],
+)
+def test_email_breakdown_adds_up_to_the_balance(locale: Locale, expected: list[str]) -> None:
+    """Amount due + fees - paid = what to pay; interest is shown after, outside the sum."""
+    request = delivery_request(
+        "email",
+        locale=locale,
+        fees=Decimal("120.00"),
+        fee_this_step=Decimal("60.00"),
+        balance=Decimal("870.00"),
+        interest=Decimal("4.11"),
+    )
+    lines = plain(render(TEMPLATES, request).body).splitlines()
+    positions = [lines.index(text) for text in expected]
+    assert positions == sorted(positions)
+
+
+def test_template_context_formats_interest_for_the_locale() -> None:
+    sv = template_context(delivery_request("email", interest=Decimal("1234.5")))
+    assert (plain(sv["interest"]), sv["has_interest"]) == ("1 234,50 kr", True)
+    en = template_context(delivery_request("email", locale="en", interest=Decimal("0")))
+    assert (plain(en["interest"]), en["has_interest"]) == ("SEK 0.00", False)
+    assert (en["has_fees"], en["has_settled"]) == (False, False)

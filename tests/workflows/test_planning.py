@@ -244,3 +244,27 @@ def test_interest_accrues_on_the_unpaid_invoice_amount() -> None:
     assert planning.interest_due(inp, ledger, later) == expected
     ledger.paid = Decimal("1250.00")
     assert planning.interest_due(inp, ledger, later) == 0
+
+
+def test_hours_too_short_for_any_call_are_refused_at_load() -> None:
+    from journeys.policies import load_policies
+    from journeys.settings import REPO_ROOT
+
+    shipped = load_policies(REPO_ROOT / "config" / "policies.toml").model_dump(mode="json")
+    shipped["opening_hours"] = {"weekly": {"mon": ["08:00-08:20"]}}
+    with pytest.raises(PolicyConfigError, match="no weekly interval is 30 minutes or longer"):
+        parse_policies(shipped)
+
+
+def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
+    from journeys.models import OpeningHours
+
+    hours = OpeningHours.model_validate({"weekly": {"mon": ["08:00-08:20"]}})
+    inp = journey_input().model_copy(update={"opening_hours": hours})
+    planned = planning.day_instant(
+        inp.invoice.due_date + timedelta(days=inp.policy.steps[2].offset_days),
+        inp.policy.send_hour,
+        inp.clock,
+        inp.customer.timezone,
+    )
+    assert planning.step_at(inp, ledger_for(inp), 2) == planned  # the call: no slot, no crash
