@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -16,6 +14,7 @@ from temporalio.worker import Worker
 from activities import build_activities
 from journeys.logging import configure_logging, get_logger
 from journeys.models import Channel
+from journeys.process import leave
 from journeys.settings import Settings, get_settings
 from journeys.store import init_db
 from journeys.temporal import connect
@@ -108,11 +107,7 @@ def main() -> None:
         asyncio.run(run_worker(settings))
     except KeyboardInterrupt:
         status = 0
-    # Leave without interpreter teardown: a process that used a Temporal worker can abort in
-    # shutdown ("PyGILState_Release", exit 134) after its work succeeded (sdk-python#300).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    leave(status)  # see journeys.process: no interpreter teardown after a Temporal worker
 
 
 if __name__ == "__main__":

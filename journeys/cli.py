@@ -1,8 +1,8 @@
 """The `journeys` command (SPEC, "Commands").
 
-Every command ends through `_leave`, which flushes and calls `os._exit`: a process that used a
-Temporal client or worker can abort in interpreter shutdown ("Fatal Python error:
-PyGILState_Release", exit 134) after all its work succeeded (temporalio/sdk-python#300), which
+Every command ends through `journeys.process.leave`, which flushes and calls `os._exit`: a
+process that used a Temporal client or worker can abort in interpreter shutdown ("Fatal
+Python error: PyGILState_Release", exit 134) after all its work succeeded (temporalio/sdk-python#300), which
 would turn a successful import or status call into a failure for scripts that check the exit
 status. Leaving before interpreter teardown keeps the status we computed.
 """
@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec
+from typing import Annotated, Any, ParamSpec
 
 import typer
 from pydantic import ValidationError
@@ -29,6 +27,7 @@ from rich.table import Table
 from journeys.logging import configure_logging, get_logger
 from journeys.models import AGENT_ACTIONS, JourneyState
 from journeys.policies import PolicyConfigError, format_validation_error
+from journeys.process import leave
 from journeys.settings import Settings
 
 app = typer.Typer(
@@ -69,14 +68,6 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, no traceback."""
 
 
-def _leave(status: int) -> NoReturn:
-    # os._exit, not sys.exit: see the module docstring (temporalio/sdk-python#300). Output is
-    # flushed first because os._exit skips the interpreter's own flushing.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
 def _settings() -> Settings:
     try:
         return Settings()
@@ -85,7 +76,7 @@ def _settings() -> Settings:
 
 
 def command(fn: Callable[P, int | None]) -> Callable[P, None]:
-    """Run a command body, turn known failures into one-line messages, and leave via `_leave`."""
+    """Run a command body, turn known failures into one-line messages, and leave via `leave`."""
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -108,7 +99,7 @@ def command(fn: Callable[P, int | None]) -> Callable[P, None]:
                 )
             else:
                 err.print_exception()
-        _leave(status)
+        leave(status)
 
     return run
 

@@ -11,13 +11,11 @@ could not run (bad configuration, Temporal or the database unreachable).
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -26,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowHistory
 
+from journeys.process import leave
 from journeys.settings import Settings
 
 WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
@@ -33,16 +32,6 @@ DEFAULT_REPLAY_LIMIT = 1000
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _leave(status: int) -> NoReturn:
-    # A process that used a Temporal client can abort in interpreter shutdown ("Fatal Python
-    # error: PyGILState_Release", exit 134) after its work succeeded (temporalio/sdk-python
-    # issue 300), which would turn a passed pre-deploy check into a failed one. Leave before
-    # interpreter teardown with the status we computed; flush first, as os._exit does not.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
 
 
 def _settings() -> Settings:
@@ -291,7 +280,7 @@ def replay(
             err.print_exception()
         else:
             err.print(f"error: {problem}", markup=False)
-    _leave(status)
+    leave(status)
 
 
 # --- worker healthcheck ----------------------------------------------------------------------
@@ -348,7 +337,7 @@ def worker_health() -> None:
         status = e.exit_code
     except Exception as e:
         err.print(f"error: {_connect_problem(e) or _one_line(e)}", markup=False)
-    _leave(status)
+    leave(status)
 
 
 # --- python -m journeys.ops_cli --------------------------------------------------------------

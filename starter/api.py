@@ -54,6 +54,7 @@ from starter.events import (
     JourneyMissing,
     parse_events,
 )
+from starter.routing import ClientDep, IngestDep, SettingsDep
 
 log = get_logger("starter.api")
 
@@ -71,29 +72,6 @@ class EventsAccepted(BaseModel):
 
 class Health(BaseModel):
     status: str
-
-
-# --- dependencies ----------------------------------------------------------------------------
-
-
-def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def temporal_client(request: Request) -> Client:
-    client: Client = request.app.state.client
-    return client
-
-
-def ingest(request: Request) -> Ingest:
-    value: Ingest = request.app.state.ingest
-    return value
-
-
-SettingsDep = Annotated[Settings, Depends(app_settings)]
-ClientDep = Annotated[Client, Depends(temporal_client)]
-IngestDep = Annotated[Ingest, Depends(ingest)]
 
 
 # --- routes ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     def leave(status: int) -> NoReturn:
         raise SystemExit(status)
 
-    monkeypatch.setattr(cli, "_leave", leave)
+    monkeypatch.setattr(cli, "leave", leave)
     monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
     return CliRunner()
 
