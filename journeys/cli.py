@@ -1,10 +1,9 @@
 """The `journeys` command (SPEC, "Commands").
 
-Every command ends through `journeys.process.leave`, which flushes and calls `os._exit`: a
-process that used a Temporal client or worker can abort in interpreter shutdown ("Fatal
-Python error: PyGILState_Release", exit 134) after all its work succeeded (temporalio/sdk-python#300), which
-would turn a successful import or status call into a failure for scripts that check the exit
-status. Leaving before interpreter teardown keeps the status we computed.
+Every command ends through `journeys.process.leave`, which flushes and calls `os._exit`, so
+that the known abort of a process that used a Temporal client in interpreter shutdown
+(temporalio/sdk-python#300) never turns a successful import or status call into a failure
+for scripts that check the exit status.
 """
 
 from __future__ import annotations
