@@ -21,7 +21,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, TypeAdapter
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -33,7 +34,7 @@ from journeys.policies import load_policies
 from journeys.settings import Settings, get_settings
 from journeys.store import OutboxMessageRow, session_scope
 from journeys.temporal import connect
-from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import auth, deadletters, metrics, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
 from starter.actions import (
     ActionRejected,
     JourneyClosed,
@@ -107,9 +108,13 @@ async def post_events(
     try:
         events = parse_events(payload)
     except EventRejected as err:
+        metrics.EVENTS_REFUSED.inc()
         await deadletters.record_async(settings, "billing-event", payload, str(err))
         raise
-    return EventsAccepted(outcomes=await ingest(events))
+    outcomes = await ingest(events)
+    for outcome in outcomes:
+        metrics.EVENTS.labels(outcome.type, outcome.status).inc()
+    return EventsAccepted(outcomes=outcomes)
 
 
 @router.get(
@@ -138,9 +143,20 @@ async def post_action(
     """An agent action on a running journey; answers with the journey's new state."""
     bind_journey(invoice_id)
     action = parse_action(payload)
-    state = await agent_action(client, invoice_id, action)
+    try:
+        state = await agent_action(client, invoice_id, action)
+    except Exception:
+        metrics.AGENT_ACTIONS.labels(action.action, "refused").inc()
+        raise
+    metrics.AGENT_ACTIONS.labels(action.action, "applied").inc()
     log.info("agent action applied", action=action.action, agent=action.agent)
     return state
+
+
+@router.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+def prometheus_metrics() -> PlainTextResponse:
+    """Prometheus metrics of this API process (see starter/metrics.py)."""
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", tags=["ops"])

@@ -283,3 +283,17 @@ async def test_a_journey_moves_on_when_its_clock_does(stack: Stack, days: int) -
             break
         await asyncio.sleep(0.1)
     assert any(h["kind"] == "step" for h in state["history"]), state
+
+
+async def test_metrics_count_events_refusals_and_actions(stack: Stack) -> None:
+    event = issued()
+    await stack.http.post("/v1/events", json=event)
+    await stack.http.post("/v1/events", json={"id": "x", "type": "invoice.issued"})
+    invoice_id = event["data"]["invoice"]["id"]
+    await stack.http.post(
+        f"/v1/invoices/{invoice_id}/actions", json={"action": "resume", "agent": "a1"}
+    )
+    body = (await stack.http.get("/metrics")).text
+    assert 'journeys_billing_events_total{status="started",type="invoice.issued"}' in body
+    assert "journeys_billing_events_refused_total" in body
+    assert 'journeys_agent_actions_total{action="resume",result="refused"}' in body

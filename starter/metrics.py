@@ -1,0 +1,25 @@
+"""Prometheus metrics of the API process (`GET /metrics`).
+
+What ops watch from outside Temporal: how many billing events arrive and how they end, how
+many are refused (a billing system sending bad data), and what agents do. Journey-level
+figures (phases, steps) live in Temporal's visibility and the store; they are not duplicated.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+EVENTS = Counter(
+    "journeys_billing_events_total",
+    "Billing events accepted, by type and outcome status.",
+    ["type", "status"],
+)
+EVENTS_REFUSED = Counter(
+    "journeys_billing_events_refused_total",
+    "Billing event payloads refused as invalid (kept as dead letters).",
+)
+AGENT_ACTIONS = Counter(
+    "journeys_agent_actions_total",
+    "Agent actions by action and result (applied, refused).",
+    ["action", "result"],
+)
