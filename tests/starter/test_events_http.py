@@ -1,0 +1,113 @@
+"""Every billing event type over real HTTP, and each kind of bad event refused by name."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from temporalio.service import RPCError, RPCStatusCode
+
+from journeys.models import JourneyState, workflow_id_for
+from journeys.store import CustomerRow, DeadLetterRow, JourneyEventRow, session_scope
+from tests.starter.conftest import Stack, customer, issued, new_id, payment
+
+
+def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": new_id("evt"), "type": kind, "occurred_at": "2026-11-25T09:00:00Z", "data": data}
+
+
+def rows(stack: Stack, table: Any) -> list[Any]:
+    with session_scope(stack.settings.store_url) as s:
+        return list(s.exec(select(table)).all())
+
+
+async def test_every_event_type_is_applied(stack: Stack) -> None:
+    first = issued()
+    invoice_id = first["data"]["invoice"]["id"]
+    customer_id = first["data"]["customer"]["id"]
+    second = issued(customer_id=customer_id)
+    other_invoice = second["data"]["invoice"]["id"]
+    batch = [
+        first,
+        payment(invoice_id, "250.00"),
+        event("invoice.credited", {"invoice_id": invoice_id, "amount": "1000.00"}),
+        second,
+        event("invoice.voided", {"invoice_id": other_invoice}),
+        event("customer.updated", {"customer": customer(customer_id, name="Berit Ek")}),
+        event(
+            "customer.churned", {"customer_id": customer_id, "churned_at": "2026-11-25T10:00:00Z"}
+        ),
+    ]
+    response = await stack.http.post("/v1/events", json=batch)
+    assert response.status_code == 202, response.text
+    statuses = [o["status"] for o in response.json()["outcomes"]]
+    assert statuses == [
+        "started",
+        "applied",
+        "applied",
+        "started",
+        "applied",
+        "customer_updated",
+        "customer_churned",
+    ]
+    handle = stack.client.get_workflow_handle(workflow_id_for(invoice_id))
+    credited = JourneyState.model_validate(await asyncio.wait_for(handle.result(), timeout=30))
+    assert credited.phase == "credited" and str(credited.paid) == "250.00"
+    voided = stack.client.get_workflow_handle(workflow_id_for(other_invoice))
+    assert JourneyState.model_validate(await voided.result()).phase == "voided"
+    [row] = [r for r in rows(stack, CustomerRow) if r.id == customer_id]
+    assert row.name == "Berit Ek" and row.churned_at is not None
+
+
+def _set(path: list[str | int], value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        target: Any = body
+        for key in path[:-1]:
+            target = target[key]
+        if value is _DELETE:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+
+    return change
+
+
+_DELETE = object()
+BAD_EVENTS = {
+    "missing field": (_set(["data", "invoice", "due_date"], _DELETE), "data.invoice.due_date"),
+    "negative amount": (
+        _set(["data", "invoice", "amount_due"], "-5.00"),
+        "data.invoice.amount_due",
+    ),
+    "unknown currency": (_set(["data", "invoice", "currency"], "XYZ"), "data.invoice.currency"),
+    "malformed date": (
+        _set(["data", "invoice", "issued_at"], "2026-13-45"),
+        "data.invoice.issued_at",
+    ),
+    "wrong type": (_set(["data", "customer", "fee_agreed"], "maybe"), "data.customer.fee_agreed"),
+    "unknown event type": (_set(["type"], "invoice.exploded"), "type"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_EVENTS))
+async def test_a_bad_event_is_refused_by_field_kept_as_a_dead_letter_and_applies_nothing(
+    stack: Stack, kind: str
+) -> None:
+    change, field = BAD_EVENTS[kind]
+    body = copy.deepcopy(issued())
+    change(body)
+    response = await stack.http.post("/v1/events", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"{field}:"), detail
+    [dead] = rows(stack, DeadLetterRow)
+    assert dead.source == "billing-event" and field in dead.reason
+    assert rows(stack, JourneyEventRow) == []
+    invoice_id = body["data"]["invoice"]["id"]
+    assert [
+        w async for w in stack.client.list_workflows(f'WorkflowId = "invoice-{invoice_id}"')
+    ] == []
