@@ -108,6 +108,6 @@ async def test_a_bad_event_is_refused_by_field_kept_as_a_dead_letter_and_applies
     assert dead.source == "billing-event" and field in dead.reason
     assert rows(stack, JourneyEventRow) == []
     invoice_id = body["data"]["invoice"]["id"]
-    assert [
-        w async for w in stack.client.list_workflows(f'WorkflowId = "invoice-{invoice_id}"')
-    ] == []
+    with pytest.raises(RPCError) as missing:  # no journey was started
+        await stack.client.get_workflow_handle(workflow_id_for(invoice_id)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
