@@ -209,31 +209,38 @@ def read_event_lines(path: Path) -> tuple[list[_Line], list[str]]:
     return good, problems
 
 
-def _group_key(event: Any) -> str:
-    """Events that must apply in file order share a key: a customer's, or an invoice's."""
-    if event.customer_id is not None:
-        return f"customer:{event.customer_id}"
-    return f"invoice:{event.invoice_id}"
-
-
 async def _import(
     settings: Settings, lines: list[_Line], concurrency: int
 ) -> tuple[Counter[str], list[str]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from journeys.policies import load_policies
     from journeys.store import init_db
     from journeys.temporal import connect
-    from starter.events import Ingest
+    from starter.events import Ingest, invoice_owners, ordering_key
 
     policies = load_policies(settings.policy_file)
     init_db(settings.store_url)
     client = await connect(settings)
     ingest = Ingest(client, settings, policies)
     groups: dict[str, list[_Line]] = defaultdict(list)
+    owners = invoice_owners([line.event for line in lines])
     for line in lines:
-        groups[_group_key(line.event)].append(line)
+        groups[ordering_key(line.event, owners)].append(line)
     statuses: Counter[str] = Counter()
     problems: list[tuple[int, str]] = []
     limit = asyncio.Semaphore(concurrency)
+
+    # On stderr, and only drawn on a terminal: piped output stays the summary alone.
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("importing", total=len(lines))
 
     async def run_group(group: list[_Line]) -> None:
         async with limit:
@@ -243,9 +250,12 @@ async def _import(
                 except Exception as e:  # reported per line; the other lines go on
                     problems.append((line.number, f"line {line.number}: {_describe(e)}"))
                     continue
+                finally:
+                    progress.advance(task)
                 statuses[outcome.status] += 1
 
-    await asyncio.gather(*(run_group(g) for g in groups.values()))
+    with progress:
+        await asyncio.gather(*(run_group(g) for g in groups.values()))
     return statuses, [text for _, text in sorted(problems)]
 
 

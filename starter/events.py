@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -624,6 +625,26 @@ def day_at(clock: JourneyClock, day: date, hour: float = 0) -> datetime:
 # --- applying --------------------------------------------------------------------------------
 
 
+INGEST_CONCURRENCY = 16
+"""Invoices applied at once by one batch or import: enough to hide round trips to Temporal
+and the store, few enough not to swamp a small server."""
+
+
+def ordering_key(event: AnyEvent, owners: Mapping[str, str] | None = None) -> str:
+    """Events that must apply in the order they came share a key: all of a customer's (its
+    invoices and updates), and an invoice's changes with the customer whose invoice.issued
+    is in the same batch (`owners`: invoice id -> customer id); else all of an invoice's."""
+    if event.customer_id is not None:
+        return f"customer:{event.customer_id}"
+    owner = (owners or {}).get(event.invoice_id or "")
+    return f"customer:{owner}" if owner else f"invoice:{event.invoice_id}"
+
+
+def invoice_owners(events: Sequence[AnyEvent]) -> dict[str, str]:
+    """Invoice id -> customer id for the invoices issued in a batch."""
+    return {e.invoice_id: e.customer_id for e in events if isinstance(e, InvoiceIssued)}
+
+
 class Ingest:
     """Everything applying events needs, built once per process (API, CLI, demo)."""
 
@@ -639,18 +660,31 @@ class Ingest:
         self.policies = policies
         self.clock = clock
 
-    async def __call__(self, events: Sequence[AnyEvent]) -> list[EventOutcome]:
-        """Apply a parsed batch in order. Conflicts are checked first so none is applied then."""
+    async def __call__(
+        self, events: Sequence[AnyEvent], concurrency: int = INGEST_CONCURRENCY
+    ) -> list[EventOutcome]:
+        """Apply a parsed batch: events that must keep their order (see `ordering_key`) one
+        after another, the rest up to `concurrency` at a time, so a batch of 500 invoices
+        does not wait on 500 round trips in a row. Conflicts are checked first so that none
+        is applied then. Outcomes come back in the batch's order."""
         await check_conflicts(self.settings, events)
-        outcomes: dict[str, EventOutcome] = {}
-        result = []
+        groups: dict[str, list[AnyEvent]] = defaultdict(list)
+        owners = invoice_owners(events)
         for event in events:
-            if event.id not in outcomes:
-                outcomes[event.id] = await apply_event(
-                    self.client, self.settings, self.policies, event, clock=self.clock
-                )
-            result.append(outcomes[event.id])
-        return result
+            groups[ordering_key(event, owners)].append(event)
+        outcomes: dict[str, EventOutcome] = {}
+        limit = asyncio.Semaphore(concurrency)
+
+        async def apply_in_order(group: list[AnyEvent]) -> None:
+            async with limit:
+                for event in group:
+                    if event.id not in outcomes:
+                        outcomes[event.id] = await apply_event(
+                            self.client, self.settings, self.policies, event, clock=self.clock
+                        )
+
+        await asyncio.gather(*(apply_in_order(g) for g in groups.values()))
+        return [outcomes[event.id] for event in events]
 
 
 async def check_conflicts(settings: Settings, events: Sequence[AnyEvent]) -> None:

@@ -111,3 +111,18 @@ async def test_a_bad_event_is_refused_by_field_kept_as_a_dead_letter_and_applies
     with pytest.raises(RPCError) as missing:  # no journey was started
         await stack.client.get_workflow_handle(workflow_id_for(invoice_id)).describe()
     assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_a_large_batch_applies_concurrently_and_answers_in_its_own_order(
+    stack: Stack,
+) -> None:
+    batch: list[dict[str, Any]] = []
+    for _ in range(40):
+        invoice = issued()
+        batch += [invoice, payment(invoice["data"]["invoice"]["id"], "1250.00")]
+    response = await stack.http.post("/v1/events", json=batch)
+    assert response.status_code == 202, response.text
+    outcomes = response.json()["outcomes"]
+    assert [o["event_id"] for o in outcomes] == [e["id"] for e in batch]
+    # Each payment applied after its own invoice: none waited as pending.
+    assert [o["status"] for o in outcomes] == ["started", "applied"] * 40
