@@ -19,6 +19,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from journeys.jurisdiction import opt_out_line, pack_for
 from journeys.models import WEEKDAYS, DeliveryRequest, OpeningHours
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
@@ -162,9 +163,18 @@ def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessa
             raise ValueError(f"email template {template.name} must define blocks {sorted(missing)}")
         context = template.new_context(variables)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
-        body = _tidy("".join(template.blocks["body"](context)))
+        body = _with_opt_out(_tidy("".join(template.blocks["body"](context))), request)
         return RenderedMessage(subject=subject, body=body)
     body = _tidy(template.render(variables))
     if request.channel == "sms":
-        body = body.translate(_WIDE_SPACES)
+        body = _with_opt_out(body, request).translate(_WIDE_SPACES)
     return RenderedMessage(subject=None, body=body)
+
+
+def _with_opt_out(body: str, request: DeliveryRequest) -> str:
+    """Where the jurisdiction requires it (US), every email and SMS says how to opt out; a
+    template that already tells the customer to reply STOP is left as it is."""
+    line = opt_out_line(request.channel, request.locale, pack_for(request.jurisdiction))
+    if line is None or "STOP" in body:
+        return body
+    return f"{body}\n\n{line}" if request.channel == "email" else f"{body} {line}"

@@ -422,6 +422,15 @@ class DeliveryFailure(_Model):
     permanent: bool = True
 
 
+class ConversationHeld(_Model):
+    """The customer spoke with customer service (an answered transfer from a reminder call).
+    Under the US pack no call may follow within 7 days (Reg F § 1006.14(b)(2))."""
+
+    event_id: str
+    at: UtcDatetime
+    source: str = Field(min_length=1, max_length=100)
+
+
 class AgentTask(_Model):
     """Something a person must look at (an emailed reply, a missed IVR transfer)."""
 
@@ -528,6 +537,8 @@ class DeliveryRequest(_Model):
     service_hours: OpeningHours | None = None
     interest: Money = Decimal("0")
     """Late-payment interest accrued so far, shown beside the balance (not part of it)."""
+    jurisdiction: str = "SE"
+    """Whose rules the message follows (e.g. the US pack's opt-out line)."""
 
 
 class DeliveryResult(_Model):

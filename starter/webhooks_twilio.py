@@ -39,7 +39,7 @@ import asyncio
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -60,6 +60,7 @@ from journeys.logging import get_logger
 from journeys.models import (
     AgentTask,
     ConsentChange,
+    ConversationHeld,
     CustomerResponse,
     DeliveryFailure,
     Locale,
@@ -533,6 +534,10 @@ async def _voice_step(
     if stage == "transfer":
         status = form.get("DialCallStatus") or ""
         if status in ("completed", "answered"):
+            talked = ConversationHeld(event_id=event_id, at=datetime.now(UTC), source="phone")
+            await signal_journey(
+                client, target.invoice_id, InvoiceJourney.conversation_held, talked
+            )
             response.hangup()
             return
         task = AgentTask(

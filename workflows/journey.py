@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AgentTask,
         Channel,
         ConsentChange,
+        ConversationHeld,
         CustomerResponse,
         DeliveryFailure,
         DeliveryRequest,
@@ -215,6 +216,7 @@ class InvoiceJourney:
             service_phone=inp.service_phone,
             service_hours=inp.opening_hours,
             interest=planning.interest_due(inp, ledger, workflow.now()),
+            jurisdiction=inp.jurisdiction,
         )
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
@@ -459,6 +461,12 @@ class InvoiceJourney:
     def delivery_failed(self, f: DeliveryFailure) -> None:
         if self._first_time(f.event_id):
             rules.apply_delivery_failure(self._ledger, f, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def conversation_held(self, c: ConversationHeld) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_conversation(self._ledger, c, workflow.now())
             self._touch()
 
     @workflow.signal

@@ -117,6 +117,8 @@ class Ledger:
     """An agent marked the customer vulnerable during the journey (see `customer`)."""
     call_attempts: list[datetime] = field(default_factory=list)
     """When calls were placed: the US pack allows at most 7 in 7 days."""
+    last_conversation: datetime | None = None
+    """When the customer last spoke with customer service (no US call within 7 days)."""
     fee_kinds: list[str] = field(default_factory=list)
     """Kinds of fee already charged (a reminder fee is charged once per invoice)."""
     plan_paid_before: Decimal = Decimal("0")
@@ -340,7 +342,7 @@ def channel_unavailable(
         return "no automated calls to a vulnerable customer"
     if channel == "call" and now is not None:
         allowed, earliest = call_allowed(
-            ledger.call_attempts, None, now, pack_for(inp.jurisdiction)
+            ledger.call_attempts, ledger.last_conversation, now, pack_for(inp.jurisdiction)
         )
         if not allowed:
             return f"call limit reached until {earliest:%Y-%m-%d %H:%M} UTC"

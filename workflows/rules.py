@@ -19,6 +19,7 @@ from journeys.models import (
     BlockHandoverAction,
     CancelAction,
     ConsentChange,
+    ConversationHeld,
     CustomerResponse,
     DeliveryFailure,
     ExtendAction,
@@ -158,6 +159,14 @@ def apply_delivery_failure(ledger: Ledger, f: DeliveryFailure, now: datetime) ->
             channel=f.channel,
             outcome="failed",
         )
+    )
+
+
+def apply_conversation(ledger: Ledger, c: ConversationHeld, now: datetime) -> None:
+    if ledger.last_conversation is None or c.at > ledger.last_conversation:
+        ledger.last_conversation = c.at
+    ledger.history.append(
+        HistoryEntry(at=now, kind="conversation", detail=f"customer spoke with us ({c.source})")
     )
 
 

@@ -307,3 +307,12 @@ def test_template_context_formats_interest_for_the_locale() -> None:
     en = template_context(delivery_request("email", locale="en", interest=Decimal("0")))
     assert (plain(en["interest"]), en["has_interest"]) == ("SEK 0.00", False)
     assert (en["has_fees"], en["has_settled"]) == (False, False)
+
+
+def test_us_emails_carry_an_opt_out_line_and_se_emails_do_not() -> None:
+    us = plain(render(TEMPLATES, delivery_request("email", locale="en", jurisdiction="US")).body)
+    se = plain(render(TEMPLATES, delivery_request("email", locale="en")).body)
+    assert "To stop emails about this invoice, reply STOP" in us
+    assert "reply STOP" not in se
+    sms = render(TEMPLATES, delivery_request("sms", locale="en", jurisdiction="US")).body
+    assert sms.count("STOP") == 1  # the template's own line already satisfies the rule

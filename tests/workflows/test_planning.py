@@ -268,3 +268,15 @@ def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
         inp.customer.timezone,
     )
     assert planning.step_at(inp, ledger_for(inp), 2) == planned  # the call: no slot, no crash
+
+
+def test_us_no_call_within_7_days_of_a_conversation() -> None:
+    from journeys.models import ConversationHeld
+
+    inp = journey_input().model_copy(update={"jurisdiction": "US"})
+    ledger = ledger_for(inp)
+    talk = ConversationHeld(event_id="c1", at=NOW, source="phone")
+    rules.apply_conversation(ledger, talk, NOW)
+    channel, reasons = planning.pick_channel(inp, ledger, 2, NOW + timedelta(days=3))
+    assert channel == "sms" and reasons[0].startswith("call limit reached until")
+    assert planning.pick_channel(inp, ledger, 2, NOW + timedelta(days=8))[0] == "call"
