@@ -1,0 +1,211 @@
+"""The embedded Temporal dev server for benchmarks, and the one place its tuned flags live.
+
+`TUNED_DEV_SERVER_ARGS` are the `temporal server start-dev` flags that measurably speed the
+embedded default up on a 2-core machine (see README, "Performance"); `journeys dev` can add
+them to its command line as they are. Everything else here is for `bench/run.py`: a server on
+free ports with a throw-away SQLite file and our search attributes, started with the tuned
+flags or with the server's defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+from temporalio.client import Client
+
+from journeys.temporal import dev_server_path, search_attribute_args
+
+TUNED_SQLITE_PRAGMAS: dict[str, str] = {
+    # Write-ahead log: a commit appends to the log instead of rewriting pages through a
+    # rollback journal, and readers do not block the (single) writer.
+    "journal_mode": "wal",
+    # With WAL, NORMAL syncs at checkpoints, not at every commit. A crash of the machine (not
+    # of the process) can lose the last transactions; the database stays consistent.
+    "synchronous": "normal",
+}
+"""SQLite pragmas for the dev server's state file (`--sqlite-pragma`)."""
+
+TUNED_DYNAMIC_CONFIG: dict[str, Any] = {
+    # The worker gets an activity task in the reply to the workflow task that scheduled it,
+    # instead of through a matching round trip; it saves a persistence write and a poll each.
+    "system.enableActivityEagerExecution": True,
+    # One partition per task queue instead of four. With one worker process per queue, four
+    # partitions spread its pollers thin: more tasks miss a waiting poller and are written to
+    # SQLite and read back (sync match lost), or forwarded between partitions.
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+"""Dynamic config values for the dev server (`--dynamic-config-value KEY=JSON`)."""
+
+
+def _tuned_args() -> tuple[str, ...]:
+    args: list[str] = []
+    for key, value in TUNED_SQLITE_PRAGMAS.items():
+        args += ["--sqlite-pragma", f"{key}={value}"]
+    for key, value in TUNED_DYNAMIC_CONFIG.items():
+        args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+    return tuple(args)
+
+
+TUNED_DEV_SERVER_ARGS: tuple[str, ...] = _tuned_args()
+"""Append to `temporal server start-dev ...`: the tuned settings, nothing else."""
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+def die_with_parent() -> None:
+    """Runs in a child before exec: Linux sends it SIGTERM when the benchmark dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class BenchServer:
+    """`temporal server start-dev` on free ports with its state in `<folder>/temporal.db`.
+
+    Use as `async with BenchServer(folder, tuned=True) as server:`; `server.client` is
+    connected with the SDK's default converter (bare workflows and history reads).
+    """
+
+    def __init__(
+        self, folder: Path, *, tuned: bool, extra_args: Sequence[str] = (), ui: bool = False
+    ) -> None:
+        self.folder = folder
+        self.tuned = tuned
+        self.extra_args = tuple(extra_args)
+        self.ui = ui
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: TextIO | None = None
+        self._client: Client | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the server is not started"
+        return self.proc.pid
+
+    @property
+    def db_path(self) -> Path:
+        return self.folder / "temporal.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "temporal.log"
+
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "the server is not started"
+        return self._client
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(dev_server_path()),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.db_path.resolve()),
+            *search_attribute_args(),
+            "--log-level",
+            "error",
+        ]
+        if self.ui:
+            cmd += ["--ui-port", str(free_port())]
+        else:
+            cmd.append("--headless")
+        if self.tuned:
+            cmd += TUNED_DEV_SERVER_ARGS
+        return cmd + list(self.extra_args)
+
+    async def __aenter__(self) -> BenchServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        try:
+            self._client = await self._connect()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _connect(self) -> Client:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the dev server exited with {self.proc.returncode}; see {self.log_path}"
+                )
+            try:
+                client = await asyncio.wait_for(Client.connect(self.address), timeout=5)
+                await client.count_workflows()  # the namespace answers, visibility too
+                return client
+            except Exception as err:  # not up yet
+                last = err
+                await asyncio.sleep(0.3)
+        raise RuntimeError(f"the dev server did not answer in {START_TIMEOUT:.0f} s: {last}")
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
