@@ -139,25 +139,26 @@ class InvoiceIssuedData(_Strict):
         return self
 
 
-class PaymentReceivedData(_Strict):
+class _InvoiceRef(_Strict):
     invoice_id: str = Field(min_length=1)
+
+
+class PaymentReceivedData(_InvoiceRef):
     amount: PositiveMoney
     paid_at: PaidAt
 
 
-class PaymentReversedData(_Strict):
-    invoice_id: str = Field(min_length=1)
+class PaymentReversedData(_InvoiceRef):
     amount: PositiveMoney
     reversed_at: PaidAt
 
 
-class InvoiceCreditedData(_Strict):
-    invoice_id: str = Field(min_length=1)
+class InvoiceCreditedData(_InvoiceRef):
     amount: PositiveMoney
 
 
-class InvoiceVoidedData(_Strict):
-    invoice_id: str = Field(min_length=1)
+class InvoiceVoidedData(_InvoiceRef):
+    """A void needs nothing but the invoice it voids."""
 
 
 class CustomerUpdatedData(_Strict):
@@ -195,40 +196,34 @@ class InvoiceIssued(_Event):
         return self.data.customer.id
 
 
-class InvoicePaymentReceived(_Event):
+class _InvoiceEvent(_Event):
+    """An event about one existing invoice: its data names the invoice."""
+
+    data: _InvoiceRef
+
+    @property
+    def invoice_id(self) -> str:
+        return self.data.invoice_id
+
+
+class InvoicePaymentReceived(_InvoiceEvent):
     type: Literal["invoice.payment_received"]
     data: PaymentReceivedData
 
-    @property
-    def invoice_id(self) -> str:
-        return self.data.invoice_id
 
-
-class InvoicePaymentReversed(_Event):
+class InvoicePaymentReversed(_InvoiceEvent):
     type: Literal["invoice.payment_reversed"]
     data: PaymentReversedData
 
-    @property
-    def invoice_id(self) -> str:
-        return self.data.invoice_id
 
-
-class InvoiceCreditedEvent(_Event):
+class InvoiceCreditedEvent(_InvoiceEvent):
     type: Literal["invoice.credited"]
     data: InvoiceCreditedData
 
-    @property
-    def invoice_id(self) -> str:
-        return self.data.invoice_id
 
-
-class InvoiceVoidedEvent(_Event):
+class InvoiceVoidedEvent(_InvoiceEvent):
     type: Literal["invoice.voided"]
     data: InvoiceVoidedData
-
-    @property
-    def invoice_id(self) -> str:
-        return self.data.invoice_id
 
 
 class CustomerUpdated(_Event):
