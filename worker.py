@@ -13,12 +13,12 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from journeys.logging import configure_logging, get_logger
-from journeys.models import Channel
 from journeys.process import leave
 from journeys.settings import Settings, get_settings
 from journeys.store import init_db
 from journeys.temporal import connect
-from workflows.journey import ACTIVITY_FOR_CHANNEL, InvoiceJourney, channel_task_queue
+from workflows.engine import ACTIVITY_FOR_CHANNEL, channel_task_queue
+from workflows.journey import InvoiceJourney
 
 
 class JourneyWorker:
@@ -49,16 +49,6 @@ class JourneyWorker:
         await asyncio.gather(*(w.__aexit__(None, None, None) for w in self.workers))
 
 
-def channel_rates(settings: Settings) -> dict[Channel, float | None]:
-    """Activities per second per channel queue: the provider's rate when it is configured,
-    no limit for the outbox (the embedded default and the benchmark)."""
-    return {
-        "email": settings.email_sends_per_second if settings.sendgrid_enabled else None,
-        "sms": settings.sms_sends_per_second if settings.twilio_enabled else None,
-        "call": settings.calls_per_second if settings.twilio_enabled else None,
-    }
-
-
 def build_worker(client: Client, settings: Settings) -> JourneyWorker:
     activities = build_activities(settings)
     by_name = {getattr(a, "__temporal_activity_definition").name: a for a in activities}
@@ -77,7 +67,7 @@ def build_worker(client: Client, settings: Settings) -> JourneyWorker:
             **common,  # type: ignore[arg-type]
         )
     ]
-    for channel, rate in channel_rates(settings).items():
+    for channel, rate in settings.channel_rates().items():
         workers.append(
             Worker(
                 client,

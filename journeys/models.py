@@ -245,6 +245,10 @@ class JourneyInput(_Model):
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)
     """Continue as new past this many history events (or when Temporal suggests it)."""
+    local_channels: tuple[Channel, ...] = ()
+    """Channels delivered by a local activity (no provider rate to keep: the outbox); the
+    others go through their rate-limited task queue. Journeys started without it (all of
+    them before it existed) use the task queues."""
 
 
 def workflow_id_for(invoice_id: str) -> str:

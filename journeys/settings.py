@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from journeys.models import Channel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,6 +133,21 @@ class Settings(BaseSettings):
     @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    def channel_rates(self) -> dict[Channel, float | None]:
+        """Deliveries per second per channel: the provider's rate when it is configured, no
+        limit for the outbox (the embedded default and the benchmark)."""
+        return {
+            "email": self.email_sends_per_second if self.sendgrid_enabled else None,
+            "sms": self.sms_sends_per_second if self.twilio_enabled else None,
+            "call": self.calls_per_second if self.twilio_enabled else None,
+        }
+
+    def local_channels(self) -> tuple[Channel, ...]:
+        """Channels a journey delivers by local activity: those without a rate to keep.
+        The starter fixes them in each journey's input, so a journey keeps its way of
+        delivering for life; a rate-limited channel needs its task queue."""
+        return tuple(ch for ch, rate in self.channel_rates().items() if rate is None)
 
 
 @lru_cache

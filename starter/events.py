@@ -42,8 +42,6 @@ from sqlmodel import col, select
 from structlog.contextvars import bound_contextvars
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -74,8 +72,7 @@ from journeys.segmentation import (
 )
 from journeys.settings import Settings
 from journeys.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
-from journeys.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
-from workflows.describe import static_details, static_summary
+from workflows.describe import search_attributes, static_details, static_summary
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.events")
@@ -787,6 +784,7 @@ async def _apply_issued(
         opening_hours=policies.opening_hours,
         service_phone=settings.customer_service_phone,
         reference_rates=policies.reference_rates,
+        local_channels=settings.local_channels(),
     )
     started = not known
     try:
@@ -799,14 +797,7 @@ async def _apply_issued(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=static_summary(journey),
             static_details=static_details(journey),
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(INVOICE_ID, inv.id),
-                    SearchAttributePair(CUSTOMER_ID, cust.id),
-                    SearchAttributePair(SEGMENT, segment),
-                    SearchAttributePair(AMOUNT_DUE, float(inv.amount_due)),
-                ]
-            ),
+            search_attributes=search_attributes(journey),
         )
     except WorkflowAlreadyStartedError:
         # The journey ran and closed already (its id may not be reused): nothing new starts.
@@ -948,6 +939,7 @@ async def _reopen(
         update={
             "invoice": invoice,
             "carried": None,
+            "local_channels": settings.local_channels(),
             "segment_reason": f"reopened: a payment of {owed} was reversed on {day}",
         }
     )
@@ -960,6 +952,7 @@ async def _reopen(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         static_summary=static_summary(journey) + " (reopened)",
         static_details=static_details(journey),
+        search_attributes=search_attributes(journey),
     )
     await asyncio.to_thread(_mark_reopened, settings.store_url, event.invoice_id)
     return "reopened", (

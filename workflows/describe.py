@@ -5,10 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
 from journeys.models import JourneyInput
+from journeys.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
 from workflows.planning import Decision, Ledger
 
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
+
+
+def search_attributes(inp: JourneyInput) -> TypedSearchAttributes:
+    """What a journey is found by from its start; the starter sets them, continue-as-new
+    carries them over, and the journey itself upserts only its phase and next action."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(INVOICE_ID, inp.invoice.id),
+            SearchAttributePair(CUSTOMER_ID, inp.customer.id),
+            SearchAttributePair(SEGMENT, inp.segment),
+            SearchAttributePair(AMOUNT_DUE, float(inp.invoice.amount_due)),
+        ]
+    )
 
 
 def step_label(inp: JourneyInput, index: int) -> str:

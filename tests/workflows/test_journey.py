@@ -16,23 +16,29 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 from sqlmodel import select
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities import build_activities
 from journeys.models import (
     AgentRequest,
     Consent,
     ConsentChange,
     CustomerResponse,
     DeliveryFailure,
+    DeliveryRequest,
+    DeliveryResult,
     JourneyInput,
     JourneyState,
     PaymentReceived,
     workflow_id_for,
 )
 from journeys.settings import Settings
-from journeys.store import HandoverRow, OutboxMessageRow, session_scope
+from journeys.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
 from tests.factories import POLICIES, journey_input
 from tests.histories import save_history
 from worker import build_worker
@@ -71,10 +77,12 @@ class JourneyDriver:
         return await handle.query(InvoiceJourney.state)
 
     async def settle(self, handle: Handle, until: Any = None) -> JourneyState:
-        """Wait (in real time) for activities that a timer released to finish."""
+        """Wait (in real time) for the work a timer released to finish: activities, and the
+        workflow task that runs local activities (a query may answer in the middle of it)."""
         for _ in range(200):
             state = await self.state(handle)
-            busy = (await handle.describe()).raw_description.pending_activities
+            desc = (await handle.describe()).raw_description
+            busy = desc.pending_activities or desc.HasField("pending_workflow_task")
             if not busy and (until is None or until(state)):
                 return state
             await asyncio.sleep(0.05)
@@ -477,10 +485,98 @@ async def test_deliveries_run_on_per_channel_task_queues(journeys: JourneyDriver
     await handle.terminate("test done")
 
 
-def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
-    from worker import channel_rates
+LOCAL = ("email", "sms", "call")
 
-    assert channel_rates(settings) == {"email": None, "sms": None, "call": None}
+
+def events_per_step(events: list[Any]) -> list[int]:
+    """History events from each timer firing to the next timer (both counted): what one
+    executed step costs. The wake-up, its delivery and the wait for the next step."""
+    fired = [i for i, e in enumerate(events) if e.HasField("timer_fired_event_attributes")]
+    started = [i for i, e in enumerate(events) if e.HasField("timer_started_event_attributes")]
+    return [next(s for s in started if s > f) - f + 1 for f in fired if any(s > f for s in started)]
+
+
+async def test_outbox_deliveries_run_as_local_activities(journeys: JourneyDriver) -> None:
+    """No provider rate to keep: each step delivers inside its workflow task, and costs at
+    most 8 history events (the benchmark's target for the happy path)."""
+    inp = journey_input("inv_local").model_copy(update={"local_channels": LOCAL})
+    handle = await journeys.start(inp)
+    result = await journeys.finish(handle, "full_path_local")
+
+    assert result.phase == "handed_over"
+    assert steps_out(result) == ["email:sent", "sms:sent", "call:sent", "email:sent"]
+    assert [m.channel for m in journeys.outbox("inv_local")][:4] == [
+        "email",
+        "sms",
+        "call",
+        "email",
+    ]
+    events = list((await handle.fetch_history()).events)
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled == ["hand_over"]  # deliveries and the outcome are local activities
+    markers = [e for e in events if e.HasField("marker_recorded_event_attributes")]
+    assert len(markers) == 1 + 4 + 1  # the lean-journey patch, four steps, the outcome
+    costs = events_per_step(events)
+    assert len(costs) == 4 and max(costs) <= 8, costs
+    with session_scope(journeys.settings.store_url) as s:
+        handover = s.exec(select(HandoverRow).where(HandoverRow.invoice_id == "inv_local")).one()
+    assert handover.balance == result.balance
+
+
+@activity.defn(name="send_email")
+async def bouncing_email(request: DeliveryRequest) -> DeliveryResult:
+    raise ApplicationError("mailbox does not exist", type="InvalidRecipient", non_retryable=True)
+
+
+async def test_local_delivery_failure_moves_to_the_next_channel(
+    journeys: JourneyDriver, settings: Settings
+) -> None:
+    """A local activity's permanent error reaches the journey as a queued one's does: a
+    bad address sends the step to the next channel, and the history says why."""
+    others = [a for a in build_activities(settings) if a.__name__ != "send_email"]
+    queue = "journeys-local-bounce"
+    inp = journey_input("inv_local_bad").model_copy(update={"local_channels": LOCAL})
+    async with Worker(
+        journeys.client,
+        task_queue=queue,
+        workflows=[InvoiceJourney],
+        activities=[bouncing_email, *others],
+    ):
+        handle = await journeys.client.start_workflow(
+            InvoiceJourney.run, inp, id=workflow_id_for("inv_local_bad"), task_queue=queue
+        )
+        state = await journeys.through_step(handle, 0)
+        first = [h for h in state.history if h.step_index == 0]
+        assert [h.outcome for h in first] == ["failed", "fallback", "sent"]
+        assert "InvalidRecipient: mailbox does not exist" in first[0].detail
+        assert [m.step_key for m in journeys.outbox("inv_local_bad")] == ["step-0-sms"]
+        await handle.terminate("test done")
+
+
+async def test_paid_journey_thanks_and_records_its_outcome_locally(
+    journeys: JourneyDriver,
+) -> None:
+    inp = journey_input("inv_local_paid").model_copy(update={"local_channels": LOCAL})
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    await handle.signal(InvoiceJourney.payment_received, pay("evt_local_pay", "1250.00"))
+    result = await journeys.finish(handle, "paid_after_email_local")
+    assert result.phase == "paid"
+    keys = [m.step_key for m in journeys.outbox("inv_local_paid")]
+    assert keys == ["step-0-email", "thank-you"]
+    with session_scope(journeys.settings.store_url) as s:
+        row = s.get(InvoiceRow, "inv_local_paid")
+    assert row is None or row.status == "paid"
+    history = await handle.fetch_history()
+    assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+
+
+def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
+    assert settings.channel_rates() == {"email": None, "sms": None, "call": None}
     live = settings.model_copy(
         update={
             "sendgrid_api_key": "SG.x",
@@ -489,4 +585,6 @@ def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None
             "twilio_from_number": "+46700000000",
         }
     )
-    assert channel_rates(live) == {"email": 50.0, "sms": 1.0, "call": 1.0}
+    assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0}
+    assert settings.local_channels() == ("email", "sms", "call")
+    assert live.local_channels() == ()

@@ -15,7 +15,7 @@ from journeys.models import workflow_id_for
 from journeys.settings import Settings
 from tests.factories import journey_input
 from worker import build_worker
-from workflows.describe import static_details, static_summary
+from workflows.describe import search_attributes, static_details, static_summary
 from workflows.journey import InvoiceJourney
 
 
@@ -50,6 +50,7 @@ async def test_journey_is_found_through_each_search_attribute(
         task_queue=settings.temporal_task_queue,
         static_summary=static_summary(inp),
         static_details=static_details(inp),
+        search_attributes=search_attributes(inp),
     )
     state = await handle.query(InvoiceJourney.state)
     assert state.next_step is not None
