@@ -100,6 +100,10 @@ class DeliveryActivities:
             )
         message = self._render(request)
 
+        if isinstance(sender, OutboxSender) and (first := sender.deliver_first(request, message)):
+            log.info("step delivered to outbox", provider_id=first, **step)
+            return DeliveryResult(status="sent", provider=provider, provider_id=first)
+
         store_url = self._settings.store_url
         claim = ledger.claim(
             store_url,

@@ -15,7 +15,7 @@ from sqlmodel import select
 from activities.ledger import mark_sent_in
 from activities.rendering import RenderedMessage
 from journeys.models import Channel, DeliveryRequest
-from journeys.store import OutboxMessageRow, session_scope
+from journeys.store import ContactAttemptRow, OutboxMessageRow, session_scope
 
 PROVIDER: Final = "outbox"
 
@@ -38,6 +38,42 @@ class OutboxSender:
             )
             return session.exec(statement).first()
 
+    def deliver_first(self, request: DeliveryRequest, message: RenderedMessage) -> str | None:
+        """The common case in one transaction: the step's ledger row, already "sent", and
+        its message. Returns the outbox id, or None when the step has a ledger row already
+        (a retry, or an overlapping attempt): the caller then goes through the claim."""
+        try:
+            with session_scope(self._store_url) as session:
+                row = self._row(request, message)
+                session.add(row)
+                session.flush()
+                provider_id = outbox_id(row)
+                session.add(
+                    ContactAttemptRow(
+                        invoice_id=request.invoice_id,
+                        step_key=request.step_key,
+                        channel=request.channel,
+                        template=request.template,
+                        status="sent",
+                        provider=self.provider,
+                        provider_id=provider_id,
+                        attempts=1,
+                    )
+                )
+            return provider_id
+        except IntegrityError:
+            return None
+
+    def _row(self, request: DeliveryRequest, message: RenderedMessage) -> OutboxMessageRow:
+        return OutboxMessageRow(
+            invoice_id=request.invoice_id,
+            step_key=request.step_key,
+            channel=request.channel,
+            to_address=request.to,
+            subject=message.subject,
+            body=message.body,
+        )
+
     def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> tuple[str, bool]:
         """Store the message and mark the step sent, atomically.
 
@@ -46,14 +82,7 @@ class OutboxSender:
         """
         try:
             with session_scope(self._store_url) as session:
-                row = OutboxMessageRow(
-                    invoice_id=request.invoice_id,
-                    step_key=request.step_key,
-                    channel=request.channel,
-                    to_address=request.to,
-                    subject=message.subject,
-                    body=message.body,
-                )
+                row = self._row(request, message)
                 session.add(row)
                 session.flush()
                 provider_id = outbox_id(row)

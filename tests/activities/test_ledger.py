@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 import activities.ledger
+import activities.outbox
 from activities import ledger
-from activities.outbox import OutboxSender
 from journeys.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
@@ -101,17 +101,31 @@ async def test_outbox_delivery_is_exactly_once(settings: Settings) -> None:
 async def test_outbox_crash_before_commit_delivers_on_retry(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Outbox row and ledger commit together, so "sending" proves nothing was stored."""
+    """The first delivery stores its ledger row and its message in one transaction, so a
+    crash before the commit leaves no trace and the retry delivers."""
     request = delivery_request("sms")
     with monkeypatch.context() as patch:
 
         def crash(*_args: object, **_kwargs: object) -> None:
             raise WorkerKilled("worker process killed")
 
-        patch.setattr(OutboxSender, "deliver", crash)
+        patch.setattr(activities.outbox, "outbox_id", crash)
         with pytest.raises(WorkerKilled):
             await deliver(settings, request)
-    assert attempt(settings, request).status == "sending"
+    assert attempt_rows(settings) == []
+    assert outbox_rows(settings) == []
+
+    result = await deliver(settings, request)
+    assert result.status == "sent"
+    assert len(outbox_rows(settings)) == 1
+    assert attempt(settings, request).status == "sent"
+
+
+async def test_outbox_step_left_sending_is_delivered_on_retry(settings: Settings) -> None:
+    """A step an older worker claimed ("sending") and then died on: for the outbox that
+    proves nothing was stored, so the retry claims it again and delivers once."""
+    request = delivery_request("sms")
+    assert ledger.claim(settings.store_url, request, "outbox").decision == "send"
     assert outbox_rows(settings) == []
 
     result = await deliver(settings, request)
