@@ -1,17 +1,12 @@
-"""The embedded Temporal dev server for benchmarks, and the one place its tuned flags live.
-
-`TUNED_DEV_SERVER_ARGS` are the `temporal server start-dev` flags that measurably speed the
-embedded default up on a 2-core machine (see README, "Performance"); `journeys dev` can add
-them to its command line as they are. Everything else here is for `bench/run.py`: a server on
-free ports with a throw-away SQLite file and our search attributes, started with the tuned
-flags or with the server's defaults.
+"""The embedded Temporal dev server for benchmarks: on free ports with a throw-away SQLite
+file and our search attributes, started with the tuned flags `journeys dev` uses
+(`journeys.temporal.TUNED_DEV_SERVER_ARGS`) or with the server's defaults, to compare them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -21,46 +16,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TextIO
 
 from temporalio.client import Client
 
-from journeys.temporal import dev_server_path, search_attribute_args
-
-TUNED_SQLITE_PRAGMAS: dict[str, str] = {
-    # Write-ahead log: a commit appends to the log instead of rewriting pages through a
-    # rollback journal, and readers do not block the (single) writer.
-    "journal_mode": "wal",
-    # With WAL, NORMAL syncs at checkpoints, not at every commit. A crash of the machine (not
-    # of the process) can lose the last transactions; the database stays consistent.
-    "synchronous": "normal",
-}
-"""SQLite pragmas for the dev server's state file (`--sqlite-pragma`)."""
-
-TUNED_DYNAMIC_CONFIG: dict[str, Any] = {
-    # The worker gets an activity task in the reply to the workflow task that scheduled it,
-    # instead of through a matching round trip; it saves a persistence write and a poll each.
-    "system.enableActivityEagerExecution": True,
-    # One partition per task queue instead of four. With one worker process per queue, four
-    # partitions spread its pollers thin: more tasks miss a waiting poller and are written to
-    # SQLite and read back (sync match lost), or forwarded between partitions.
-    "matching.numTaskqueueReadPartitions": 1,
-    "matching.numTaskqueueWritePartitions": 1,
-}
-"""Dynamic config values for the dev server (`--dynamic-config-value KEY=JSON`)."""
-
-
-def _tuned_args() -> tuple[str, ...]:
-    args: list[str] = []
-    for key, value in TUNED_SQLITE_PRAGMAS.items():
-        args += ["--sqlite-pragma", f"{key}={value}"]
-    for key, value in TUNED_DYNAMIC_CONFIG.items():
-        args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
-    return tuple(args)
-
-
-TUNED_DEV_SERVER_ARGS: tuple[str, ...] = _tuned_args()
-"""Append to `temporal server start-dev ...`: the tuned settings, nothing else."""
+from journeys.temporal import TUNED_DEV_SERVER_ARGS, dev_server_path, search_attribute_args
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0

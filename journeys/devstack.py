@@ -33,7 +33,13 @@ from temporalio.client import Client
 from journeys.logging import get_logger
 from journeys.settings import Settings
 from journeys.store import init_db
-from journeys.temporal import SEARCH_ATTRIBUTES, connect, dev_server_path, search_attribute_args
+from journeys.temporal import (
+    SEARCH_ATTRIBUTES,
+    TUNED_DEV_SERVER_ARGS,
+    connect,
+    dev_server_path,
+    search_attribute_args,
+)
 
 log = get_logger("journeys.dev")
 
@@ -124,6 +130,7 @@ class TemporalDevServer:
             "--namespace",
             self.namespace,
             *search_attribute_args(),
+            *TUNED_DEV_SERVER_ARGS,
             "--log-level",
             "warn",
         ]

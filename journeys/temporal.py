@@ -7,9 +7,11 @@ tries to download a server.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
@@ -108,3 +110,41 @@ async def connect(settings: Settings) -> Client:
         api_key=options.api_key,
         data_converter=pydantic_data_converter,
     )
+
+
+# --- the embedded dev server's settings (measured in bench/, see README "Performance") ---
+
+TUNED_SQLITE_PRAGMAS: dict[str, str] = {
+    # Write-ahead log: a commit appends to the log instead of rewriting pages through a
+    # rollback journal, and readers do not block the (single) writer.
+    "journal_mode": "wal",
+    # With WAL, NORMAL syncs at checkpoints, not at every commit. A crash of the machine (not
+    # of the process) can lose the last transactions; the database stays consistent.
+    "synchronous": "normal",
+}
+"""SQLite pragmas for the dev server's state file (`--sqlite-pragma`)."""
+
+TUNED_DYNAMIC_CONFIG: dict[str, Any] = {
+    # The worker gets an activity task in the reply to the workflow task that scheduled it,
+    # instead of through a matching round trip; it saves a persistence write and a poll each.
+    "system.enableActivityEagerExecution": True,
+    # One partition per task queue instead of four. With one worker process per queue, four
+    # partitions spread its pollers thin: more tasks miss a waiting poller and are written to
+    # SQLite and read back (sync match lost), or forwarded between partitions.
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+"""Dynamic config values for the dev server (`--dynamic-config-value KEY=JSON`)."""
+
+
+def _tuned_args() -> tuple[str, ...]:
+    args: list[str] = []
+    for key, value in TUNED_SQLITE_PRAGMAS.items():
+        args += ["--sqlite-pragma", f"{key}={value}"]
+    for key, value in TUNED_DYNAMIC_CONFIG.items():
+        args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+    return tuple(args)
+
+
+TUNED_DEV_SERVER_ARGS: tuple[str, ...] = _tuned_args()
+"""Append to `temporal server start-dev ...`: the tuned settings, nothing else."""
