@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,10 @@ from bench.bare import Shape
 
 DELIVERY_ACTIVITIES = frozenset({"send_email", "send_sms", "place_call"})
 FETCH_CONCURRENCY = 16
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+STEP_SUMMARY = re.compile(r"^step (\d+)/\d+:")
+"""A local activity's input is not in the history; its summary names the policy step
+(`workflows.describe.step_label`: "step 2/4: SMS reminder (...) via sms")."""
 
 
 def _name(event_type: int) -> str:
@@ -40,6 +45,10 @@ class Journey:
     activity_types: Counter[str] = field(default_factory=Counter)
     steps: int = 0
     """Policy steps delivered (delivery activities whose step_key is `step-...`)."""
+    local_activities: int = 0
+    step_costs: list[int] = field(default_factory=list)
+    """History events of each step that woke on its timer: from the timer firing to the next
+    timer starting, both counted (the wake-up, the delivery, the wait for what is next)."""
     shape: Shape = field(default_factory=lambda: [[0.0]])
     lateness: list[float] = field(default_factory=list)
     """Seconds from each step's planned time to the start of its activity (see `analyse`)."""
@@ -71,6 +80,20 @@ def _step_key(event: HistoryEvent) -> str | None:
         return None
     key = data.get("step_key") if isinstance(data, dict) else None
     return key if isinstance(key, str) else None
+
+
+def _local_activity(event: HistoryEvent) -> tuple[str, int | None] | None:
+    """(activity type, policy step index or None) of a local activity's marker."""
+    attrs = event.marker_recorded_event_attributes
+    if attrs.marker_name != LOCAL_ACTIVITY_MARKER:
+        return None
+    try:
+        data = json.loads(attrs.details["data"].payloads[0].data)
+        summary = json.loads(event.user_metadata.summary.data or b'""')
+    except (KeyError, IndexError, ValueError):
+        return None
+    match = STEP_SUMMARY.match(summary) if isinstance(summary, str) else None
+    return str(data.get("activity_type", "")), int(match[1]) - 1 if match else None
 
 
 def _input(event: HistoryEvent) -> Any:
@@ -131,7 +154,37 @@ def analyse(workflow_id: str, events: Sequence[HistoryEvent]) -> Journey:
     plan_of: dict[int, datetime] = {}
     signalled: datetime | None = None
     fresh_timer = False
-    for e in events:
+    woke_at: int | None = None  # position of the TimerFired that began the current segment
+    segment_steps = 0
+
+    def on_activity(name: str, index: int | None) -> datetime | None:
+        """Count an activity (queued or local) and return the plan its start is late against."""
+        nonlocal fresh_timer, next_plan, segment_steps
+        j.activities += 1
+        j.activity_types[name] += 1
+        entry = j.shape[-1]
+        entry[1 if len(entry) > 1 else 0] += 1
+        plan: datetime | None = None
+        if index is not None:
+            if index != HANDOVER:
+                j.steps += 1
+            ideal = steps_plan.pop(index, None)  # the first attempt only
+            if ideal is not None:
+                if index != HANDOVER:
+                    plan = ideal
+                if fresh_timer and start is not None:
+                    # The bare timer waits for the plan, not for when a backlogged product
+                    # journey got there: the baseline gets the ideal schedule.
+                    entry[0] = _offset(start, ideal)
+                    entry[2] = 0.0 if index == HANDOVER else 1.0
+        fresh_timer = False
+        if next_plan is not None:
+            plan, next_plan = next_plan, None
+        if plan is not None:
+            segment_steps += 1
+        return plan
+
+    for pos, e in enumerate(events):
         kind = _name(e.event_type)
         j.kinds[kind] += 1
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -144,6 +197,9 @@ def analyse(workflow_id: str, events: Sequence[HistoryEvent]) -> Journey:
         elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             wft_started = _time(e)
         elif e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            if woke_at is not None and segment_steps == 1:
+                j.step_costs.append(pos - woke_at + 1)
+            woke_at, segment_steps = None, 0
             t = e.timer_started_event_attributes
             base = wft_started or _time(e)
             planned[t.timer_id] = base + t.start_to_fire_timeout.ToTimedelta()
@@ -157,6 +213,7 @@ def analyse(workflow_id: str, events: Sequence[HistoryEvent]) -> Journey:
             else:  # a signal ended the wait (a payment): the bare timer ends when it came
                 at = signalled or wft_started or _time(e)
             j.shape.append([_offset(start, at), 0.0, 0.0])
+            woke_at, segment_steps = pos, 0
             fresh_timer = True
             timers_ended += 1
             if bare_shape is not None and start is not None and timers_ended < len(bare_shape):
@@ -167,31 +224,24 @@ def analyse(workflow_id: str, events: Sequence[HistoryEvent]) -> Journey:
             signalled = _time(e)
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             a = e.activity_task_scheduled_event_attributes
-            j.activities += 1
-            j.activity_types[a.activity_type.name] += 1
-            entry = j.shape[-1]
-            entry[1 if len(entry) > 1 else 0] += 1
+            name = a.activity_type.name
             index = None
-            if a.activity_type.name in DELIVERY_ACTIVITIES:
+            if name in DELIVERY_ACTIVITIES:
                 index = _step_index(_step_key(e))
-            elif a.activity_type.name == "hand_over":
+            elif name == "hand_over":
                 index = HANDOVER
-            if index is not None:
-                if index != HANDOVER:
-                    j.steps += 1
-                ideal = steps_plan.pop(index, None)  # the first attempt only
-                if ideal is not None:
-                    if index != HANDOVER:
-                        plan_of[e.event_id] = ideal
-                    if fresh_timer and start is not None:
-                        # The bare timer waits for the plan, not for when a backlogged
-                        # product journey got there: the baseline gets the ideal schedule.
-                        entry[0] = _offset(start, ideal)
-                        entry[2] = 0.0 if index == HANDOVER else 1.0
-            fresh_timer = False
-            if next_plan is not None:
-                plan_of[e.event_id] = next_plan
-                next_plan = None
+            plan = on_activity(name, index)
+            if plan is not None:
+                plan_of[e.event_id] = plan
+        elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            local = _local_activity(e)
+            if local is not None:
+                name, index = local
+                j.local_activities += 1
+                plan = on_activity(name, index if name in DELIVERY_ACTIVITIES else None)
+                # A local activity runs inside the workflow task that scheduled it.
+                if plan is not None and wft_started is not None:
+                    j.lateness.append((wft_started - plan).total_seconds())
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             plan = plan_of.pop(e.activity_task_started_event_attributes.scheduled_event_id, None)
             if plan is not None:
@@ -253,6 +303,7 @@ def summarize(journeys: Sequence[Journey], first_event_at: datetime) -> dict[str
     last = max(closed) if closed else first_event_at
     wall = max((last - first_event_at).total_seconds(), 1e-9)
     lateness = [x for j in journeys for x in j.lateness]
+    step_costs = [float(c) for j in journeys for c in j.step_costs]
     kinds: Counter[str] = Counter()
     for j in journeys:
         kinds.update(j.kinds)
@@ -286,6 +337,10 @@ def summarize(journeys: Sequence[Journey], first_event_at: datetime) -> dict[str
         "activities_per_journey": activities / max(1, n),
         "steps_per_journey": steps / max(1, n),
         "state_transitions_per_journey": _mean(j.state_transitions for j in journeys),
+        "step_events_p50": percentile(step_costs, 0.50),
+        "step_events_mean": _mean(step_costs),
+        "steps_on_timer": len(step_costs),
+        "local_activities_per_journey": _mean(j.local_activities for j in journeys),
         "lateness_p50_s": percentile(lateness, 0.50),
         "lateness_p99_s": percentile(lateness, 0.99),
         "event_kinds_per_journey": {k: v / max(1, n) for k, v in sorted(kinds.items())},
