@@ -70,7 +70,7 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
     }
 
     async def tuned() -> None:
-        async with BenchServer(folder / "tuned", tuned=True) as server:
+        async with BenchServer(folder / "tuned", tuned=True, extra_args=args.server_arg) as server:
             log(f"run {index + 1}: product, tuned server ({args.journeys} journeys)")
             prod = await run_product(server, folder / "tuned", **product_kwargs)
             journeys = await read_journeys(server.client, prod.workflow_ids)
@@ -456,6 +456,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-memory", action="store_true", help="no idle-memory measurement")
     p.add_argument("--skip-default", action="store_true", help="no default-server run")
     p.add_argument("--memory-only", action="store_true", help="only the idle-memory figure")
+    p.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more flag for the tuned server, to try it (repeat: --server-arg=--x ...)",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="seconds a phase may take")
     p.add_argument("--tmp-dir", default=None, help="where the throw-away databases go")
     p.add_argument("--keep", action="store_true", help="keep databases and logs")

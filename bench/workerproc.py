@@ -23,7 +23,7 @@ import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -193,14 +193,14 @@ async def main(args: argparse.Namespace) -> None:
     def report() -> None:
         gc.collect()
         s = proc_status()
-        print(f"RSS {s['VmRSS']} {s['VmHWM']}", flush=True)
+        print(f"RSS {s['VmRSS']} {s['VmHWM']}", file=CONTROL, flush=True)
 
     loop.add_signal_handler(signal.SIGUSR1, report)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     running = asyncio.create_task(w.run())
     await asyncio.sleep(0.3)
-    print(f"READY {os.getpid()}", flush=True)
+    print(f"READY {os.getpid()}", file=CONTROL, flush=True)
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([running, waiter], return_when=asyncio.FIRST_COMPLETED)
     if not running.done():
@@ -213,7 +213,21 @@ async def main(args: argparse.Namespace) -> None:
         await running
 
 
+CONTROL: TextIO = sys.stdout
+"""Where READY and RSS lines go: the parent reads them from our stdout pipe."""
+
+
+def _keep_stdout_for_control() -> None:
+    """Point fd 1 at the log (stderr) and keep the pipe for control lines only. The parent
+    reads the pipe only when it expects a control line, so anything else written to stdout
+    (the product's logs, the SDK core's) would fill the pipe and block the worker."""
+    global CONTROL
+    CONTROL = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+
 def cli() -> None:
+    _keep_stdout_for_control()
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["product", "bare"])
     parser.add_argument("--address", required=True)
