@@ -1,10 +1,8 @@
-"""What `InvoiceJourney` does, in a module the sandbox passes through.
+"""What `InvoiceJourney` does; `workflows.journey` adds the decorated entry points.
 
-The sandbox re-executes a workflow's own module for every journey it loads, and keeps that
-copy for as long as the journey sits in the worker's cache. Keeping the behaviour here and
-only the decorated entry points in `workflows.journey` means a cached journey carries a few
-kilobytes of its own code instead of all of it (see bench/ and the README's performance
-section). Nothing here may keep module-level state: every journey shares this one copy.
+This is workflow code: it runs in the journey's deterministic event loop, so time comes
+from `workflow.now()`, waiting from timers, and all I/O from activities. Nothing here may
+keep module-level state: every journey in the worker shares this module.
 
 `planning.decide` says what is next and when, `rules` says what an event or action does to
 the ledger, and activities do all I/O. A journey sleeps on one timer at a time and wakes at

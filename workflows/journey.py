@@ -2,8 +2,14 @@
 
 Only the entry points live here: the run, the signals, the updates with their validators
 and the query, each handing over to `workflows.engine.JourneyEngine` (the behaviour) or
-`workflows.rules` (what an event does to the ledger). The sandbox re-executes this module
-for every journey it loads and keeps it while the journey is cached, so it stays small.
+`workflows.rules` (what an event does to the ledger).
+
+The journey runs outside the SDK's sandbox (`sandboxed=False`). Its logic lives in plain
+modules that the sandbox would pass through anyway, so the sandbox guarded little, while
+re-creating it for every journey cost 39 kB per cached journey and a quarter of the
+worker's throughput (bench/run.py, README "Performance"). Determinism is guarded instead by
+tests/workflows/test_determinism.py (no clock, randomness, I/O or threads in workflow code)
+and by replaying stored histories (test_replay.py).
 """
 
 from __future__ import annotations
@@ -11,29 +17,26 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
-    # `import a.b as c`, not `from a import b`: the latter resolves `b` through the sandboxed
-    # parent package and would load a restricted copy instead of passing it through.
-    import workflows.engine as engine
-    import workflows.rules as rules
-    from journeys.models import (
-        AgentRequest,
-        AgentTask,
-        ConsentChange,
-        ConversationHeld,
-        CustomerResponse,
-        DeliveryFailure,
-        InvoiceCredited,
-        InvoiceVoided,
-        JourneyInput,
-        JourneyState,
-        PaymentReceived,
-        PaymentReversed,
-        workflow_id_for,
-    )
+import workflows.engine as engine
+import workflows.rules as rules
+from journeys.models import (
+    AgentRequest,
+    AgentTask,
+    ConsentChange,
+    ConversationHeld,
+    CustomerResponse,
+    DeliveryFailure,
+    InvoiceCredited,
+    InvoiceVoided,
+    JourneyInput,
+    JourneyState,
+    PaymentReceived,
+    PaymentReversed,
+    workflow_id_for,
+)
 
 
-@workflow.defn(name="InvoiceJourney")
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
 class InvoiceJourney(engine.JourneyEngine):
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:

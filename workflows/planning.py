@@ -1,9 +1,7 @@
 """Deterministic planning of a journey: which step is next, and when.
 
 Pure functions over plain data, no I/O and no clock of their own (the workflow passes in
-`workflow.now()`), so they are unit-tested directly and replay identically. The module is
-imported through the sandbox as passed-through: zone maths (`ZoneInfo`) works here, while
-inside the sandbox it is a restricted proxy.
+`workflow.now()`), so they are unit-tested directly and replay identically.
 """
 
 from __future__ import annotations

@@ -15,9 +15,8 @@ planned step moves forward to the first instant at which:
   these seven and how to add the territories).
 
 Pure and deterministic: no I/O, no clock, no `holidays` package (holiday dates arrive as data
-computed by the starter, so a journey replays identically after a package upgrade). It runs
-passed through the workflow sandbox, so `ZoneInfo` works; its answers depend on the tz
-database like `planning.day_instant` does.
+computed by the starter, so a journey replays identically after a package upgrade). Its
+answers depend on the tz database like `planning.day_instant` does.
 
 Only for the real clock. On the demo's compressed clock a "day" lasts seconds and opening
 hours mean nothing, so the caller applies windows only when `not clock.compressed`.

@@ -16,13 +16,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from journeys.models import JourneyInput, JourneyState
+from tests.histories import HISTORY_DIR
 from workflows.journey import InvoiceJourney
-
-# This module defines workflows, so the sandbox reloads it: models must be passed through or
-# the reloaded module gets its own copies of the classes the workflow builds.
-with workflow.unsafe.imports_passed_through():
-    from journeys.models import JourneyInput, JourneyState
-    from tests.histories import HISTORY_DIR
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
@@ -45,7 +41,7 @@ async def test_stored_history_replays_on_current_code(path: Path) -> None:
 # --- a change to the workflow must be guarded, and the guard works -------------------------
 
 
-@workflow.defn(name="InvoiceJourney")
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
 class UnguardedChange(InvoiceJourney):
     """A release that adds an activity before the journey begins, without a patch."""
 
@@ -57,7 +53,7 @@ class UnguardedChange(InvoiceJourney):
         return await super().run(inp)
 
 
-@workflow.defn(name="InvoiceJourney")
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
 class GuardedChange(InvoiceJourney):
     """The same release done right: only journeys started after it run the new activity."""
 
