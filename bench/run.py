@@ -42,7 +42,6 @@ from bench.histories import read_journeys, shapes_of, summarize  # noqa: E402
 from bench.memory import idle_memory  # noqa: E402
 from bench.product import PAY_AFTER_DAYS, run_product  # noqa: E402
 from bench.server import BenchServer  # noqa: E402
-from bench.workerproc import WHAT_IF_ENV, WHAT_IFS  # noqa: E402
 from journeys.temporal import TUNED_DEV_SERVER_ARGS  # noqa: E402
 
 TARGETS = {
@@ -347,8 +346,7 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"Reminder Journeys benchmark: N={args.journeys} journeys "
         f"({args.paid_share:.0%} paid on journey day {PAY_AFTER_DAYS}, the rest handed over), "
         f"R={args.runs} run(s), medians; 1 journey day = {args.seconds_per_day} s; "
-        f"{os.cpu_count()} cores"
-        + (f"; WHAT-IF {args.what_if} (product worker)" if args.what_if else ""),
+        f"{os.cpu_count()} cores",
     ]
     for rw in rows:
         lines.append(
@@ -467,13 +465,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tmp-dir", default=None, help="where the throw-away databases go")
     p.add_argument("--keep", action="store_true", help="keep databases and logs")
     p.add_argument(
-        "--what-if",
-        choices=WHAT_IFS,
-        default=None,
-        help="try a change on the product's worker: unsandboxed = its workflows run without\n"
-        "the SDK's sandbox (UnsandboxedWorkflowRunner)",
-    )
-    p.add_argument(
         "--no-snapshot",
         action="store_true",
         help="run the working tree itself, not a copy taken at start",
@@ -486,8 +477,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def cli() -> None:
     args = parse_args()
-    if args.what_if:
-        os.environ[WHAT_IF_ENV] = args.what_if  # the worker processes read it
     if not args.no_snapshot and not os.environ.get(SNAPSHOT_ENV):
         run_from_snapshot(args)
     report = asyncio.run(main(args))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import gc
 import json
 import os
@@ -137,20 +136,9 @@ def _knob(name: str, fallback: Any) -> Any:
     return fallback if field is None else field.default
 
 
-WHAT_IF_ENV = "JOURNEYS_BENCH_WHAT_IF"
-WHAT_IFS = ("unsandboxed",)
-"""Changes to try on the product's worker without editing it (`bench/run.py --what-if`):
-`unsandboxed` runs its workflows with the SDK's UnsandboxedWorkflowRunner."""
-
-
 def product_worker(client: Client, settings: Settings) -> Runnable:
     import worker as product
 
-    if os.environ.get(WHAT_IF_ENV) == "unsandboxed":
-        from temporalio.worker import UnsandboxedWorkflowRunner
-
-        runner = functools.partial(Worker, workflow_runner=UnsandboxedWorkflowRunner())
-        setattr(product, "Worker", runner)  # noqa: B010
     built: Runnable = product.build_worker(client, settings)
     return built
 

@@ -2,7 +2,7 @@
 
 Everything that crosses a boundary (HTTP, Temporal payloads, the store) is one of these
 pydantic models, so validation and its error messages live in exactly one place. The module
-is pure (no I/O) and is passed through the workflow sandbox.
+is pure (no I/O): journeys decode their input and messages with it in the worker.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -123,9 +123,10 @@ class Customer(_Model):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        # Only the E.164 shape here: this model is decoded inside the workflow sandbox, where
-        # phonenumbers' lazy metadata imports are refused. Ingest checks the number for real
-        # with `valid_phone` before a journey ever starts.
+        # Only the E.164 shape here: the full check loads phonenumbers' region metadata
+        # lazily, which a workflow must not do while decoding its input (it failed inside
+        # the SDK's sandbox, and it is I/O). Ingest checks the number for real with
+        # `valid_phone` before a journey ever starts.
         if value is not None and not _E164_RE.match(value):
             raise ValueError("must be an E.164 phone number like +46701234567")
         return value
@@ -219,6 +220,35 @@ class JourneyClock(_Model):
         return self.origin is not None
 
 
+_T = TypeVar("_T")
+_SHARED: dict[tuple[type, str], Any] = {}
+_SHARED_MAX = 1024
+
+
+def _shared(value: _T) -> _T:
+    """The one equal copy of a piece of configuration seen before, or this one.
+
+    Thousands of journeys sit in a worker's cache, each with the same policy, opening hours,
+    holidays and reference rates decoded from its input. They are frozen values, so every
+    journey can hold the same object (about 10 kB saved per cached journey). The table is
+    bounded; clearing it only costs some sharing.
+    """
+    key: tuple[type, str]
+    if isinstance(value, BaseModel):
+        key = (type(value), value.model_dump_json())
+    elif isinstance(value, dict):
+        key = (dict, repr(sorted(value.items())))
+    else:
+        key = (type(value), repr(value))
+    found = _SHARED.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = value
+    return value
+
+
 class JourneyInput(_Model):
     """Everything a journey needs, fixed at start: it never reads the store itself."""
 
@@ -249,6 +279,11 @@ class JourneyInput(_Model):
     """Channels delivered by a local activity (no provider rate to keep: the outbox); the
     others go through their rate-limited task queue. Journeys started without it (all of
     them before it existed) use the task queues."""
+
+    @field_validator("policy", "clock", "holidays", "opening_hours", "reference_rates")
+    @classmethod
+    def _share_configuration(cls, value: Any) -> Any:
+        return _shared(value)
 
 
 def workflow_id_for(invoice_id: str) -> str:

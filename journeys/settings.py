@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     )
     worker_max_cached_workflows: int = Field(
         default=10_000,
-        description="Journeys kept in the worker's sticky cache (about 230 kB each when idle, "
+        description="Journeys kept in the worker's sticky cache (about 90 kB each when idle, "
         "measured by bench/run.py).",
     )
     worker_graceful_shutdown_seconds: float = Field(
