@@ -133,6 +133,10 @@ TUNED_DYNAMIC_CONFIG: dict[str, Any] = {
     # SQLite and read back (sync match lost), or forwarded between partitions.
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
+    # The dev server has one history shard, whose cache of open workflows' state holds 512 by
+    # default: past that, every task reloads its workflow from SQLite. 4,096 open journeys fit
+    # (bench, N=1000: 9% less server CPU); idle entries cost memory only while cached.
+    "history.cacheMaxSize": 4096,
 }
 """Dynamic config values for the dev server (`--dynamic-config-value KEY=JSON`)."""
 
