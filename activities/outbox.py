@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from activities.ledger import mark_sent_in
+from activities.ledger import first_attempt, mark_sent_in
 from activities.rendering import RenderedMessage
 from journeys.models import Channel, DeliveryRequest
-from journeys.store import ContactAttemptRow, OutboxMessageRow, session_scope
+from journeys.store import OutboxMessageRow, session_scope
 
 PROVIDER: Final = "outbox"
 
@@ -44,28 +44,15 @@ class OutboxSender:
         (a retry, or an overlapping attempt): the caller then goes through the claim."""
         try:
             with session_scope(self._store_url) as session:
-                row = self._row(request, message)
-                session.add(row)
-                session.flush()
-                provider_id = outbox_id(row)
-                session.add(
-                    ContactAttemptRow(
-                        invoice_id=request.invoice_id,
-                        step_key=request.step_key,
-                        channel=request.channel,
-                        template=request.template,
-                        status="sent",
-                        provider=self.provider,
-                        provider_id=provider_id,
-                        attempts=1,
-                    )
-                )
+                provider_id = self._store(session, request, message)
+                session.add(first_attempt(request, self.provider, "sent", provider_id))
             return provider_id
         except IntegrityError:
             return None
 
-    def _row(self, request: DeliveryRequest, message: RenderedMessage) -> OutboxMessageRow:
-        return OutboxMessageRow(
+    def _store(self, session: Session, request: DeliveryRequest, message: RenderedMessage) -> str:
+        """Add the message to the caller's transaction; its outbox id."""
+        row = OutboxMessageRow(
             invoice_id=request.invoice_id,
             step_key=request.step_key,
             channel=request.channel,
@@ -73,6 +60,9 @@ class OutboxSender:
             subject=message.subject,
             body=message.body,
         )
+        session.add(row)
+        session.flush()
+        return outbox_id(row)
 
     def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> tuple[str, bool]:
         """Store the message and mark the step sent, atomically.
@@ -82,10 +72,7 @@ class OutboxSender:
         """
         try:
             with session_scope(self._store_url) as session:
-                row = self._row(request, message)
-                session.add(row)
-                session.flush()
-                provider_id = outbox_id(row)
+                provider_id = self._store(session, request, message)
                 mark_sent_in(
                     session, request.invoice_id, request.step_key, self.provider, provider_id
                 )
