@@ -20,6 +20,7 @@ How that is kept:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections import defaultdict
@@ -587,6 +588,12 @@ def public_holidays(country: str, invoice: Invoice, policy: Policy) -> tuple[dat
     """
     first = invoice.issued_at.year
     last = max(first + 1, journey_horizon(invoice, policy).year)
+    return _holiday_table(country, first, last)
+
+
+@functools.lru_cache(maxsize=64)
+def _holiday_table(country: str, first: int, last: int) -> tuple[date, ...]:
+    """Building a country's calendar takes about 5 ms; a batch of invoices shares a few."""
     cls = holidays.country_holidays(country, years=first)
     supported = getattr(type(cls), "supported_categories", ("public",))
     categories = tuple(c for c in ("public", "de_facto") if c in supported)
