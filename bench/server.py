@@ -20,7 +20,7 @@ from typing import TextIO
 
 from temporalio.client import Client
 
-from journeys.temporal import TUNED_DEV_SERVER_ARGS, dev_server_path, search_attribute_args
+from journeys.temporal import dev_server_command
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -84,21 +84,11 @@ class BenchServer:
         return self._client
 
     def command(self) -> list[str]:
-        cmd = [
-            str(dev_server_path()),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+        cmd = dev_server_command(self.port, self.db_path, tuned=self.tuned) + [
             "--http-port",
             str(free_port()),
             "--metrics-port",
             str(free_port()),
-            "--db-filename",
-            str(self.db_path.resolve()),
-            *search_attribute_args(),
             "--log-level",
             "error",
         ]
@@ -106,8 +96,6 @@ class BenchServer:
             cmd += ["--ui-port", str(free_port())]
         else:
             cmd.append("--headless")
-        if self.tuned:
-            cmd += TUNED_DEV_SERVER_ARGS
         return cmd + list(self.extra_args)
 
     async def __aenter__(self) -> BenchServer:

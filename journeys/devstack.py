@@ -33,13 +33,7 @@ from temporalio.client import Client
 from journeys.logging import get_logger
 from journeys.settings import Settings
 from journeys.store import init_db
-from journeys.temporal import (
-    SEARCH_ATTRIBUTES,
-    TUNED_DEV_SERVER_ARGS,
-    connect,
-    dev_server_path,
-    search_attribute_args,
-)
+from journeys.temporal import SEARCH_ATTRIBUTES, connect, dev_server_command
 
 log = get_logger("journeys.dev")
 
@@ -116,21 +110,11 @@ class TemporalDevServer:
 
     def command(self) -> list[str]:
         return [
-            str(dev_server_path()),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+            *dev_server_command(self.port, self.data_dir / "temporal.db"),
             "--ui-port",
             str(self.ui_port),
-            "--db-filename",
-            str((self.data_dir / "temporal.db").resolve()),
             "--namespace",
             self.namespace,
-            *search_attribute_args(),
-            *TUNED_DEV_SERVER_ARGS,
             "--log-level",
             "warn",
         ]

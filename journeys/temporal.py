@@ -152,3 +152,22 @@ def _tuned_args() -> tuple[str, ...]:
 
 TUNED_DEV_SERVER_ARGS: tuple[str, ...] = _tuned_args()
 """Append to `temporal server start-dev ...`: the tuned settings, nothing else."""
+
+
+def dev_server_command(port: int, db_file: Path, *, tuned: bool = True) -> list[str]:
+    """`temporal server start-dev` on 127.0.0.1:`port` with its state in `db_file` and our
+    search attributes; `tuned` adds the settings above. `journeys dev` runs this server and
+    bench/ measures it against the server's defaults, so both build it here."""
+    cmd = [
+        str(dev_server_path()),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-filename",
+        str(db_file.resolve()),
+        *search_attribute_args(),
+    ]
+    return cmd + list(TUNED_DEV_SERVER_ARGS) if tuned else cmd
