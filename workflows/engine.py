@@ -34,15 +34,8 @@ from journeys.models import (
     JourneyState,
     Step,
 )
-from journeys.temporal import (
-    AMOUNT_DUE,
-    CUSTOMER_ID,
-    INVOICE_ID,
-    JOURNEY_PHASE,
-    NEXT_ACTION_AT,
-    SEGMENT,
-)
-from workflows.describe import current_details, step_label
+from journeys.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
+from workflows.describe import current_details, search_attributes, step_label
 
 PERMANENT_DELIVERY_ERRORS = [
     "InvalidRecipient",
@@ -95,18 +88,13 @@ class JourneyEngine:
         self._published: tuple[object, ...] = ()
         self._lean = False
 
-    async def _run(self, inp: JourneyInput) -> JourneyState:
+    async def _run(self) -> JourneyState:
+        inp, ledger = self._inp, self._ledger
         self._lean = workflow.patched(LEAN_JOURNEY_PATCH)
-        if not self._lean:
+        if not self._lean:  # journeys started before the starter set these
             workflow.upsert_search_attributes(
-                [
-                    INVOICE_ID.value_set(inp.invoice.id),
-                    CUSTOMER_ID.value_set(inp.customer.id),
-                    SEGMENT.value_set(inp.segment),
-                    AMOUNT_DUE.value_set(float(inp.invoice.amount_due)),
-                ]
+                [pair.key.value_set(pair.value) for pair in search_attributes(inp)]
             )
-        ledger = self._ledger
         if inp.customer.vulnerable and inp.carried is None:
             ledger.open_tasks.append(
                 "vulnerable customer: no calls or fees; check the journey suits them"

@@ -44,7 +44,7 @@ class InvoiceJourney(engine.JourneyEngine):
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyState:
-        return await self._run(inp)
+        return await self._run()
 
     # --- signals: billing events -----------------------------------------------------------
 
