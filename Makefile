@@ -25,10 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# Bytecode first: with PYTHONDONTWRITEBYTECODE set, the workflow sandbox would otherwise
-# compile workflows/journey.py from source for every journey it loads (see bench/).
 dev: venv
-	@$(BIN)/python -m compileall -q journeys workflows activities starter worker.py
 	$(BIN)/journeys dev $(DEV_ARGS)
 
 # Each store gets its own pytest run; `set -e` stops at the first failing one, and pytest's

@@ -415,9 +415,9 @@ SNAPSHOT_IGNORE = shutil.ignore_patterns(
 def run_from_snapshot(args: argparse.Namespace) -> None:
     """Re-run this command on a copy of the code as it is now, and never return.
 
-    The sandbox re-imports the workflow's module from disk for every journey, so an edit
-    made while the benchmark runs would otherwise land in the middle of a measurement. The
-    copy also holds the run's databases and is removed at the end (kept with --keep).
+    Each phase starts its worker processes anew, minutes apart, so an edit made while the
+    benchmark runs would otherwise land in the middle of a measurement. The copy also holds
+    the run's databases and is removed at the end (kept with --keep).
     """
     repo = Path(__file__).resolve().parent.parent
     if os.environ.get(SNAPSHOT_ENV):
@@ -427,8 +427,8 @@ def run_from_snapshot(args: argparse.Namespace) -> None:
         root = Path(tempfile.mkdtemp(prefix="journeys-bench-", dir=base))
     shutil.copytree(repo, root / "src", ignore=SNAPSHOT_IGNORE)
     # Bytecode, as an installed package has it (pip compiles at install): without it, and with
-    # PYTHONDONTWRITEBYTECODE set, the sandbox compiles the workflow's module from source for
-    # every journey it loads.
+    # PYTHONDONTWRITEBYTECODE set, the sandbox of the bare baseline (which keeps the SDK's
+    # defaults) compiles bench/bare.py from source for every workflow it loads.
     compileall.compile_dir(root / "src", quiet=1, workers=1)
     env = dict(os.environ)
     env[SNAPSHOT_ENV] = str(root)

@@ -304,8 +304,8 @@ def parse_event(raw: object, prefix: str = "") -> AnyEvent:
 
 
 def _check_phone(event: AnyEvent, prefix: str) -> None:
-    """The full phone check the model leaves to ingest (it runs inside the workflow sandbox,
-    where phonenumbers cannot load its metadata): the number must exist in its plan."""
+    """The full phone check the model leaves to ingest (journeys decode the model, and must
+    not load phonenumbers' metadata then): the number must exist in its plan."""
     if not isinstance(event, InvoiceIssued | CustomerUpdated):
         return
     phone = event.data.customer.phone
