@@ -26,7 +26,7 @@ COPY worker.py ./
 RUN pip install --no-deps .
 
 # Files the product reads at run time. The migration scripts go where an installed package
-# looks for them (journeys/migrations.py: <prefix>/share/reminder-journeys/migrations).
+# looks for them (infra/migrations.py: <prefix>/share/reminder-journeys/migrations).
 COPY config ./config
 COPY templates ./templates
 COPY migrations /usr/local/share/reminder-journeys/migrations

@@ -12,11 +12,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
-from journeys.logging import configure_logging, get_logger
-from journeys.process import leave
-from journeys.settings import Settings, get_settings
-from journeys.store import init_db
-from journeys.temporal import connect
+from infra.logging import configure_logging, get_logger
+from infra.migrations import init_db
+from infra.process import leave
+from infra.settings import Settings, get_settings
+from infra.temporal import connect
 from workflows.engine import ACTIVITY_FOR_CHANNEL, channel_task_queue
 from workflows.journey import InvoiceJourney
 
@@ -97,7 +97,7 @@ def main() -> None:
         asyncio.run(run_worker(settings))
     except KeyboardInterrupt:
         status = 0
-    leave(status)  # see journeys.process: no interpreter teardown after a Temporal worker
+    leave(status)  # see infra.process: no interpreter teardown after a Temporal worker
 
 
 if __name__ == "__main__":

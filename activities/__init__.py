@@ -15,7 +15,7 @@ from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender, make_client
-from journeys.settings import Settings
+from infra.settings import Settings
 
 __all__ = [
     "DeliveryActivities",

@@ -27,9 +27,9 @@ from activities.errors import (
 )
 from activities.outbox import OutboxSender
 from activities.rendering import RenderedMessage, render
-from journeys.logging import get_logger
-from journeys.models import Channel, DeliveryRequest, DeliveryResult
-from journeys.settings import Settings
+from domain.models import Channel, DeliveryRequest, DeliveryResult
+from infra.logging import get_logger
+from infra.settings import Settings
 
 log = get_logger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from journeys.logging import redact
+from infra.logging import redact
 
 DELIVERY_REJECTED = "DeliveryRejected"
 PROVIDER_AUTH_FAILED = "ProviderAuthFailed"

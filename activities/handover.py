@@ -20,10 +20,10 @@ from temporalio import activity
 
 from activities.errors import PROVIDER_UNAVAILABLE, permanent, retryable, scrub
 from activities.ledger import attempts_for
-from journeys.logging import get_logger
-from journeys.models import HandoverRequest, HandoverResult
-from journeys.settings import Settings
-from journeys.store import (
+from domain.models import HandoverRequest, HandoverResult
+from infra.logging import get_logger
+from infra.settings import Settings
+from infra.store import (
     ContactAttemptRow,
     CustomerRow,
     HandoverRow,

@@ -20,8 +20,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from journeys.models import DeliveryRequest
-from journeys.store import ContactAttemptRow, session_scope, utcnow
+from domain.models import DeliveryRequest
+from infra.store import ContactAttemptRow, session_scope, utcnow
 
 Decision = Literal["send", "already_sent", "uncertain"]
 

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from activities.ledger import first_attempt, mark_sent_in
 from activities.rendering import RenderedMessage
-from journeys.models import Channel, DeliveryRequest
-from journeys.store import OutboxMessageRow, session_scope
+from domain.models import Channel, DeliveryRequest
+from infra.store import OutboxMessageRow, session_scope
 
 PROVIDER: Final = "outbox"
 

@@ -7,10 +7,10 @@ import asyncio
 from structlog.contextvars import bound_contextvars
 from temporalio import activity
 
-from journeys.logging import get_logger
-from journeys.models import JourneyOutcome
-from journeys.settings import Settings
-from journeys.store import InvoiceRow, session_scope
+from domain.models import JourneyOutcome
+from infra.logging import get_logger
+from infra.settings import Settings
+from infra.store import InvoiceRow, session_scope
 
 log = get_logger(__name__)
 

@@ -32,8 +32,8 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from journeys.models import DeliveryRequest
-from journeys.settings import Settings
+from domain.models import DeliveryRequest
+from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"
 

@@ -30,8 +30,8 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from journeys.models import DeliveryRequest, Locale
-from journeys.settings import Settings
+from domain.models import DeliveryRequest, Locale
+from infra.settings import Settings
 
 PROVIDER: Final = "twilio"
 

@@ -20,9 +20,9 @@ from bench.bare import BareJourney, Shape
 from bench.product import bench_settings, issued_event, make_settings
 from bench.server import BenchServer
 from bench.workerproc import WorkerProcess
-from journeys.policies import load_policies
-from journeys.store import init_db
-from journeys.temporal import connect
+from infra.migrations import init_db
+from infra.policy_file import load_policies
+from infra.temporal import connect
 from starter.events import Ingest, parse_events
 
 WARMUP = 50

@@ -25,12 +25,12 @@ import uvicorn
 from bench.procstat import cpu_delta, cpu_snapshot
 from bench.server import BenchServer, free_port
 from bench.workerproc import WorkerProcess
+from domain.models import Invoice, JourneyClock
+from infra.logging import configure_logging
+from infra.migrations import init_db
+from infra.settings import Settings
+from infra.temporal import connect
 from journeys.devstack import ApiServer
-from journeys.logging import configure_logging
-from journeys.models import Invoice, JourneyClock
-from journeys.settings import Settings
-from journeys.store import init_db
-from journeys.temporal import connect
 from starter.api import create_app
 
 PRODUCT_QUEUE = "bench-product"

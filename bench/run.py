@@ -42,7 +42,7 @@ from bench.histories import read_journeys, shapes_of, summarize  # noqa: E402
 from bench.memory import idle_memory  # noqa: E402
 from bench.product import PAY_AFTER_DAYS, run_product  # noqa: E402
 from bench.server import BenchServer  # noqa: E402
-from journeys.temporal import TUNED_DEV_SERVER_ARGS  # noqa: E402
+from infra.temporal import TUNED_DEV_SERVER_ARGS  # noqa: E402
 
 TARGETS = {
     "product_vs_bare_throughput": 0.85,

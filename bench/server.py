@@ -1,6 +1,6 @@
 """The embedded Temporal dev server for benchmarks: on free ports with a throw-away SQLite
 file and our search attributes, started with the tuned flags `journeys dev` uses
-(`journeys.temporal.TUNED_DEV_SERVER_ARGS`) or with the server's defaults, to compare them.
+(`infra.temporal.TUNED_DEV_SERVER_ARGS`) or with the server's defaults, to compare them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TextIO
 
 from temporalio.client import Client
 
-from journeys.temporal import dev_server_command
+from infra.temporal import dev_server_command
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0

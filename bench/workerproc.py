@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 
 from bench.procstat import cpu_seconds, proc_status
 from bench.server import die_with_parent
-from journeys.settings import Settings
+from infra.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
@@ -162,8 +162,8 @@ def bare_worker(client: Client, task_queue: str, max_cached: int | None) -> Runn
 
 async def main(args: argparse.Namespace) -> None:
     if args.kind == "product":
-        from journeys.logging import configure_logging
-        from journeys.temporal import connect
+        from infra.logging import configure_logging
+        from infra.temporal import connect
 
         values = json.loads(args.settings)
         values.update(temporal_address=args.address, temporal_task_queue=args.task_queue)

@@ -1,6 +1,6 @@
 """The `journeys` command (SPEC, "Commands").
 
-Every command ends through `journeys.process.leave`, which flushes and calls `os._exit`, so
+Every command ends through `infra.process.leave`, which flushes and calls `os._exit`, so
 that the known abort of a process that used a Temporal client in interpreter shutdown
 (temporalio/sdk-python#300) never turns a successful import or status call into a failure
 for scripts that check the exit status.
@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from journeys.logging import configure_logging, get_logger
-from journeys.models import AGENT_ACTIONS, JourneyState
-from journeys.policies import PolicyConfigError, format_validation_error
-from journeys.process import leave
-from journeys.settings import Settings
+from domain.models import AGENT_ACTIONS, JourneyState
+from domain.policies import PolicyConfigError, format_validation_error
+from infra.logging import configure_logging, get_logger
+from infra.process import leave
+from infra.settings import Settings
 
 app = typer.Typer(
     name="journeys",
@@ -43,8 +43,8 @@ app.add_typer(events_app, name="events")
 def _mount_operations() -> None:
     """Commands that live beside their subject (schema, replay check, API keys, dead letters)
     are mounted here so that `journeys` is the one command a person needs to know."""
+    from journeys.admin_cli import dead_letters_app, keys_app
     from journeys.ops_cli import db_app, replay, worker_health
-    from starter.admin_cli import dead_letters_app, keys_app
 
     app.add_typer(db_app, name="db")
     app.command("replay")(replay)
@@ -214,9 +214,9 @@ async def _import(
 ) -> tuple[Counter[str], list[str]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from journeys.policies import load_policies
-    from journeys.store import init_db
-    from journeys.temporal import connect
+    from infra.migrations import init_db
+    from infra.policy_file import load_policies
+    from infra.temporal import connect
     from starter.events import Ingest, invoice_owners, ordering_key
 
     policies = load_policies(settings.policy_file)
@@ -310,7 +310,7 @@ def _line_number(problem: str) -> int:
 
 
 async def _with_client(fn: Callable[[Any], Any]) -> Any:
-    from journeys.temporal import connect
+    from infra.temporal import connect
 
     client = await connect(_settings())
     return await fn(client)

@@ -25,11 +25,11 @@ from typing import Any, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 
-from journeys.logging import get_logger
-from journeys.models import Currency, CustomerResponse, Invoice, PositiveMoney
-from journeys.policies import load_policies
-from journeys.settings import REPO_ROOT, Settings
-from journeys.store import InvoiceRow, session_scope
+from domain.models import Currency, CustomerResponse, Invoice, PositiveMoney
+from infra.logging import get_logger
+from infra.policy_file import load_policies
+from infra.settings import REPO_ROOT, Settings
+from infra.store import InvoiceRow, session_scope
 from starter.actions import customer_response, get_state
 from starter.events import ClockFactory, Ingest, day_at, parse_events
 

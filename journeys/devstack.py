@@ -30,10 +30,10 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
-from journeys.logging import get_logger
-from journeys.settings import Settings
-from journeys.store import init_db
-from journeys.temporal import SEARCH_ATTRIBUTES, connect, dev_server_command
+from infra.logging import get_logger
+from infra.migrations import init_db
+from infra.settings import Settings
+from infra.temporal import SEARCH_ATTRIBUTES, connect, dev_server_command
 
 log = get_logger("journeys.dev")
 
@@ -220,7 +220,7 @@ def _api_server(settings: Settings, app: Any) -> ApiServer:
         app,
         host=settings.api_host,
         port=settings.api_port,
-        log_config=None,  # our logging setup (journeys.logging) renders uvicorn's lines too
+        log_config=None,  # our logging setup (infra.logging) renders uvicorn's lines too
         access_log=False,
         lifespan="on",
     )

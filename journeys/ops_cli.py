@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowHistory
 
-from journeys.process import leave
-from journeys.settings import Settings
+from infra.process import leave
+from infra.settings import Settings
 
 WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
 DEFAULT_REPLAY_LIMIT = 1000
@@ -53,7 +53,7 @@ def _safe(url: str) -> str:
 
 
 def _connect_problem(e: Exception) -> str | None:
-    from journeys.temporal import TemporalConfigError
+    from infra.temporal import TemporalConfigError
 
     if isinstance(e, TemporalConfigError):
         return f"bad configuration: {e}"
@@ -70,7 +70,7 @@ db_app = typer.Typer(
 
 
 def _db(action: str, fn: Any, *args: Any) -> Any:
-    from journeys.migrations import MigrationError
+    from infra.migrations import MigrationError
 
     try:
         return fn(*args)
@@ -89,7 +89,7 @@ def db_upgrade(
     ] = "head",
 ) -> None:
     """Migrate the store to the newest schema (or --revision). Safe to run again."""
-    from journeys import migrations
+    from infra import migrations
 
     url = _settings().store_url
     before = _db("reading the schema", migrations.current, url)
@@ -109,7 +109,7 @@ def db_downgrade(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Undo migrations down to REVISION. Columns and tables they added are dropped, with data."""
-    from journeys import migrations
+    from infra import migrations
 
     url = _settings().store_url
     if not yes:
@@ -125,7 +125,7 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """The store's schema revision, and whether it is the newest."""
-    from journeys import migrations
+    from infra import migrations
 
     url = _settings().store_url
     now = _db("reading the schema", migrations.current, url)
@@ -217,7 +217,7 @@ def _one_line(e: BaseException) -> str:
 async def _replay_with_settings(
     settings: Settings, query: str | None, limit: int | None
 ) -> ReplayReport:
-    from journeys.temporal import connect
+    from infra.temporal import connect
 
     client = await connect(settings)
     return await replay_journeys(client, query=query, limit=limit)
@@ -314,7 +314,7 @@ async def worker_is_polling(client: Client, settings: Settings, hostname: str) -
 
 
 async def _worker_health(settings: Settings, hostname: str) -> bool:
-    from journeys.temporal import connect
+    from infra.temporal import connect
 
     client = await connect(settings)
     return await worker_is_polling(client, settings, hostname)
@@ -356,7 +356,7 @@ ops_app.command("worker-health")(worker_health)
 
 def _configure_logging() -> None:
     try:
-        from journeys.logging import configure_logging
+        from infra.logging import configure_logging
 
         settings = Settings()
         configure_logging(settings.log_format, settings.log_level)

@@ -1,7 +1,7 @@
-"""Alembic environment for the store (journeys/store.py).
+"""Alembic environment for the store (infra/store.py).
 
 The URL comes from, in order: a connection handed over in `config.attributes["connection"]`,
-`sqlalchemy.url` set on the config (what `journeys.migrations` does), or the product's own
+`sqlalchemy.url` set on the config (what `infra.migrations` does), or the product's own
 settings (`Settings().store_url`: DATABASE_URL, else the SQLite file in DATA_DIR), so that the
 `alembic` command and `journeys db upgrade` always agree on which database they change.
 
@@ -19,8 +19,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlmodel import SQLModel
 
-import journeys.store  # noqa: F401  (registers every table on SQLModel.metadata)
-from journeys.settings import Settings
+import infra.store  # noqa: F401  (registers every table on SQLModel.metadata)
+from infra.settings import Settings
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -22,14 +22,14 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.models import (
+from domain.models import (
     AgentAction,
     AgentRequest,
     CustomerResponse,
     JourneyState,
     workflow_id_for,
 )
-from journeys.policies import format_validation_error
+from domain.policies import format_validation_error
 from workflows.journey import InvoiceJourney
 
 QUERY_TIMEOUT = timedelta(seconds=10)

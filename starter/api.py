@@ -28,12 +28,12 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from journeys.logging import bind_journey, get_logger
-from journeys.models import AgentAction, JourneyState
-from journeys.policies import load_policies
-from journeys.settings import Settings, get_settings
-from journeys.store import OutboxMessageRow, session_scope
-from journeys.temporal import connect
+from domain.models import AgentAction, JourneyState
+from infra.logging import bind_journey, get_logger
+from infra.policy_file import load_policies
+from infra.settings import Settings, get_settings
+from infra.store import OutboxMessageRow, session_scope
+from infra.temporal import connect
 from starter import auth, deadletters, metrics, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
 from starter.actions import (
     ActionRejected,

@@ -36,8 +36,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from journeys.settings import Settings
-from journeys.store import ApiKeyRow, session_scope
+from infra.settings import Settings
+from infra.store import ApiKeyRow, session_scope
 from starter.routing import SettingsDep
 
 Role = Literal["agent", "billing", "read-only"]

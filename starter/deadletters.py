@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from journeys.logging import get_logger
-from journeys.settings import Settings
-from journeys.store import DeadLetterRow, session_scope
+from infra.logging import get_logger
+from infra.settings import Settings
+from infra.store import DeadLetterRow, session_scope
 from starter.auth import require_role
 from starter.routing import SettingsDep
 

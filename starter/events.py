@@ -49,8 +49,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.logging import get_logger
-from journeys.models import (
+from domain.models import (
     Customer,
     Invoice,
     InvoiceCredited,
@@ -64,15 +63,16 @@ from journeys.models import (
     valid_phone,
     workflow_id_for,
 )
-from journeys.policies import PolicyFile, format_validation_error
-from journeys.segmentation import (
+from domain.policies import PolicyFile, format_validation_error
+from domain.segmentation import (
     PastInvoice,
     choose_segment,
     customer_lifetime_value,
     handover_needs_approval,
 )
-from journeys.settings import Settings
-from journeys.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
+from infra.logging import get_logger
+from infra.settings import Settings
+from infra.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
 from workflows.describe import search_attributes, static_details, static_summary
 from workflows.journey import InvoiceJourney
 

@@ -34,9 +34,9 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.models import Customer, Locale, workflow_id_for
-from journeys.settings import Settings
-from journeys.store import (
+from domain.models import Customer, Locale, workflow_id_for
+from infra.settings import Settings
+from infra.store import (
     ContactAttemptRow,
     CustomerRow,
     InvoiceRow,

@@ -40,9 +40,9 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.client import Client
 
-from journeys.logging import get_logger
-from journeys.models import AgentTask, DeliveryFailure
-from journeys.settings import Settings
+from domain.models import AgentTask, DeliveryFailure
+from infra.logging import get_logger
+from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,

@@ -58,9 +58,9 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from journeys.logging import get_logger
-from journeys.models import AgentTask, Customer, workflow_id_for
-from journeys.settings import Settings
+from domain.models import AgentTask, Customer, workflow_id_for
+from infra.logging import get_logger
+from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.events import EventConflict, EventRejected, Ingest, JourneyMissing, parse_event
 from starter.routing import (

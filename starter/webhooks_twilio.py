@@ -56,8 +56,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from activities.rendering import format_hours
 from activities.twilio_sender import INVALID_RECIPIENT_CODES, OPTED_OUT_CODES, VOICE_LANGUAGES
-from journeys.logging import get_logger
-from journeys.models import (
+from domain.models import (
     AgentTask,
     ConsentChange,
     ConversationHeld,
@@ -66,7 +65,8 @@ from journeys.models import (
     Locale,
     OpeningHours,
 )
-from journeys.settings import Settings
+from infra.logging import get_logger
+from infra.settings import Settings
 from starter.actions import (
     JourneyClosed,
     JourneyNotFound,

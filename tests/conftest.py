@@ -20,9 +20,10 @@ from sqlmodel import SQLModel
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
-from journeys.settings import Settings
-from journeys.store import get_engine, init_db
-from journeys.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from infra.migrations import init_db
+from infra.settings import Settings
+from infra.store import get_engine
+from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
 
 POSTGRES_URL = os.environ.get(
     "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from journeys.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
-from journeys.policies import load_policies
-from journeys.settings import REPO_ROOT
+from domain.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
+from infra.policy_file import load_policies
+from infra.settings import REPO_ROOT
 
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
 

@@ -12,10 +12,10 @@ from fastapi import Depends, FastAPI
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from journeys.settings import Settings
-from journeys.store import ApiKeyRow, session_scope
+from infra.settings import Settings
+from infra.store import ApiKeyRow, session_scope
+from journeys.admin_cli import dead_letters_app, keys_app
 from starter import auth, deadletters
-from starter.admin_cli import dead_letters_app, keys_app
 from starter.auth import Principal, require_role
 
 BOOTSTRAP = "bootstrap-key-for-tests"

@@ -15,9 +15,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from domain.models import JourneyState, workflow_id_for
+from infra.settings import Settings
 from journeys import cli
-from journeys.models import JourneyState, workflow_id_for
-from journeys.settings import Settings
 from tests.starter.conftest import issued, payment
 from worker import build_worker
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from journeys.models import JourneyInput
-from journeys.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
+from domain.models import JourneyInput
+from infra.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
 from workflows.planning import Decision, Ledger
 
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}

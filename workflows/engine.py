@@ -22,7 +22,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 import workflows.planning as planning
 import workflows.rules as rules
-from journeys.models import (
+from domain.models import (
     Channel,
     DeliveryRequest,
     DeliveryResult,
@@ -34,7 +34,7 @@ from journeys.models import (
     JourneyState,
     Step,
 )
-from journeys.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
+from infra.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
 from workflows.describe import current_details, search_attributes, step_label
 
 PERMANENT_DELIVERY_ERRORS = [

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 import workflows.engine as engine
 import workflows.rules as rules
-from journeys.models import (
+from domain.models import (
     AgentRequest,
     AgentTask,
     ConsentChange,

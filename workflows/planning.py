@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
-from journeys.interest import MissingReferenceRateError, late_interest
-from journeys.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
-from journeys.models import (
+from domain.interest import MissingReferenceRateError, late_interest
+from domain.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
+from domain.models import (
     CLOSED_PHASES,
     Channel,
     Customer,
@@ -28,7 +28,7 @@ from journeys.models import (
     Phase,
     Step,
 )
-from workflows.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
+from domain.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
 
 MAX_PROMISE_DAYS = 30
 """How far ahead a promise to pay may reach before it needs a payment plan instead."""
@@ -388,7 +388,7 @@ def interest_due(inp: JourneyInput, ledger: Ledger, now: datetime) -> Decimal:
 
 def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel) -> FeeDecision:
     """The fee this step may lawfully charge: capped, once per kind, only where agreed, never
-    to a vulnerable customer (journeys.jurisdiction has the rules and their sources)."""
+    to a vulnerable customer (domain.jurisdiction has the rules and their sources)."""
     return lawful_fee(
         step.fee,
         customer(inp, ledger),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from journeys.models import (
+from domain.models import (
     AddNoteAction,
     AgentRequest,
     AgentTask,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One-shot (compose service `temporal-setup`, image temporalio/admin-tools): wait for the
 # Temporal server, create the product's namespace, and register the search attributes that
-# journeys set (journeys/temporal.py SEARCH_ATTRIBUTES). Idempotent: it only adds what is
+# journeys set (infra/temporal.py SEARCH_ATTRIBUTES). Idempotent: it only adds what is
 # missing, so it runs on every `docker compose up`.
 #
 # Works against any Temporal the `temporal` CLI can reach: TEMPORAL_ADDRESS and
@@ -25,7 +25,7 @@ if [ -n "${TEMPORAL_TLS_CA_PATH:-}" ]; then
   export TEMPORAL_TLS_SERVER_CA_CERT_PATH="$TEMPORAL_TLS_CA_PATH"
 fi
 
-# name:type, as the server calls the types. Keep in step with journeys/temporal.py
+# name:type, as the server calls the types. Keep in step with infra/temporal.py
 # (tests/production/test_compose.py checks that every attribute there is listed here).
 SEARCH_ATTRIBUTES="
 InvoiceId:Keyword

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from journeys.models import Channel, DeliveryRequest, HandoverRequest, HistoryEntry
+from domain.models import Channel, DeliveryRequest, HandoverRequest, HistoryEntry
 
 EMAIL = "berit@example.se"
 PHONE = "+46701234567"

@@ -8,9 +8,9 @@ from temporalio.testing import ActivityEnvironment
 from activities import build_activities
 from activities.delivery import DeliveryActivities
 from activities.ledger import get_attempt
-from journeys.models import DeliveryRequest, DeliveryResult
-from journeys.settings import Settings
-from journeys.store import ContactAttemptRow, OutboxMessageRow, session_scope
+from domain.models import DeliveryRequest, DeliveryResult
+from infra.settings import Settings
+from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
 
 
 def delivery_activities(settings: Settings) -> DeliveryActivities:

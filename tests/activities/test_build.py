@@ -8,7 +8,7 @@ from activities import build_activities, build_senders
 from activities.outbox import OutboxSender
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender
-from journeys.settings import Settings
+from infra.settings import Settings
 
 NAMES = ["send_email", "send_sms", "place_call", "hand_over", "record_outcome"]
 

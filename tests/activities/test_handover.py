@@ -10,9 +10,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.handover import HandoverActivities
-from journeys.models import HandoverRequest, HandoverResult
-from journeys.settings import Settings
-from journeys.store import CustomerRow, HandoverRow, session_scope
+from domain.models import HandoverRequest, HandoverResult
+from infra.settings import Settings
+from infra.store import CustomerRow, HandoverRow, session_scope
 from tests.activities.factory import (
     EMAIL,
     closed_port_url,

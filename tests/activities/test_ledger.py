@@ -9,7 +9,7 @@ import pytest
 import activities.ledger
 import activities.outbox
 from activities import ledger
-from journeys.settings import Settings
+from infra.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
 from tests.fakes import FakeSendGrid, FakeTwilio

@@ -12,8 +12,8 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
-from journeys.logging import configure_logging
-from journeys.settings import Settings
+from infra.logging import configure_logging
+from infra.settings import Settings
 from tests.activities.factory import EMAIL, PHONE, delivery_request
 from tests.activities.helpers import deliver
 from tests.fakes import FakeSendGrid, FakeTwilio

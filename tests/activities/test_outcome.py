@@ -9,9 +9,9 @@ from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
 from activities.outcome import OutcomeActivities
-from journeys.models import JourneyOutcome
-from journeys.settings import Settings
-from journeys.store import InvoiceRow, session_scope
+from domain.models import JourneyOutcome
+from infra.settings import Settings
+from infra.store import InvoiceRow, session_scope
 
 CLOSED_AT = datetime(2026, 12, 20, 9, 30, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from activities.rendering import (
     render,
     template_context,
 )
-from journeys.models import CHANNELS, Channel, Locale, OpeningHours
-from journeys.settings import REPO_ROOT
+from domain.models import CHANNELS, Channel, Locale, OpeningHours
+from infra.settings import REPO_ROOT
 from tests.activities.factory import delivery_request
 
 TEMPLATES = REPO_ROOT / "templates"

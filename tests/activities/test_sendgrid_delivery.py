@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryActivities
 from activities.sendgrid_sender import SendGridSender
-from journeys.settings import Settings
+from infra.settings import Settings
 from tests.activities.factory import EMAIL, closed_port_url, delivery_request
 from tests.activities.helpers import attempt, deliver
 from tests.fakes import FakeResponse, FakeSendGrid

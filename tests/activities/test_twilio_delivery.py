@@ -10,7 +10,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.twilio_sender import make_client
-from journeys.settings import Settings
+from infra.settings import Settings
 from tests.activities.factory import PHONE, closed_port_url, delivery_request
 from tests.activities.helpers import attempt, deliver
 from tests.fakes import FakeResponse, FakeTwilio

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from journeys.models import (
+from domain.models import (
     WEEKDAYS,
     Consent,
     Customer,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeys.interest import (
+from domain.interest import (
     EXAMPLE_REFERENCE_RATES,
     MissingReferenceRateError,
     RateTable,

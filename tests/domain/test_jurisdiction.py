@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeys.jurisdiction import (
+from domain.jurisdiction import (
     SE,
     US,
     FeeKind,
@@ -28,7 +28,7 @@ from journeys.jurisdiction import (
     pack_for,
     validate_policy,
 )
-from journeys.models import Customer, Policy, Step
+from domain.models import Customer, Policy, Step
 from tests.domain.strategies import FEES, customers, policies
 from tests.factories import POLICIES, customer
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeys.models import Customer, Invoice, JourneyInput, OpeningHours
+from domain.models import Customer, Invoice, JourneyInput, OpeningHours
 from tests.domain.strategies import customers, holidays_near, opening_hours
 from tests.factories import POLICIES
 from workflows import planning

@@ -6,7 +6,7 @@ import inspect
 
 from pydantic import BaseModel
 
-import journeys.models as models
+import domain.models as models
 
 
 def test_every_model_is_built_at_import() -> None:

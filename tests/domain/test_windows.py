@@ -15,18 +15,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeys.jurisdiction import US
-from journeys.models import WEEKDAYS, JourneyClock, OpeningHours
-from tests.domain.strategies import US_SERVICE_ZONES, ZONES, holidays_near, instants, opening_hours
-from workflows import windows
-from workflows.planning import day_instant
-from workflows.windows import (
+from domain import windows
+from domain.jurisdiction import US
+from domain.models import WEEKDAYS, JourneyClock, OpeningHours
+from domain.windows import (
     CALL_MIN_OPEN,
     US_TIME_ZONES,
     NoContactSlotError,
     is_open,
     next_contact_slot,
 )
+from tests.domain.strategies import US_SERVICE_ZONES, ZONES, holidays_near, instants, opening_hours
+from workflows.planning import day_instant
 
 US_HOURS = (time(8), time(21))
 SE_HOURS = OpeningHours()  # Monday to Friday 08:00-20:00, Europe/Stockholm

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from journeys.settings import Settings
+from infra.settings import Settings
 from tests.fakes.agency import FakeAgency
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio

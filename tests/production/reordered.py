@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from journeys.models import JourneyInput, JourneyState
+from domain.models import JourneyInput, JourneyState
 from workflows.journey import InvoiceJourney
 
 

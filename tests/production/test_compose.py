@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from journeys.settings import REPO_ROOT
+from infra.settings import REPO_ROOT
 
 yaml = pytest.importorskip("yaml", reason="PyYAML reads docker-compose.yml (test extra)")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from journeys.settings import REPO_ROOT, Settings
-from journeys.temporal import SEARCH_ATTRIBUTES
+from infra.settings import REPO_ROOT, Settings
+from infra.temporal import SEARCH_ATTRIBUTES
 
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 README = REPO_ROOT / "README.md"
@@ -19,7 +19,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 
 SETTING_NAMES = sorted(name.upper() for name in Settings.model_fields)
 
-# How journeys/temporal.py's key types are called by the server and the `temporal` CLI.
+# How infra/temporal.py's key types are called by the server and the `temporal` CLI.
 SERVER_TYPES = {"KEYWORD": "Keyword", "DOUBLE": "Double", "DATETIME": "Datetime"}
 
 

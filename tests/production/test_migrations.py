@@ -1,7 +1,7 @@
 """The store's Alembic migrations: up, down and up again, on SQLite and PostgreSQL, and no drift.
 
 The drift check is the one that guards later work: a table or column added to
-journeys/store.py without a migration makes `differences` non-empty, and this file fails
+infra/store.py without a migration makes `differences` non-empty, and this file fails
 until a revision in migrations/versions/ creates it.
 """
 
@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import MetaData, create_engine, inspect
 from sqlmodel import SQLModel
 
-from journeys import migrations
-from journeys.migrations import BASELINE, BASELINE_TABLES, MigrationError
-from journeys.store import init_db
+from infra import migrations
+from infra.migrations import BASELINE, BASELINE_TABLES, MigrationError, init_db
 
 STORE_TABLES = {table.name for table in SQLModel.metadata.sorted_tables}
 
@@ -50,7 +49,7 @@ def round_trip(url: str) -> None:
 def drift_message(diffs: list[object]) -> str:
     lines = "\n".join(f"  {d}" for d in diffs)
     return (
-        "journeys/store.py and migrations/versions/ disagree; add a revision "
+        "infra/store.py and migrations/versions/ disagree; add a revision "
         f"(docs/evolving-journeys.md) for:\n{lines}"
     )
 

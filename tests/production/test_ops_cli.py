@@ -17,10 +17,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from journeys import migrations
-from journeys.models import JourneyState, workflow_id_for
+from domain.models import JourneyState, workflow_id_for
+from infra import migrations
+from infra.settings import REPO_ROOT, Settings
 from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_polling
-from journeys.settings import REPO_ROOT, Settings
 from tests.factories import journey_input
 from tests.production.reordered import ReorderedJourney
 from worker import build_worker

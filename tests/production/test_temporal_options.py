@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from temporalio.service import TLSConfig
 
-from journeys.settings import Settings
-from journeys.temporal import TemporalConfigError, connect_options
+from infra.settings import Settings
+from infra.temporal import TemporalConfigError, connect_options
 
 
 def settings(**values: Any) -> Settings:

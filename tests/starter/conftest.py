@@ -21,8 +21,8 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from infra.settings import Settings
 from journeys.devstack import ApiServer
-from journeys.settings import Settings
 from starter.api import create_app
 from worker import build_worker
 

@@ -12,8 +12,8 @@ from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.models import JourneyState, workflow_id_for
-from journeys.store import (
+from domain.models import JourneyState, workflow_id_for
+from infra.store import (
     CustomerRow,
     DeadLetterRow,
     InvoiceRow,

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.models import JourneyState, workflow_id_for
-from journeys.store import CustomerRow, DeadLetterRow, JourneyEventRow, session_scope
+from domain.models import JourneyState, workflow_id_for
+from infra.store import CustomerRow, DeadLetterRow, JourneyEventRow, session_scope
 from tests.starter.conftest import Stack, customer, issued, new_id, payment
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from journeys.models import JourneyState, workflow_id_for
+from domain.models import JourneyState, workflow_id_for
 from tests.starter.conftest import Stack, issued, new_id, payment
 
 

@@ -10,20 +10,21 @@ from typing import Any, cast
 import pytest
 from temporalio.client import Client
 
-from journeys.demo import build_plan, load_scenario
-from journeys.interest import EXAMPLE_REFERENCE_RATES
-from journeys.models import Customer, JourneyInput
-from journeys.policies import PolicyConfigError, PolicyFile, load_policies, parse_policies
-from journeys.segmentation import (
+from domain.interest import EXAMPLE_REFERENCE_RATES
+from domain.models import Customer, JourneyInput
+from domain.policies import PolicyConfigError, PolicyFile, parse_policies
+from domain.segmentation import (
     PastInvoice,
     SegmentationThresholds,
     customer_lifetime_value,
     handover_needs_approval,
     lifetime_value,
 )
-from journeys.segmentation import choose_segment as _choose_segment
-from journeys.settings import REPO_ROOT, Settings
-from journeys.store import InvoiceRow, session_scope
+from domain.segmentation import choose_segment as _choose_segment
+from infra.policy_file import load_policies
+from infra.settings import REPO_ROOT, Settings
+from infra.store import InvoiceRow, session_scope
+from journeys.demo import build_plan, load_scenario
 from starter.events import apply_event, compressed_clock, parse_event
 from tests.factories import POLICIES
 from tests.starter.conftest import issued

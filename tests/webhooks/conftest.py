@@ -32,11 +32,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
+from domain.models import JourneyState, workflow_id_for
+from infra.policy_file import load_policies
+from infra.settings import Settings
+from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from journeys.devstack import ApiServer
-from journeys.models import JourneyState, workflow_id_for
-from journeys.policies import load_policies
-from journeys.settings import Settings
-from journeys.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
 from starter.events import Ingest
 from starter.routing import local_today

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from journeys.store import DeadLetterRow, WebhookEventRow, session_scope
+from infra.store import DeadLetterRow, WebhookEventRow, session_scope
 from starter.webhooks_sendgrid import (
     failure_kind,
     message_id_candidates,

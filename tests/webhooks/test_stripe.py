@@ -14,8 +14,8 @@ import pytest
 from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from journeys.models import Consent, Customer, JourneyState, workflow_id_for
-from journeys.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
+from domain.models import Consent, Customer, JourneyState, workflow_id_for
+from infra.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from starter.events import parse_event
 from starter.webhooks_stripe import (
     Ignored,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from journeys.store import CustomerRow, DeadLetterRow, session_scope
+from infra.store import CustomerRow, DeadLetterRow, session_scope
 from starter.webhooks_twilio import parse_promise_date, parse_sms
 from tests.webhooks.conftest import (
     PHONE,

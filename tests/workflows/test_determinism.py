@@ -15,8 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = "workflows.journey"
-PROJECT_PACKAGES = ("workflows", "journeys")
-CLIENT_SIDE = {"journeys.temporal": "imported for its search-attribute keys only"}
+PROJECT_PACKAGES = ("workflows", "domain", "infra", "activities")
+CLIENT_SIDE = {"infra.temporal": "imported for its search-attribute keys only"}
 """Modules the journey imports for constants, whose functions only clients and workers call."""
 
 FORBIDDEN_IMPORTS = {
@@ -107,7 +107,7 @@ def test_the_journey_reaches_the_modules_it_is_made_of() -> None:
     modules = workflow_modules()
     for expected in ("workflows.engine", "workflows.planning", "workflows.rules"):
         assert expected in modules
-    assert "journeys.models" in modules
+    assert "domain.models" in modules
 
 
 @pytest.mark.parametrize("name", sorted(workflow_modules()))

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import build_activities
-from journeys.models import (
+from domain.models import (
     AgentRequest,
     Consent,
     ConsentChange,
@@ -38,8 +38,8 @@ from journeys.models import (
     PaymentReceived,
     workflow_id_for,
 )
-from journeys.settings import Settings
-from journeys.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
+from infra.settings import Settings
+from infra.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
 from tests.factories import POLICIES, journey_input
 from tests.histories import save_history
 from worker import build_worker

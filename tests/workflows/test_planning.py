@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from journeys.models import (
+from domain.models import (
     AgentRequest,
     CustomerResponse,
     DeliveryFailure,
@@ -20,7 +20,7 @@ from journeys.models import (
     ResumeAction,
     Step,
 )
-from journeys.policies import PolicyConfigError, parse_policies
+from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import journey_input
 from workflows import planning, rules
 from workflows.planning import Ledger
@@ -197,8 +197,8 @@ def test_policy_breaking_the_law_is_refused_at_load() -> None:
 
 
 def test_shipped_policy_file_is_lawful() -> None:
-    from journeys.policies import load_policies
-    from journeys.settings import REPO_ROOT
+    from infra.policy_file import load_policies
+    from infra.settings import REPO_ROOT
 
     assert load_policies(REPO_ROOT / "config" / "policies.toml").jurisdiction == "SE"
 
@@ -228,7 +228,7 @@ def test_marked_vulnerable_means_no_calls_and_no_fees() -> None:
 
 
 def test_interest_accrues_on_the_unpaid_invoice_amount() -> None:
-    from journeys.interest import EXAMPLE_REFERENCE_RATES
+    from domain.interest import EXAMPLE_REFERENCE_RATES
 
     inp = journey_input(issued=date(2025, 1, 1)).model_copy(
         update={"reference_rates": dict(EXAMPLE_REFERENCE_RATES)}
@@ -247,8 +247,8 @@ def test_interest_accrues_on_the_unpaid_invoice_amount() -> None:
 
 
 def test_hours_too_short_for_any_call_are_refused_at_load() -> None:
-    from journeys.policies import load_policies
-    from journeys.settings import REPO_ROOT
+    from infra.policy_file import load_policies
+    from infra.settings import REPO_ROOT
 
     shipped = load_policies(REPO_ROOT / "config" / "policies.toml").model_dump(mode="json")
     shipped["opening_hours"] = {"weekly": {"mon": ["08:00-08:20"]}}
@@ -257,7 +257,7 @@ def test_hours_too_short_for_any_call_are_refused_at_load() -> None:
 
 
 def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
-    from journeys.models import OpeningHours
+    from domain.models import OpeningHours
 
     hours = OpeningHours.model_validate({"weekly": {"mon": ["08:00-08:20"]}})
     inp = journey_input().model_copy(update={"opening_hours": hours})
@@ -271,7 +271,7 @@ def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
 
 
 def test_us_no_call_within_7_days_of_a_conversation() -> None:
-    from journeys.models import ConversationHeld
+    from domain.models import ConversationHeld
 
     inp = journey_input().model_copy(update={"jurisdiction": "US"})
     ledger = ledger_for(inp)

@@ -11,8 +11,8 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.models import workflow_id_for
-from journeys.settings import Settings
+from domain.models import workflow_id_for
+from infra.settings import Settings
 from tests.factories import journey_input
 from worker import build_worker
 from workflows.describe import search_attributes, static_details, static_summary

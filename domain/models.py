@@ -263,7 +263,7 @@ class JourneyInput(_Model):
     handover_requires_approval: bool = False
     """Loyal and high-value customers: handover waits for an agent instead of happening."""
     jurisdiction: str = "SE"
-    """The policy pack whose rules apply (journeys.jurisdiction)."""
+    """The policy pack whose rules apply (domain.jurisdiction)."""
     opening_hours: OpeningHours | None = None
     """Customer service's hours: contacts wait for them. None: contact at the planned time."""
     service_phone: str | None = None
@@ -615,7 +615,7 @@ class JourneyOutcome(_Model):
     closed_at: UtcDatetime
 
 
-# --- contact windows (appended for workflows/windows.py; owned by the domain-rules work) ------
+# --- contact windows (appended for domain/windows.py; owned by the domain-rules work) ------
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

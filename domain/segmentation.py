@@ -39,7 +39,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from journeys.models import Currency, Customer, PositiveMoney
+from domain.models import Currency, Customer, PositiveMoney
 
 SEGMENTS = ("loyal", "standard", "new", "habitual-late")
 

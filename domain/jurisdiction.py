@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal, NamedTuple, get_args
 
-from journeys.models import Channel, Customer, Locale, Policy, Step
+from domain.models import Channel, Customer, Locale, Policy, Step
 
 FeeKind = Literal["reminder", "collection_letter", "payment_plan", "late_compensation"]
 """What a charge is for. `late_compensation` is the Swedish förseningsersättning between

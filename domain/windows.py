@@ -11,7 +11,7 @@ planned step moves forward to the first instant at which:
 - where the jurisdiction limits the time of day (US: 08:00-21:00, Reg F § 1006.6(b)(1)), the
   customer's local time is inside that window; when the customer's zone is unknown, it must
   be inside the window in every zone they could be in (`US_TIME_ZONES`: New York, Chicago,
-  Denver, Phoenix, Los Angeles, Anchorage, Honolulu; see `journeys.jurisdiction` for why
+  Denver, Phoenix, Los Angeles, Anchorage, Honolulu; see `domain.jurisdiction` for why
   these seven and how to add the territories).
 
 Pure and deterministic: no I/O, no clock, no `holidays` package (holiday dates arrive as data
@@ -33,8 +33,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from journeys.jurisdiction import US_TIME_ZONES, US_TIME_ZONES_WITH_TERRITORIES
-from journeys.models import OpeningHours
+from domain.jurisdiction import US_TIME_ZONES, US_TIME_ZONES_WITH_TERRITORIES
+from domain.models import OpeningHours
 
 __all__ = [
     "CALL_MIN_OPEN",

@@ -1,8 +1,8 @@
 """Journey policies as data: one TOML file, validated at load with errors that name the field.
 
 The file holds one policy per segment (`[segments.<name>]`), the segmentation thresholds
-(`[segmentation]`, see `journeys.segmentation.SegmentationThresholds`) and the reference rates
-for late-payment interest (`[reference_rates]`, see `journeys.interest`). A bad file never
+(`[segmentation]`, see `domain.segmentation.SegmentationThresholds`) and the reference rates
+for late-payment interest (`[reference_rates]`, see `domain.interest`). A bad file never
 half-loads: `load_policies` either returns everything or raises `PolicyConfigError` listing
 each problem as `segments.loyal.steps[2].channel: ...` or `reference_rates.2025-03-01: ...`.
 """
@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
@@ -27,11 +26,11 @@ from pydantic import (
     model_validator,
 )
 
-from journeys.interest import check_rate_table
-from journeys.jurisdiction import UnknownJurisdictionError, pack_for, validate_policy
-from journeys.models import OpeningHours, Policy
-from journeys.segmentation import SegmentationThresholds
-from workflows.windows import CALL_MIN_OPEN
+from domain.interest import check_rate_table
+from domain.jurisdiction import UnknownJurisdictionError, pack_for, validate_policy
+from domain.models import OpeningHours, Policy
+from domain.segmentation import SegmentationThresholds
+from domain.windows import CALL_MIN_OPEN
 
 REQUIRED_SEGMENTS = ("loyal", "standard", "new", "habitual-late")
 
@@ -159,14 +158,13 @@ def parse_policies(data: Mapping[str, Any]) -> PolicyFile:
     return policies
 
 
-def load_policies(path: Path) -> PolicyFile:
+def parse_policy_toml(text: str, source: str) -> PolicyFile:
+    """The policy file's text, parsed and validated; every message starts with `source`."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyConfigError(f"{path}: policy file not found") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise PolicyConfigError(f"{path}: not valid TOML: {err}") from None
+        raise PolicyConfigError(f"{source}: not valid TOML: {err}") from None
     try:
         return parse_policies(raw)
     except PolicyConfigError as err:
-        raise PolicyConfigError(f"{path}: {err}") from None
+        raise PolicyConfigError(f"{source}: {err}") from None

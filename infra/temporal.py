@@ -18,7 +18,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from journeys.settings import Settings
+from infra.settings import Settings
 
 # Search attributes ops use to find journeys. No personal data: ids, phase, segment, amounts.
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from journeys.policies import format_validation_error
-from journeys.settings import Settings
-from journeys.store import init_db
+from domain.policies import format_validation_error
+from infra.migrations import init_db
+from infra.settings import Settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -160,14 +160,6 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
-def init_db(url: str) -> Engine:
-    """Bring the store's schema to the newest migration (the embedded default and tests)."""
-    from journeys import migrations
-
-    migrations.upgrade(url)  # creates the SQLite folder; adopts stores made by create_all
-    return get_engine(url)
-
-
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""

@@ -5,7 +5,7 @@ found relative to this package, so these functions work from any working directo
 installed copy without the source tree looks in `<prefix>/share/reminder-journeys/migrations`,
 where the Dockerfile puts them.
 
-Every change to the tables in journeys/store.py needs a new revision in migrations/versions/
+Every change to the tables in infra/store.py needs a new revision in migrations/versions/
 (tests/production/test_migrations.py fails while models and migrations differ). How to write
 one is in docs/evolving-journeys.md.
 """
@@ -24,6 +24,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, create_engine, inspect, pool
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+import infra.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+from infra.store import get_engine
 
 BASELINE = "0001"
 """The first revision: the schema as `init_db` (create_all) made it before migrations existed."""
@@ -117,9 +122,6 @@ def _adopt(url: str, config: Config, tables: set[str]) -> str:
             "the database has some of the store's tables but no migration record, and "
             f"lacks {', '.join(sorted(missing))}: it was not made by this product"
         )
-    from sqlmodel import SQLModel
-
-    import journeys.store  # noqa: F401  (registers the tables)
 
     known = set(SQLModel.metadata.tables)
     drift = [d for d in differences(url) if _table_of(d) in known]
@@ -150,17 +152,19 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def differences(url: str, metadata: MetaData | None = None) -> list[Any]:
-    """How the database differs from the models in journeys/store.py (empty: no drift).
+    """How the database differs from the models in infra/store.py (empty: no drift).
 
     Alembic's autogenerate comparison, as a list of its diff tuples; meant for a database
     upgraded to head, where any entry means a model changed without a migration.
     """
     if metadata is None:
-        from sqlmodel import SQLModel
-
-        import journeys.store  # noqa: F401  (registers the tables)
-
         metadata = SQLModel.metadata
     with _connect(url) as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
+
+
+def init_db(url: str) -> Engine:
+    """Bring the store's schema to the newest migration (the embedded default and tests)."""
+    upgrade(url)  # creates the SQLite folder; adopts stores made by create_all
+    return get_engine(url)
