@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from domain.models import JourneyState, workflow_id_for
 from infra.settings import Settings
-from journeys import cli
+from journeys import cli, command
 from tests.starter.conftest import issued, payment
 from worker import build_worker
 
@@ -32,8 +32,8 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     def leave(status: int) -> NoReturn:
         raise SystemExit(status)
 
-    monkeypatch.setattr(cli, "leave", leave)
-    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(command, "leave", leave)
+    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
     return CliRunner()
 
 

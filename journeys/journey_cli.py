@@ -1,0 +1,199 @@
+"""`journeys status` and `journeys agent`: one journey, read or acted on by a person.
+
+Both go through the same query and validated update as the HTTP API (starter.actions), so a
+refusal reads the same wherever it comes from; options an action does not take are refused
+by their option name, not by the field name the update uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.models import AGENT_ACTIONS, JourneyState
+from journeys.command import UserError, command, load_settings, out
+
+
+async def _with_client(fn: Callable[[Any], Any]) -> Any:
+    from infra.temporal import connect
+
+    client = await connect(load_settings())
+    return await fn(client)
+
+
+def _journey_errors() -> tuple[type[Exception], ...]:
+    from starter.actions import JourneyClosed, JourneyNotFound, NoWorker, RequestRefused
+
+    return (JourneyClosed, JourneyNotFound, NoWorker, RequestRefused)
+
+
+def print_state(state: JourneyState, console: Console) -> None:
+    money = f"{state.currency}"
+    console.print(f"Invoice {state.invoice_id}  (workflow {state.workflow_id})", markup=False)
+    rows = [
+        ("phase", state.phase),
+        ("segment", state.segment),
+        ("amount due", f"{state.amount_due} {money}"),
+        ("paid", f"{state.paid} {money}"),
+        ("credited", f"{state.credited} {money}"),
+        ("fees", f"{state.fees} {money}"),
+        ("balance", f"{state.balance} {money}"),
+        ("due date", state.due_date.isoformat()),
+    ]
+    if state.next_step is not None:
+        s = state.next_step
+        final = ", final notice" if s.final_notice else ""
+        rows.append(
+            (
+                "next step",
+                f"#{s.index + 1} {s.channel} '{s.template}' at {s.at:%Y-%m-%d %H:%M:%S} UTC{final}",
+            )
+        )
+    if state.handover_at is not None:
+        rows.append(("handover", f"{state.handover_at:%Y-%m-%d %H:%M:%S} UTC"))
+    if state.paused_until is not None:
+        rows.append(("paused until", state.paused_until.isoformat()))
+    if state.promise_date is not None:
+        rows.append(("promised by", state.promise_date.isoformat()))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {value}", markup=False)
+    if state.history:
+        table = Table(title="history", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("when (UTC)", "what", "detail"):
+            table.add_column(column)
+        for h in state.history:
+            table.add_row(f"{h.at:%Y-%m-%d %H:%M:%S}", h.kind, h.detail)
+        console.print(table)
+
+
+@command
+def status(
+    invoice_id: Annotated[str, typer.Argument(help="The invoice's id, e.g. inv_1001.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> int:
+    """The journey's state, as its `state` query returns it."""
+    from starter.actions import get_state
+
+    try:
+        state: JourneyState = asyncio.run(_with_client(lambda c: get_state(c, invoice_id)))
+    except _journey_errors() as e:
+        raise UserError(str(e)) from None
+    if as_json:
+        out.print_json(state.model_dump_json(), highlight=False)
+    else:
+        print_state(state, out)
+    return 0
+
+
+class DisputeOutcome(StrEnum):
+    resume = "resume"
+    cancel = "cancel"
+
+
+def _known_action(value: str) -> str:
+    if value not in AGENT_ACTIONS:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(AGENT_ACTIONS)}")
+    return value
+
+
+_OPTION_FOR_FIELD = {
+    field: "--" + field.replace("_", "-")
+    for field in (
+        "agent",
+        "until",
+        "due_date",
+        "promise_date",
+        "outcome",
+        "note",
+        "installments",
+        "interval_days",
+        "first_due",
+    )
+}
+
+
+def _option_words(message: str, action: str) -> str:
+    """`due_date: Field required` -> `--due-date: Field required` (the user typed options)."""
+    parts = []
+    for part in message.split("; "):
+        field, sep, problem = part.partition(": ")
+        if field in _OPTION_FOR_FIELD:
+            if problem.startswith("Extra inputs are not permitted"):
+                problem = f"not used by the {action} action"
+            part = f"{_OPTION_FOR_FIELD[field]}{sep}{problem}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+@command
+def agent(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help=f"What to do: {', '.join(AGENT_ACTIONS)}.",
+            callback=_known_action,
+            metavar="ACTION",
+        ),
+    ],
+    invoice_id: Annotated[str, typer.Argument(help="The invoice's id.")],
+    agent: Annotated[str, typer.Option("--agent", help="Who is acting (recorded).")],
+    until: Annotated[str | None, typer.Option(help="pause: until this date.")] = None,
+    due_date: Annotated[str | None, typer.Option(help="extend: the new due date.")] = None,
+    promise_date: Annotated[
+        str | None, typer.Option(help="set-promise: the promised date.")
+    ] = None,
+    outcome: Annotated[
+        DisputeOutcome | None, typer.Option(help="resolve-dispute: resume or cancel.")
+    ] = None,
+    installments: Annotated[
+        int | None, typer.Option(help="approve-plan: number of installments.")
+    ] = None,
+    interval_days: Annotated[
+        int | None, typer.Option(help="approve-plan: days between installments.")
+    ] = None,
+    first_due: Annotated[
+        str | None, typer.Option(help="approve-plan: date of the first installment.")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note for the history.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new state as JSON.")] = False,
+) -> int:
+    """An agent action on a running journey; prints the journey's new state.
+
+    Options a given action does not take are refused by name (e.g. `--until` with extend)."""
+    from starter.actions import ActionRejected, agent_action, parse_action
+
+    raw: dict[str, Any] = {"action": action, "agent": agent}
+    for key, value in (
+        ("until", until),
+        ("due_date", due_date),
+        ("promise_date", promise_date),
+        ("outcome", outcome.value if outcome else None),
+        ("installments", installments),
+        ("interval_days", interval_days),
+        ("first_due", first_due),
+        ("note", note),
+    ):
+        if value is not None:
+            raw[key] = value
+    try:
+        parsed = parse_action(raw)
+    except ActionRejected as e:
+        raise UserError(_option_words(str(e), action)) from None
+    try:
+        state: JourneyState = asyncio.run(
+            _with_client(lambda c: agent_action(c, invoice_id, parsed))
+        )
+    except _journey_errors() as e:
+        raise UserError(str(e)) from None
+    if as_json:
+        out.print_json(state.model_dump_json(), highlight=False)
+    else:
+        print_state(state, out)
+    return 0
