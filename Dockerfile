@@ -18,6 +18,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The product itself.
 COPY README.md ./
+COPY domain ./domain
+COPY infra ./infra
 COPY journeys ./journeys
 COPY workflows ./workflows
 COPY activities ./activities
