@@ -23,7 +23,8 @@ from bench.workerproc import WorkerProcess
 from infra.migrations import init_db
 from infra.policy_file import load_policies
 from infra.temporal import connect
-from starter.events import Ingest, parse_events
+from starter.event_schema import parse_events
+from starter.ingest import Ingest
 
 WARMUP = 50
 IDLE_DUE_IN_DAYS = 30

@@ -31,7 +31,9 @@ from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings
 from infra.store import InvoiceRow, session_scope
 from starter.actions import customer_response, get_state
-from starter.events import ClockFactory, Ingest, day_at, parse_events
+from starter.event_schema import parse_events
+from starter.ingest import Ingest
+from starter.journey_calendar import ClockFactory, day_at
 
 log = get_logger("journeys.demo")
 

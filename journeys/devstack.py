@@ -296,7 +296,7 @@ async def run_stack(
 
         clock = None
         if demo is not None:
-            from starter.events import compressed_clock
+            from starter.journey_calendar import compressed_clock
 
             clock = compressed_clock(demo.seconds_per_day)
         if worker:

@@ -33,7 +33,7 @@ class _Line:
 
 def read_event_lines(path: Path) -> tuple[list[_Line], list[str]]:
     """Parse a JSON Lines file: the good lines and one `line N: field: problem` per bad one."""
-    from starter.events import EventRejected, parse_event
+    from starter.event_schema import EventRejected, parse_event
 
     good: list[_Line] = []
     problems: list[str] = []
@@ -64,7 +64,7 @@ async def _import(
     from infra.migrations import init_db
     from infra.policy_file import load_policies
     from infra.temporal import connect
-    from starter.events import Ingest, invoice_owners, ordering_key
+    from starter.ingest import Ingest, invoice_owners, ordering_key
 
     policies = load_policies(settings.policy_file)
     init_db(settings.store_url)

@@ -45,16 +45,16 @@ from starter.actions import (
     get_state,
     parse_action,
 )
-from starter.events import (
+from starter.event_schema import (
     BillingEvent,
-    ClockFactory,
     EventConflict,
     EventOutcome,
     EventRejected,
-    Ingest,
-    JourneyMissing,
     parse_events,
 )
+from starter.ingest import Ingest
+from starter.journey_calendar import ClockFactory
+from starter.journey_signals import JourneyMissing
 from starter.routing import ClientDep, IngestDep, SettingsDep
 
 log = get_logger("starter.api")

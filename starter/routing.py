@@ -43,7 +43,7 @@ from infra.store import (
     WebhookEventRow,
     session_scope,
 )
-from starter.events import Ingest
+from starter.ingest import Ingest
 from workflows.journey import InvoiceJourney
 
 # --- dependencies ----------------------------------------------------------------------------

@@ -62,7 +62,9 @@ from domain.models import AgentTask, Customer, workflow_id_for
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.deadletters import record_async
-from starter.events import EventConflict, EventRejected, Ingest, JourneyMissing, parse_event
+from starter.event_schema import EventConflict, EventRejected, parse_event
+from starter.ingest import Ingest
+from starter.journey_signals import JourneyMissing
 from starter.routing import (
     ClientDep,
     IngestDep,

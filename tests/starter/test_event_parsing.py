@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from starter.events import (
+from starter.event_schema import (
     CustomerChurned,
     CustomerUpdated,
     EventRejected,

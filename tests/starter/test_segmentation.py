@@ -25,7 +25,9 @@ from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings
 from infra.store import InvoiceRow, session_scope
 from journeys.demo import build_plan, load_scenario
-from starter.events import apply_event, compressed_clock, parse_event
+from starter.event_schema import parse_event
+from starter.ingest import apply_event
+from starter.journey_calendar import compressed_clock
 from tests.factories import POLICIES
 from tests.starter.conftest import issued
 

@@ -38,7 +38,7 @@ from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from journeys.devstack import ApiServer
 from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
-from starter.events import Ingest
+from starter.ingest import Ingest
 from starter.routing import local_today
 from tests.factories import journey_input
 from worker import build_worker

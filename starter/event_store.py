@@ -1,0 +1,209 @@
+"""The store side of applying events (sync; callers run these in a thread).
+
+The `JourneyEventRow` (unique `event_id`) is written last, after Temporal, and is what makes
+a replay a no-op that answers exactly what the first delivery answered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from domain.models import (
+    Customer,
+    workflow_id_for,
+)
+from domain.segmentation import (
+    PastInvoice,
+)
+from infra.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
+from starter.event_schema import (
+    AnyEvent,
+    CustomerChurned,
+    CustomerUpdated,
+    EventOutcome,
+    InvoiceIssued,
+    canonical_payload,
+)
+
+
+def find_event(url: str, event_id: str) -> JourneyEventRow | None:
+    with session_scope(url) as s:
+        return s.exec(select(JourneyEventRow).where(JourneyEventRow.event_id == event_id)).first()
+
+
+def find_events(url: str, event_ids: Sequence[str]) -> list[JourneyEventRow]:
+    if not event_ids:
+        return []
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(JourneyEventRow).where(col(JourneyEventRow.event_id).in_(list(event_ids)))
+        )
+        return list(rows.all())
+
+
+def invoice_known(url: str, invoice_id: str) -> bool:
+    with session_scope(url) as s:
+        return s.get(InvoiceRow, invoice_id) is not None
+
+
+def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInvoice]:
+    """The customer's earlier invoices, with the date each was paid in full if it was.
+
+    The paid date is the latest `paid_at` among the invoice's payment events when we have
+    them (what the billing system says), else the day its journey closed.
+    """
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(InvoiceRow).where(
+                InvoiceRow.customer_id == customer_id, InvoiceRow.id != exclude_invoice
+            )
+        ).all()
+        paid_dates: dict[str, date] = {}
+        ids = [r.id for r in rows if r.status == "paid"]
+        if ids:
+            payments = s.exec(
+                select(JourneyEventRow).where(
+                    col(JourneyEventRow.invoice_id).in_(ids),
+                    JourneyEventRow.type == "invoice.payment_received",
+                )
+            ).all()
+            for p in payments:
+                paid = date.fromisoformat(json.loads(p.payload)["data"]["paid_at"])
+                paid_dates[p.invoice_id] = max(paid, paid_dates.get(p.invoice_id, paid))
+    history = []
+    for r in rows:
+        paid_on = None
+        if r.status == "paid":
+            paid_on = paid_dates.get(r.id) or (r.closed_at.date() if r.closed_at else None)
+        history.append(
+            PastInvoice(
+                invoice_id=r.id,
+                issued_at=r.issued_at,
+                due_date=r.due_date,
+                status=r.status,
+                paid_on=paid_on,
+                amount=r.amount_due,
+                currency=r.currency,
+            )
+        )
+    return history
+
+
+def _customer_values(c: Customer) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "locale": c.locale,
+        "timezone": c.timezone,
+        "customer_since": c.customer_since,
+        "consent_email": c.consent.email,
+        "consent_sms": c.consent.sms,
+        "consent_call": c.consent.call,
+        "fee_agreed": c.fee_agreed,
+        "is_business": c.is_business,
+        "vulnerable": c.vulnerable,
+    }
+
+
+def _upsert_customer(s: Any, c: Customer) -> None:
+    row = s.get(CustomerRow, c.id)
+    values = _customer_values(c)
+    if row is None:
+        s.add(CustomerRow(id=c.id, **values))
+        return
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = datetime.now(UTC)
+    s.add(row)
+
+
+def _event_row(event: AnyEvent, outcome: EventOutcome, status: str) -> JourneyEventRow:
+    return JourneyEventRow(
+        event_id=event.id,
+        invoice_id=event.invoice_id or "",
+        type=event.type,
+        occurred_at=event.occurred_at,
+        payload=canonical_payload(event),
+        status=status,
+        result=outcome.model_dump_json(),
+    )
+
+
+def record_issued(
+    url: str, event: InvoiceIssued, outcome: EventOutcome, segment: str, reason: str
+) -> None:
+    inv = event.data.invoice
+    with session_scope(url) as s:
+        _upsert_customer(s, event.data.customer)
+        if s.get(InvoiceRow, inv.id) is None:
+            s.add(
+                InvoiceRow(
+                    id=inv.id,
+                    number=inv.number,
+                    customer_id=inv.customer_id,
+                    currency=inv.currency,
+                    amount_due=inv.amount_due,
+                    issued_at=inv.issued_at,
+                    due_date=inv.due_date,
+                    ocr=inv.ocr,
+                    payment_url=inv.payment_url,
+                    segment=segment,
+                    segment_reason=reason,
+                    workflow_id=workflow_id_for(inv.id),
+                    balance=inv.amount_due,
+                )
+            )
+        s.add(_event_row(event, outcome, "applied"))
+
+
+def record_event(url: str, event: AnyEvent, outcome: EventOutcome, status: str) -> None:
+    with session_scope(url) as s:
+        s.add(_event_row(event, outcome, status))
+
+
+def record_customer_event(url: str, event: AnyEvent, outcome: EventOutcome) -> None:
+    with session_scope(url) as s:
+        if isinstance(event, CustomerUpdated):
+            _upsert_customer(s, event.data.customer)
+        elif isinstance(event, CustomerChurned):
+            row = s.get(CustomerRow, event.data.customer_id)
+            if row is None:
+                # Churn of a customer we have not seen yet is kept, not dropped: the row is
+                # filled in by the customer's first invoice.issued or customer.updated.
+                row = CustomerRow(id=event.data.customer_id, name=event.data.customer_id)
+            row.churned_at = event.data.churned_at
+            row.updated_at = datetime.now(UTC)
+            s.add(row)
+        s.add(_event_row(event, outcome, "applied"))
+
+
+def pending_for(url: str, invoice_id: str) -> list[JourneyEventRow]:
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(JourneyEventRow)
+            .where(JourneyEventRow.invoice_id == invoice_id, JourneyEventRow.status == "pending")
+            .order_by(col(JourneyEventRow.id))
+        )
+        return list(rows.all())
+
+
+def mark_applied(url: str, row_id: int, status: str) -> None:
+    with session_scope(url) as s:
+        row = s.get(JourneyEventRow, row_id)
+        if row is not None and row.status == "pending":
+            row.status = status
+            s.add(row)
+
+
+def mark_reopened(url: str, invoice_id: str) -> None:
+    with session_scope(url) as s:
+        row = s.get(InvoiceRow, invoice_id)
+        if row is not None:
+            row.status, row.closed_at = "open", None
+            s.add(row)

@@ -1,0 +1,152 @@
+"""Telling a running journey about a change to its invoice, or starting it again.
+
+Signals are idempotent on the journey side (it ignores an `event_id` it has applied), so a
+retried delivery may signal again harmlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Literal
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import (
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.models import (
+    InvoiceCredited,
+    InvoiceVoided,
+    JourneyInput,
+    PaymentReceived,
+    PaymentReversed,
+    workflow_id_for,
+)
+from infra.settings import Settings
+from starter.event_schema import (
+    InvoiceChange,
+    InvoiceCreditedEvent,
+    InvoicePaymentReceived,
+    InvoicePaymentReversed,
+    OutcomeStatus,
+)
+from starter.event_store import mark_reopened
+from workflows.describe import search_attributes, static_details, static_summary
+from workflows.journey import InvoiceJourney
+
+
+class JourneyMissing(Exception):
+    """The invoice is known but Temporal has no journey for it (e.g. a reset dev server)."""
+
+
+async def signal_change(
+    client: Client, event: InvoiceChange
+) -> tuple[Literal["applied", "journey_closed"], str]:
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(event.invoice_id))
+    try:
+        if isinstance(event, InvoicePaymentReceived):
+            await handle.signal(
+                InvoiceJourney.payment_received,
+                PaymentReceived(
+                    event_id=event.id, amount=event.data.amount, paid_at=event.data.paid_at
+                ),
+            )
+            return "applied", f"payment of {event.data.amount} signalled to the journey"
+        if isinstance(event, InvoicePaymentReversed):
+            await handle.signal(
+                InvoiceJourney.payment_reversed,
+                PaymentReversed(
+                    event_id=event.id, amount=event.data.amount, reversed_at=event.data.reversed_at
+                ),
+            )
+            return "applied", f"reversal of a {event.data.amount} payment signalled to the journey"
+        if isinstance(event, InvoiceCreditedEvent):
+            await handle.signal(
+                InvoiceJourney.invoice_credited,
+                InvoiceCredited(event_id=event.id, amount=event.data.amount),
+            )
+            return "applied", f"credit of {event.data.amount} signalled to the journey"
+        await handle.signal(InvoiceJourney.invoice_voided, InvoiceVoided(event_id=event.id))
+        return "applied", "void signalled to the journey"
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    closed = await _closed_status(handle)
+    if closed is None:
+        raise JourneyMissing(
+            f"invoice {event.invoice_id!r} is known but Temporal has no journey for it"
+        )
+    return "journey_closed", f"the journey had already ended ({closed}); event recorded only"
+
+
+REOPEN_DUE_DAYS = 10
+"""A reopened invoice is due this many days after the reversal: the customer gets a fair
+chance to pay again before the first reminder of the new run."""
+
+
+async def reopen(
+    client: Client, settings: Settings, event: InvoicePaymentReversed
+) -> tuple[OutcomeStatus, str]:
+    """A payment of a paid invoice came back: the journey starts again as a new run of the
+    same workflow id, on the same policy, for what is owed again."""
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(event.invoice_id))
+    final = await handle.query(InvoiceJourney.state)
+    if final.phase != "paid":
+        return "journey_closed", (
+            f"the journey had already ended ({final.phase}); a reversed payment does not "
+            "reopen it; event recorded only"
+        )
+    history = await handle.fetch_history()
+    payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    [previous] = await client.data_converter.decode(payloads, [JourneyInput])
+    assert isinstance(previous, JourneyInput)
+    owed = min(event.data.amount, final.paid)
+    day = event.data.reversed_at
+    invoice = previous.invoice.model_copy(
+        update={
+            "amount_due": owed,
+            "issued_at": day,
+            "due_date": day + timedelta(days=REOPEN_DUE_DAYS),
+        }
+    )
+    journey = previous.model_copy(
+        update={
+            "invoice": invoice,
+            "carried": None,
+            "local_channels": settings.local_channels(),
+            "segment_reason": f"reopened: a payment of {owed} was reversed on {day}",
+        }
+    )
+    await client.start_workflow(
+        InvoiceJourney.run,
+        journey,
+        id=handle.id,
+        task_queue=settings.temporal_task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary=static_summary(journey) + " (reopened)",
+        static_details=static_details(journey),
+        search_attributes=search_attributes(journey),
+    )
+    await asyncio.to_thread(mark_reopened, settings.store_url, event.invoice_id)
+    return "reopened", (
+        f"a payment of {owed} was reversed after the journey ended paid: a new run started, "
+        f"due {invoice.due_date}"
+    )
+
+
+async def _closed_status(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """How a journey ended, or None if Temporal does not know it at all."""
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    status = desc.status
+    if status is None or status == WorkflowExecutionStatus.RUNNING:
+        return "running"
+    return status.name.lower()
