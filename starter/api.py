@@ -34,7 +34,14 @@ from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings
 from infra.store import OutboxMessageRow, session_scope
 from infra.temporal import connect
-from starter import auth, deadletters, metrics, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import (
+    auth,
+    deadletters,
+    metrics,
+    webhooks_sendgrid,
+    webhooks_stripe,
+    webhooks_twilio_sms,
+)
 from starter.actions import (
     ActionRejected,
     JourneyClosed,
@@ -328,7 +335,7 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
-        webhooks_twilio.router,
+        webhooks_twilio_sms.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
     ):

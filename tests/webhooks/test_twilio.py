@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from infra.store import CustomerRow, DeadLetterRow, session_scope
-from starter.webhooks_twilio import parse_promise_date, parse_sms
+from starter.webhooks_twilio_sms import parse_promise_date, parse_sms
 from tests.webhooks.conftest import (
     PHONE,
     Inbound,
