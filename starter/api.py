@@ -41,6 +41,8 @@ from starter import (
     webhooks_sendgrid,
     webhooks_stripe,
     webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
 )
 from starter.actions import (
     ActionRejected,
@@ -336,6 +338,8 @@ def create_app(
         auth.router,
         deadletters.router,
         webhooks_twilio_sms.router,
+        webhooks_twilio_voice.router,
+        webhooks_twilio_status.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
     ):
