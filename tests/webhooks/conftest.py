@@ -37,7 +37,15 @@ from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from journeys.devstack import ApiServer
-from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import (
+    auth,
+    deadletters,
+    webhooks_sendgrid,
+    webhooks_stripe,
+    webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
+)
 from starter.ingest import Ingest
 from starter.routing import local_today
 from tests.factories import journey_input
@@ -147,7 +155,15 @@ def inbound_app(settings: Settings, client: Client) -> FastAPI:
     app.state.settings = settings
     app.state.client = client
     app.state.ingest = Ingest(client, settings, load_policies(settings.policy_file))
-    for module in (webhooks_twilio, webhooks_sendgrid, webhooks_stripe, auth, deadletters):
+    for module in (
+        webhooks_twilio_sms,
+        webhooks_twilio_voice,
+        webhooks_twilio_status,
+        webhooks_sendgrid,
+        webhooks_stripe,
+        auth,
+        deadletters,
+    ):
         app.include_router(module.router)
     return app
 
