@@ -11,6 +11,8 @@ executor; the blocking work (SQL, the provider SDKs) runs in `asyncio.to_thread`
 from __future__ import annotations
 
 import asyncio
+import functools
+from datetime import timedelta
 from typing import Literal, Protocol, cast
 
 from jinja2 import TemplateError
@@ -110,6 +112,8 @@ class DeliveryActivities:
             request,
             provider,
             resend_if_sending=isinstance(sender, OutboxSender),
+            reconcile=_reconciler(sender, request, message),
+            settle=timedelta(seconds=2 * self._settings.provider_timeout_seconds + 5),
         )
         if claim.decision == "already_sent":
             log.info("step already sent; not contacting again", provider=claim.provider, **step)
@@ -168,6 +172,16 @@ class DeliveryActivities:
                 f"{request.locale}/{request.template}.{request.channel}: {err}",
                 type=TEMPLATE_ERROR,
             ) from None
+
+
+def _reconciler(
+    sender: ChannelSender, request: DeliveryRequest, message: RenderedMessage
+) -> ledger.Reconcile | None:
+    """The provider's own record of this step, for a step an earlier attempt left unsettled."""
+    lookup = getattr(sender, "lookup", None)
+    if lookup is None:
+        return None
+    return functools.partial(lookup, request, message)
 
 
 def _known_provider(stored: str | None, current: ProviderName) -> ProviderName:

@@ -25,6 +25,8 @@ PROVIDER_RATE_LIMITED = "ProviderRateLimited"
 PROVIDER_UNAVAILABLE = "ProviderUnavailable"
 INVALID_REQUEST = "InvalidRequest"
 TEMPLATE_ERROR = "TemplateError"
+RECONCILING = "DeliveryReconciling"
+"""An interrupted send is too recent to be settled from the provider's record yet."""
 
 _MAX_RETRY_DELAY = timedelta(hours=1)
 

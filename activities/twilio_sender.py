@@ -7,7 +7,9 @@ problem, so no retry can help (https://www.twilio.com/docs/api/errors).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 import requests
 from temporalio.exceptions import ApplicationError
@@ -135,8 +137,50 @@ class _TwilioSender:
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         raise NotImplementedError
 
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        """Twilio's own list of what we sent this recipient from our number, newest first."""
+        raise NotImplementedError
+
+    def _same(self, listed: Any, message: RenderedMessage) -> bool:
+        return True
+
+    def lookup(
+        self, request: DeliveryRequest, message: RenderedMessage, since: datetime
+    ) -> str | None:
+        """The sid of this step's message or call if Twilio has one created since `since`:
+        what Twilio's Messages or Calls list says (filtered by To and From), not a guess.
+        Raises a retryable error when Twilio cannot be asked."""
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        try:
+            for listed in self._listed(request):
+                created = listed.date_created
+                if created is not None and _utc(created) < _utc(since):
+                    continue
+                if self._same(listed, message):
+                    return str(listed.sid)
+            return None
+        except (TwilioRestException, TwilioServiceException, requests.RequestException) as exc:
+            reason = scrub(f"{type(exc).__name__}: {exc}", request.to)
+            raise retryable(
+                f"Twilio could not be asked about {where}: {reason}", type=PROVIDER_UNAVAILABLE
+            ) from None
+
     def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
-        """Returns the Twilio sid (SM... or CA...)."""
+        """Returns the Twilio sid (SM... or CA...). When no answer came, Twilio's own list
+        says whether the request got there (`lookup`) before anybody calls it uncertain."""
+        started = datetime.now(UTC)
+        try:
+            return self._send(request, message)
+        except DeliveryOutcomeUnknown:
+            try:
+                found = self.lookup(request, message, started - LOOKUP_SKEW)
+            except ApplicationError:
+                found = None
+            if found:
+                return found
+            raise
+
+    def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         where = f"invoice {request.invoice_id} step {request.step_key}"
         try:
             return self._create(request, message)
@@ -167,7 +211,25 @@ class _TwilioSender:
             raise DeliveryOutcomeUnknown(f"no answer from Twilio for {where}: {reason}") from None
 
 
+LOOKUP_SKEW = timedelta(minutes=2)
+"""Twilio's clock and ours may differ; a lookup looks this much further back."""
+LOOKUP_LIMIT = 50
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class TwilioSmsSender(_TwilioSender):
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        listed: Iterable[Any] = self._client.messages.list(
+            to=request.to, from_=self._from, limit=LOOKUP_LIMIT
+        )
+        return listed
+
+    def _same(self, listed: Any, message: RenderedMessage) -> bool:
+        return " ".join(str(listed.body or "").split()) == " ".join(message.body.split())
+
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         if self._status_callback:
             created = self._client.messages.create(
@@ -184,6 +246,15 @@ class TwilioSmsSender(_TwilioSender):
 
 
 class TwilioCallSender(_TwilioSender):
+    """A call has no text to compare in Twilio's list; a call to this number from ours since
+    the step was claimed is this step's (one call step per journey and day)."""
+
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        listed: Iterable[Any] = self._client.calls.list(
+            to=request.to, from_=self._from, limit=LOOKUP_LIMIT
+        )
+        return listed
+
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         twiml = call_twiml(message.body, request.locale, self._voice_action)
         if self._status_callback:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -52,6 +53,37 @@ class FakeResponse:
 Script = int | FakeResponse
 
 
+@dataclass
+class Faults:
+    """Unscripted requests fail or hang at these rates, as a provider having a bad day does.
+
+    `fail_rate`: answered with one of `fail_statuses` (nothing is created). `slow_rate`: the
+    request is handled (a message is created) but the answer comes `slow_delay` seconds late,
+    past the client's timeout, so the client cannot know. Seeded: a run repeats."""
+
+    fail_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_delay: float = 5.0
+    fail_statuses: tuple[int, ...] = (429, 500, 503)
+    seed: int = 12
+    rng: random.Random = field(init=False)
+    failed: int = 0
+    slowed: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def roll(self) -> tuple[str, int]:
+        draw = self.rng.random()
+        if draw < self.fail_rate:
+            self.failed += 1
+            return "fail", self.rng.choice(self.fail_statuses)
+        if draw < self.fail_rate + self.slow_rate:
+            self.slowed += 1
+            return "slow", 0
+        return "ok", 0
+
+
 class FakeServer:
     """Subclasses implement `respond(request, scripted)` to shape answers like their API.
 
@@ -61,6 +93,9 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.faults: Faults | None = None
+        self.in_flight = 0
+        """Requests being answered right now (a slow answer counts until it is written)."""
         self._script: deque[Script] = deque()
         self._lock = threading.Lock()
         fake = self
@@ -75,9 +110,15 @@ class FakeServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
-                response = fake._answer(request)
-                if response.delay:
-                    time.sleep(response.delay)
+                with fake._lock:
+                    fake.in_flight += 1
+                try:
+                    response = fake._answer(request)
+                    if response.delay:
+                        time.sleep(response.delay)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 try:
                     self.send_response(response.status)
                     for name, value in response.headers.items():
@@ -132,7 +173,13 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             scripted = self._script.popleft() if self._script else None
-        return self.respond(request, scripted)
+            fate, status = self.faults.roll() if self.faults and scripted is None else ("ok", 0)
+        if fate == "fail":
+            return self.respond(request, status)
+        response = self.respond(request, scripted)
+        if fate == "slow":
+            response.delay = max(response.delay, self.faults.slow_delay if self.faults else 0)
+        return response
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         raise NotImplementedError
