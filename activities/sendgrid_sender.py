@@ -13,7 +13,7 @@ import logging
 import time
 import urllib.error
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
@@ -27,6 +27,7 @@ from activities.errors import (
     PROVIDER_RATE_LIMITED,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
+    lookup_after_lost_answer,
     permanent,
     retry_after,
     retryable,
@@ -37,7 +38,6 @@ from domain.models import DeliveryRequest
 from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"
-LOOKUP_SKEW = timedelta(minutes=2)
 
 
 def sendgrid_error_text(body: bytes | str | None) -> str:
@@ -169,10 +169,7 @@ class SendGridSender:
         try:
             return self._send(request, message)
         except DeliveryOutcomeUnknown:
-            try:
-                found = self.lookup(request, message, started - LOOKUP_SKEW)
-            except ApplicationError:
-                found = None
+            found = lookup_after_lost_answer(self.lookup, request, message, started)
             if found:
                 return found
             raise

@@ -8,7 +8,7 @@ problem, so no retry can help (https://www.twilio.com/docs/api/errors).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import requests
@@ -27,6 +27,7 @@ from activities.errors import (
     PROVIDER_UNAVAILABLE,
     RECIPIENT_OPTED_OUT,
     DeliveryOutcomeUnknown,
+    lookup_after_lost_answer,
     permanent,
     retryable,
     scrub,
@@ -172,10 +173,7 @@ class _TwilioSender:
         try:
             return self._send(request, message)
         except DeliveryOutcomeUnknown:
-            try:
-                found = self.lookup(request, message, started - LOOKUP_SKEW)
-            except ApplicationError:
-                found = None
+            found = lookup_after_lost_answer(self.lookup, request, message, started)
             if found:
                 return found
             raise
@@ -211,8 +209,6 @@ class _TwilioSender:
             raise DeliveryOutcomeUnknown(f"no answer from Twilio for {where}: {reason}") from None
 
 
-LOOKUP_SKEW = timedelta(minutes=2)
-"""Twilio's clock and ours may differ; a lookup looks this much further back."""
 LOOKUP_LIMIT = 50
 
 

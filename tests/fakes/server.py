@@ -65,17 +65,23 @@ class Faults:
     slow_rate: float = 0.0
     slow_delay: float = 5.0
     fail_statuses: tuple[int, ...] = (429, 500, 503)
+    max_failures_per_request: int = 2
+    """A request (the same body) fails at most this often: outages pass, and the client's
+    retry backoff doubles each time, so an unbounded streak only makes a run long."""
     seed: int = 12
     rng: random.Random = field(init=False)
     failed: int = 0
     slowed: int = 0
+    _streaks: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def roll(self) -> tuple[str, int]:
+    def roll(self, body: bytes = b"") -> tuple[str, int]:
         draw = self.rng.random()
-        if draw < self.fail_rate:
+        key = hash(body)
+        if draw < self.fail_rate and self._streaks.get(key, 0) < self.max_failures_per_request:
+            self._streaks[key] = self._streaks.get(key, 0) + 1
             self.failed += 1
             return "fail", self.rng.choice(self.fail_statuses)
         if draw < self.fail_rate + self.slow_rate:
@@ -104,6 +110,8 @@ class FakeServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return  # the client died mid-request: a provider accepts nothing of it
                 request = RecordedRequest(
                     method=self.command,
                     path=self.path,
@@ -173,7 +181,12 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             scripted = self._script.popleft() if self._script else None
-            fate, status = self.faults.roll() if self.faults and scripted is None else ("ok", 0)
+            unscripted = self.faults is not None and scripted is None
+            fate, status = (
+                self.faults.roll(request.path.encode() + request.body)
+                if self.faults and unscripted
+                else ("ok", 0)
+            )
         if fate == "fail":
             return self.respond(request, status)
         response = self.respond(request, scripted)
