@@ -100,7 +100,7 @@ def settings_for(
         "sms_sends_per_second": 500.0,
         "calls_per_second": 500.0,
         "worker_graceful_shutdown_seconds": 1.0,
-        "log_level": "WARNING",
+        "log_level": "ERROR",  # a warning per provider failure would cost the worker CPU
     }
 
 
