@@ -183,7 +183,7 @@ class FakeServer:
             scripted = self._script.popleft() if self._script else None
             unscripted = self.faults is not None and scripted is None
             fate, status = (
-                self.faults.roll(request.path.encode() + request.body)
+                self.faults.roll(self.fault_key(request))
                 if self.faults and unscripted
                 else ("ok", 0)
             )
@@ -196,6 +196,10 @@ class FakeServer:
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         raise NotImplementedError
+
+    def fault_key(self, request: RecordedRequest) -> bytes:
+        """What makes two requests "the same request retried", for `Faults`' streaks."""
+        return request.path.encode() + request.body
 
     def count(self, path_suffix: str = "") -> int:
         return sum(1 for r in self.requests if r.path.split("?")[0].endswith(path_suffix))
