@@ -14,14 +14,13 @@ are mounted here so that one app serves the whole contract.
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -30,13 +29,13 @@ from fastapi.responses import (
     Response,
 )
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from sqlmodel import col, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from domain.models import AgentAction, JourneyState
+from domain.models import JourneyState
 from infra.logging import bind_journey, get_logger
 from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings
@@ -65,7 +64,6 @@ from starter.actions import (
 )
 from starter.body_limit import BodyLimit
 from starter.event_schema import (
-    BillingEvent,
     EventConflict,
     EventOutcome,
     EventRejected,
@@ -74,16 +72,13 @@ from starter.event_schema import (
 from starter.ingest import Ingest
 from starter.journey_calendar import ClockFactory
 from starter.journey_signals import JourneyMissing
+from starter.openapi_doc import Problem, openapi_builder
 from starter.routing import MAX_FORM_BYTES, ClientDep, IngestDep, SettingsDep
 
 log = get_logger("starter.api")
 
 OUTBOX_PAGE_SIZE = 200
 FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 class EventsAccepted(BaseModel):
@@ -317,67 +312,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 # --- the app ---------------------------------------------------------------------------------
 
 
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Show the real event and action schemas in /docs although the routes parse bodies
-    themselves (see the module docstring)."""
-
-    def build() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        bodies: dict[tuple[str, str], TypeAdapter[Any]] = {
-            ("/v1/events", "post"): TypeAdapter(BillingEvent | list[BillingEvent]),
-            ("/v1/invoices/{invoice_id}/actions", "post"): TypeAdapter(AgentAction),
-        }
-        for (path, method), adapter in bodies.items():
-            body = adapter.json_schema(ref_template="#/components/schemas/{model}")
-            components.update(body.pop("$defs", {}))
-            op = schema["paths"][path][method]
-            op["requestBody"]["content"]["application/json"]["schema"] = body
-        _document_body_refusals(schema)
-        app.openapi_schema = schema
-        return schema
-
-    return build
-
-
-_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-
-
-def _document_body_refusals(schema: dict[str, Any]) -> None:
-    """Answers every route with a body can give before its own code runs: 413 from `BodyLimit`;
-    and the webhooks' 400 (not JSON) and 415 (not the form they expect)."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault("Problem", Problem.model_json_schema())
-    # FastAPI documents its own 422 as a list of errors; ours is one `field: problem` text.
-    components["HTTPValidationError"] = Problem.model_json_schema()
-    components.pop("ValidationError", None)
-    refusals = {
-        "413": "The body is larger than MAX_REQUEST_BYTES.",
-        "400": "The body is not what the provider sends (not JSON).",
-        "415": "The body is not the form the provider sends.",
-    }
-    for path, operations in schema["paths"].items():
-        for operation in operations.values():
-            if "requestBody" not in operation and not path.startswith("/v1/webhooks/"):
-                continue
-            codes = ["413"] + (["400", "415"] if path.startswith("/v1/webhooks/") else [])
-            for code in codes:
-                operation["responses"].setdefault(
-                    code,
-                    {
-                        "description": refusals[code],
-                        "content": {"application/json": {"schema": _PROBLEM_REF}},
-                    },
-                )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -420,5 +354,5 @@ def create_app(
         default=settings.max_request_bytes,
         limits={"/v1/webhooks/sendgrid/inbound": MAX_FORM_BYTES},
     )
-    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     return app
