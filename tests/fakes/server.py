@@ -80,7 +80,9 @@ class Faults:
     def roll(self, body: bytes = b"") -> tuple[str, int]:
         draw = self.rng.random()
         key = hash(body)
-        if draw < self.fail_rate and self._streaks.get(key, 0) < self.max_failures_per_request:
+        if draw < self.fail_rate:
+            if self._streaks.get(key, 0) >= self.max_failures_per_request:
+                return "ok", 0  # this request's outage is over
             self._streaks[key] = self._streaks.get(key, 0) + 1
             self.failed += 1
             return "fail", self.rng.choice(self.fail_statuses)

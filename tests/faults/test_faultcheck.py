@@ -107,3 +107,12 @@ def test_a_clean_run_is_clean_and_every_fault_is_caught(settings: Settings) -> N
     finally:
         for fake in (sendgrid, twilio, agency):
             fake.stop()
+
+
+def test_a_request_fails_at_most_so_often_and_a_spent_failure_is_no_late_answer() -> None:
+    from tests.fakes.server import Faults
+
+    faults = Faults(fail_rate=1.0, slow_rate=0.0, max_failures_per_request=2)
+    assert [faults.roll(b"same")[0] for _ in range(4)] == ["fail", "fail", "ok", "ok"]
+    assert faults.roll(b"other")[0] == "fail"
+    assert faults.slowed == 0
