@@ -19,11 +19,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal, NamedTuple, get_args
 
-from domain.models import Channel, Customer, Locale, Policy, Step
+from domain.models import Channel, Customer, FeeKind, Locale, Policy, Step
 
-FeeKind = Literal["reminder", "collection_letter", "payment_plan", "late_compensation"]
-"""What a charge is for. `late_compensation` is the Swedish förseningsersättning between
-businesses, charged instead of reminder and collection-letter fees."""
 FEE_KINDS: tuple[FeeKind, ...] = get_args(FeeKind)
 
 SE_FEES_LAW = "Lag 1981:739"
@@ -102,6 +99,9 @@ class CallLimit:
 class JurisdictionPack:
     code: str
     name: str
+    home_zone: str
+    """Where the company is assumed to be when it has set no opening hours: the zone a
+    customer of unknown zone is planned in (with `unknown_tz_zones` still checked)."""
     currency: str | None
     """The currency fee caps are stated in; fees on invoices in another currency are refused
     rather than converted, since the product cannot know which rate a court would accept."""
@@ -143,6 +143,7 @@ _HELP = frozenset({"HELP", "INFO"})
 SE = JurisdictionPack(
     code="SE",
     name="Sweden",
+    home_zone="Europe/Stockholm",
     currency="SEK",
     fee_rules=(
         FeeRule(
@@ -186,6 +187,7 @@ the supervisory authority's reading of god inkassosed."""
 US = JurisdictionPack(
     code="US",
     name="United States (federal: FDCPA / Regulation F, TCPA)",
+    home_zone="America/New_York",
     currency="USD",
     fee_rules=(
         FeeRule(
@@ -241,12 +243,9 @@ def pack_for(code: str) -> JurisdictionPack:
 
 
 def step_fee_kind(step: Step) -> FeeKind:
-    """What a step's fee is for. Steps carry no kind today, so every step fee is a reminder fee;
-    a `fee_kind` field on `Step` is honoured as soon as it exists."""
-    kind: object = getattr(step, "fee_kind", None) or "reminder"
-    if kind not in FEE_KINDS:
-        raise ValueError(f"unknown fee kind {kind!r}")
-    return kind
+    """What a step's fee is for (`Step.fee_kind`: a reminder fee unless the policy says it is
+    a collection letter)."""
+    return step.fee_kind
 
 
 def _money(amount: Decimal, currency: str | None) -> str:

@@ -86,6 +86,10 @@ UtcDatetime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), retur
 Channel = Literal["email", "sms", "call"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "call")
 Locale = Literal["sv", "en"]
+FeeKind = Literal["reminder", "collection_letter", "payment_plan", "late_compensation"]
+"""What a charge is for. `late_compensation` is the Swedish förseningsersättning between
+businesses, charged instead of reminder and collection-letter fees."""
+StepFeeKind = Literal["reminder", "collection_letter"]
 
 
 class _Model(BaseModel):
@@ -106,7 +110,11 @@ class Customer(_Model):
     email: str | None = None
     phone: str | None = None
     locale: Locale = "sv"
-    timezone: TimeZoneName = "Europe/Stockholm"
+    timezone: TimeZoneName | None = None
+    """The customer's IANA zone; None when unknown (a Stripe customer in a country with
+    several zones). Never guessed: an unknown zone is contacted only at times that suit every
+    zone the jurisdiction says they could be in (`domain.jurisdiction`), and planned in the
+    company's own zone."""
     customer_since: date | None = None
     consent: Consent = Consent()
     fee_agreed: bool = False
@@ -171,6 +179,9 @@ class Step(_Model):
     channel: Channel
     template: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
     fee: Money | None = None
+    fee_kind: StepFeeKind = "reminder"
+    """What the step's fee is for: a `reminder` fee (påminnelseavgift) or a
+    `collection_letter` fee (inkassokrav); the jurisdiction pack caps each kind on its own."""
     final_notice: bool = False
 
 
@@ -544,6 +555,11 @@ class JourneyState(_Model):
     open_tasks: tuple[str, ...] = ()
     """Agent tasks not yet handled, newest last."""
     channels_unavailable: tuple[Channel, ...] = ()
+    customer_timezone: str | None = None
+    """The customer's zone; None when it is unknown (see `contact_zones`)."""
+    contact_zones: tuple[str, ...] = ()
+    """The zones whose local time contacts keep to: the customer's own, or, when it is
+    unknown, every zone the jurisdiction says they could be in (or the company's zone)."""
     history: tuple[HistoryEntry, ...] = ()
 
 

@@ -100,7 +100,7 @@ def _customer_values(c: Customer) -> dict[str, Any]:
         "email": c.email,
         "phone": c.phone,
         "locale": c.locale,
-        "timezone": c.timezone,
+        "timezone": c.timezone or "",  # "" is an unknown zone (the column is NOT NULL)
         "customer_since": c.customer_since,
         "consent_email": c.consent.email,
         "consent_sms": c.consent.sms,

@@ -319,7 +319,7 @@ def customer_from_row(row: CustomerRow | None) -> Customer | None:
                 "email": row.email,
                 "phone": row.phone,
                 "locale": row.locale,
-                "timezone": row.timezone,
+                "timezone": row.timezone or None,  # "" is stored for an unknown zone
                 "customer_since": row.customer_since,
                 "consent": {
                     "email": row.consent_email,

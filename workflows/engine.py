@@ -84,6 +84,8 @@ class JourneyEngine:
             if inp.carried is not None
             else planning.Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
         )
+        # Decided before any handler runs, once per run: see planning.Revisions.
+        self._ledger.revisions = planning.Revisions.from_patches(workflow.patched)
         self._changed = False
         self._published: tuple[object, ...] = ()
         self._lean = False

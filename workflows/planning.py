@@ -6,6 +6,7 @@ Pure functions over plain data, no I/O and no clock of their own (the workflow p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -18,6 +19,7 @@ from domain.interest import MissingReferenceRateError, late_interest
 from domain.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
 from domain.models import (
     CLOSED_PHASES,
+    WEEKDAYS,
     Channel,
     Customer,
     HistoryEntry,
@@ -25,6 +27,8 @@ from domain.models import (
     JourneyInput,
     JourneyState,
     NextStep,
+    OpeningHours,
+    OpeningInterval,
     Phase,
     Step,
 )
@@ -63,6 +67,40 @@ def journey_today(now: datetime, clock: JourneyClock, tz_name: str) -> date:
     return now.astimezone(ZoneInfo(tz_name)).date()
 
 
+# --- which rules this run follows --------------------------------------------------------------
+
+UNKNOWN_ZONE_PATCH = "unknown-customer-zone"
+CALENDAR_SHIFT_PATCH = "calendar-day-shifts"
+LAWFUL_PLAN_FEE_PATCH = "lawful-plan-fee"
+WINDOWED_CONTACTS_PATCH = "windows-for-every-contact"
+
+
+@dataclass
+class Revisions:
+    """Which behaviour changes this run follows, each decided once per run by its
+    `workflow.patched` id (`from_patches`), so that histories of older code replay as they ran.
+    The defaults are today's rules: pure callers and new journeys get them."""
+
+    unknown_zone: bool = True
+    """A customer of unknown zone stays unknown up to the window check (before: Stockholm)."""
+    calendar_shifts: bool = True
+    """Pauses move steps by whole days in the customer's calendar (before: by hours)."""
+    lawful_plan_fee: bool = True
+    """The payment-plan fee goes through `lawful_fee` (before: only agreement and vulnerable)."""
+    windowed_contacts: bool = True
+    """Fallbacks and installment reminders wait for a contact slot too, and the
+    jurisdiction's hours apply even without opening hours (before: they went at once)."""
+
+    @classmethod
+    def from_patches(cls, patched: Callable[[str], bool]) -> Revisions:
+        return cls(
+            unknown_zone=patched(UNKNOWN_ZONE_PATCH),
+            calendar_shifts=patched(CALENDAR_SHIFT_PATCH),
+            lawful_plan_fee=patched(LAWFUL_PLAN_FEE_PATCH),
+            windowed_contacts=patched(WINDOWED_CONTACTS_PATCH),
+        )
+
+
 # --- the journey's own state -----------------------------------------------------------------
 
 
@@ -89,7 +127,11 @@ class Ledger:
     next_index: int = 0
     steps_sent: int = 0
     delay: timedelta = timedelta(0)
-    """How far pauses have pushed the remaining steps back."""
+    """How far pauses pushed the remaining steps back, in hours (runs before
+    `Revisions.calendar_shifts`; kept so that their journeys go on as planned)."""
+    delay_days: int = 0
+    """How many calendar days pauses pushed the remaining steps back: a step keeps its local
+    send hour across a daylight-saving change."""
     final_notice_at: datetime | None = None
     handover_not_before: datetime | None = None
     holds: Holds = field(default_factory=Holds)
@@ -121,6 +163,8 @@ class Ledger:
     """Kinds of fee already charged (a reminder fee is charged once per invoice)."""
     plan_paid_before: Decimal = Decimal("0")
     """Payments and credits before the plan began: installments count what came after."""
+    revisions: Revisions = field(default_factory=Revisions)
+    """Set by the workflow when its run starts; see `Revisions`."""
 
     @property
     def balance(self) -> Decimal:
@@ -155,11 +199,55 @@ def hold_phase(holds: Holds) -> Phase | None:
     return None
 
 
-def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
+# --- the customer's time zone ----------------------------------------------------------------
+
+LEGACY_ZONE = "Europe/Stockholm"
+"""What an unknown zone used to be taken for (runs before `Revisions.unknown_zone`)."""
+
+
+def company_zone(inp: JourneyInput) -> str:
+    """Customer service's zone, or the jurisdiction's home zone when it has set no hours."""
+    if inp.opening_hours is not None:
+        return inp.opening_hours.timezone
+    return pack_for(inp.jurisdiction).home_zone
+
+
+def known_zone(inp: JourneyInput, ledger: Ledger) -> str | None:
+    """The customer's zone as the contact windows see it: None when unknown."""
+    if inp.customer.timezone is None and not ledger.revisions.unknown_zone:
+        return LEGACY_ZONE
+    return inp.customer.timezone
+
+
+def calendar_zone(inp: JourneyInput, ledger: Ledger) -> str:
+    """The zone the customer's days are counted in (send hour, today, pause ends). An unknown
+    zone is counted in the company's: the windows still keep every contact lawful."""
+    return known_zone(inp, ledger) or company_zone(inp)
+
+
+def contact_zones(inp: JourneyInput, ledger: Ledger) -> tuple[str, ...]:
+    """Whose wall clock a contact must suit: the customer's zone; when it is unknown, every
+    zone the jurisdiction says they could be in (US) or else the company's own (SE)."""
+    zone = known_zone(inp, ledger)
+    if zone is not None:
+        return (zone,)
+    pack = pack_for(inp.jurisdiction)
+    if pack.contact_hours is not None:
+        return pack.unknown_tz_zones
+    return (company_zone(inp),)
+
+
+def customer_today(inp: JourneyInput, ledger: Ledger, now: datetime) -> date:
+    """The customer's calendar date at `now`."""
+    return journey_today(now, inp.clock, calendar_zone(inp, ledger))
+
+
+def hold_ends_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
     """When the active hold lifts by itself, or None if only a person can lift it."""
+    holds = ledger.holds
     if holds.dispute_open or holds.plan is not None:
         return None
-    tz = inp.customer.timezone
+    tz = calendar_zone(inp, ledger)
     ends: list[datetime] = []
     if holds.paused:
         if holds.paused_until is None:
@@ -172,34 +260,74 @@ def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
     return max(ends) if ends else None
 
 
+def planned_at(inp: JourneyInput, ledger: Ledger, index: int, extra_days: int = 0) -> datetime:
+    """Step `index`'s planned instant before the contact windows: its day (due date, offset,
+    pauses in whole calendar days) at the send hour in the customer's zone."""
+    step = inp.policy.steps[index]
+    day = ledger.due_date + timedelta(days=step.offset_days + ledger.delay_days + extra_days)
+    local = day_instant(day, inp.policy.send_hour, inp.clock, calendar_zone(inp, ledger))
+    return local + ledger.delay
+
+
 def step_at(inp: JourneyInput, ledger: Ledger, index: int) -> datetime:
     """When step `index` goes out: its planned day and hour, moved to the next moment customer
     service is open (for a call, open for at least 30 more minutes), never on a holiday, and
     inside the jurisdiction's contact hours in the customer's zone."""
-    step = inp.policy.steps[index]
-    day = ledger.due_date + timedelta(days=step.offset_days)
-    planned = day_instant(day, inp.policy.send_hour, inp.clock, inp.customer.timezone)
-    return contact_slot(inp, planned + ledger.delay, step.channel)
+    return contact_slot(
+        inp, ledger, planned_at(inp, ledger, index), inp.policy.steps[index].channel
+    )
 
 
-def contact_slot(inp: JourneyInput, planned: datetime, channel: Channel) -> datetime:
+_ALWAYS_OPEN = OpeningHours(
+    timezone="UTC", weekly={day: (OpeningInterval(start=0, end=1440),) for day in WEEKDAYS}
+)
+
+
+def contact_slot(
+    inp: JourneyInput, ledger: Ledger, planned: datetime, channel: Channel
+) -> datetime:
+    """The first instant at or after `planned` at which a contact may go out: customer service
+    open (a call with 30 minutes left), no holiday, and the jurisdiction's hours in every zone
+    of `contact_zones`."""
     # The demo's compressed clock has no hours of the day to respect.
-    if inp.opening_hours is None or inp.clock.compressed:
+    if inp.clock.compressed:
         return planned
     pack = pack_for(inp.jurisdiction)
+    hours = inp.opening_hours
+    if hours is None:
+        if not ledger.revisions.windowed_contacts or pack.contact_hours is None:
+            return planned
+        hours = _ALWAYS_OPEN
+    zone = known_zone(inp, ledger)
+    min_open = CALL_MIN_OPEN if channel == "call" else timedelta(0)
     try:
         return next_contact_slot(
             planned,
-            inp.opening_hours,
-            inp.customer.timezone,
+            hours,
+            zone,
             frozenset(inp.holidays),
-            min_open=CALL_MIN_OPEN if channel == "call" else timedelta(0),
+            min_open=min_open,
             jurisdiction_hours=pack.contact_hours,
+            unknown_tz_zones=pack.unknown_tz_zones or (company_zone(inp),),
         )
     except NoContactSlotError:
-        # Hours that never allow this contact are refused when the policy file loads; a
-        # journey started before must not fail its workflow task forever: keep the plan.
-        return planned
+        pass
+    # Hours that never allow this contact: the law still does. Without a law on hours, or on a
+    # run before the windows applied everywhere, keep the plan rather than fail the workflow
+    # task forever.
+    if ledger.revisions.windowed_contacts and pack.contact_hours is not None:
+        try:
+            return next_contact_slot(
+                planned,
+                _ALWAYS_OPEN,
+                zone,
+                frozenset(inp.holidays),
+                jurisdiction_hours=pack.contact_hours,
+                unknown_tz_zones=pack.unknown_tz_zones,
+            )
+        except NoContactSlotError:
+            pass
+    return planned
 
 
 def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
@@ -242,10 +370,12 @@ def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
     if held == "plan_active":
         return plan_decision(inp, ledger)
     if held is not None:
-        ends = hold_ends_at(inp, ledger.holds)
+        ends = hold_ends_at(inp, ledger)
         return Decision("release_hold" if ends else "wait", held, ends)
     if ledger.fallbacks:
         index, since = ledger.fallbacks[0]
+        if ledger.revisions.windowed_contacts:
+            since = contact_slot(inp, ledger, since, inp.policy.steps[index].channel)
         return Decision("fallback", "scheduled", since, index)
     if ledger.next_index < len(inp.policy.steps):
         return Decision(
@@ -278,10 +408,12 @@ def plan_decision(inp: JourneyInput, ledger: Ledger) -> Decision:
     if ledger.plan_next >= len(ledger.plan):
         return Decision("wait", "plan_active", None)
     due, _ = ledger.plan[ledger.plan_next]
-    tz, hour, policy = inp.customer.timezone, inp.policy.send_hour, inp.policy
+    tz, hour, policy = calendar_zone(inp, ledger), inp.policy.send_hour, inp.policy
     if ledger.plan_reminded < ledger.plan_next:
         remind_day = due - timedelta(days=policy.installment_reminder_days)
         at = day_instant(remind_day, hour, inp.clock, tz)
+        if ledger.revisions.windowed_contacts:
+            at = contact_slot(inp, ledger, at, "email")
         return Decision("installment_reminder", "plan_active", at, ledger.plan_next)
     check_day = due + timedelta(days=policy.installment_grace_days)
     at = day_instant(check_day, hour, inp.clock, tz)
@@ -300,12 +432,30 @@ def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
     period and the rest keep their spacing."""
     ledger.holds = Holds()
     not_before = now + journey_days(inp.policy.resume_grace_days, inp.clock)
-    if ledger.next_index < len(inp.policy.steps):
+    if ledger.next_index >= len(inp.policy.steps):
+        ledger.handover_not_before = not_before
+    elif ledger.revisions.calendar_shifts:
+        ledger.delay_days += days_to_shift(inp, ledger, ledger.next_index, not_before)
+    else:
         late_by = not_before - step_at(inp, ledger, ledger.next_index)
         if late_by > timedelta(0):
             ledger.delay += late_by
-    else:
-        ledger.handover_not_before = not_before
+
+
+def days_to_shift(inp: JourneyInput, ledger: Ledger, index: int, not_before: datetime) -> int:
+    """The fewest whole days in the customer's calendar that bring step `index`'s planned
+    instant to `not_before` or later. Whole days, not hours: a step planned for 09:00 stays at
+    09:00 local time across a daylight-saving change (the windows then move it if needed)."""
+    if planned_at(inp, ledger, index) >= not_before:
+        return 0
+    zone = calendar_zone(inp, ledger)
+    gap = journey_today(not_before, inp.clock, zone) - journey_today(
+        planned_at(inp, ledger, index), inp.clock, zone
+    )
+    days = max(0, gap.days - 1)
+    while planned_at(inp, ledger, index, days) < not_before:
+        days += 1
+    return days
 
 
 # --- channels --------------------------------------------------------------------------------
@@ -376,12 +526,12 @@ def interest_due(inp: JourneyInput, ledger: Ledger, now: datetime) -> Decimal:
     none), from the original due date until today; zero where no rate table is configured."""
     if not inp.reference_rates:
         return Decimal("0")
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today_ = customer_today(inp, ledger, now)
     principal = max(Decimal("0"), inp.invoice.amount_due - ledger.paid - ledger.credited)
-    if today <= inp.invoice.due_date or principal == 0:
+    if today_ <= inp.invoice.due_date or principal == 0:
         return Decimal("0")
     try:
-        return late_interest(principal, inp.invoice.due_date, today, inp.reference_rates)
+        return late_interest(principal, inp.invoice.due_date, today_, inp.reference_rates)
     except MissingReferenceRateError:
         return Decimal("0")  # a rate not configured yet: show none rather than a guess
 
@@ -394,8 +544,26 @@ def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel
         customer(inp, ledger),
         ledger.fee_kinds,
         pack_for(inp.jurisdiction),
+        kind=step.fee_kind,
         currency=inp.invoice.currency,
         channel=channel,
+    )
+
+
+def plan_fee(inp: JourneyInput, ledger: Ledger) -> FeeDecision:
+    """The payment-plan fee an approval may charge: only where the customer agreed to fees (the
+    company's rule, stricter than Swedish law), then capped, in the pack's currency, once per
+    invoice and never to a vulnerable customer, by the same `lawful_fee` as every step."""
+    c = customer(inp, ledger)
+    if inp.policy.plan_fee and not c.fee_agreed:
+        return FeeDecision(Decimal("0.00"), "no payment-plan fee: fees not agreed", None)
+    return lawful_fee(
+        inp.policy.plan_fee,
+        c,
+        ledger.fee_kinds,
+        pack_for(inp.jurisdiction),
+        kind="payment_plan",
+        currency=inp.invoice.currency,
     )
 
 
@@ -437,6 +605,8 @@ def snapshot(
         or ("required" if inp.handover_requires_approval else None),
         open_tasks=tuple(ledger.open_tasks),
         channels_unavailable=unavailable_channels(inp, ledger),
+        customer_timezone=known_zone(inp, ledger),
+        contact_zones=contact_zones(inp, ledger),
         history=tuple(ledger.history),
     )
 

@@ -41,9 +41,10 @@ from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
     Ledger,
+    customer_today,
     installment_kept,
     installment_schedule,
-    journey_today,
+    plan_fee,
     release_holds,
 )
 
@@ -185,7 +186,7 @@ def check_response(
 ) -> str | None:
     if err := _closed_error(ledger):
         return err
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if r.kind == "promise":
         assert r.promise_date is not None  # the model requires it
         if r.promise_date < today:
@@ -201,7 +202,7 @@ def check_response(
 
 
 def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: datetime) -> None:
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     holds = ledger.holds
     if r.kind == "promise":
         holds.promise_date = r.promise_date
@@ -231,7 +232,7 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         return err
     a = req.action
     holds = ledger.holds
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if isinstance(a, PauseAction):
         if holds.paused:
             return "the journey is already paused"
@@ -302,19 +303,26 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
                 release_holds(inp, ledger, now)
             detail = "dispute rejected; journey resumes"
     elif isinstance(a, ApprovePlanAction):
-        today = journey_today(now, inp.clock, inp.customer.timezone)
-        fee = inp.policy.plan_fee or Decimal("0")
-        if not inp.customer.fee_agreed or inp.customer.vulnerable:
-            fee = Decimal("0")
+        day = customer_today(inp, ledger, now)
+        fee_reason = ""
+        if ledger.revisions.lawful_plan_fee:
+            decision = plan_fee(inp, ledger)
+            fee, fee_reason = decision.amount, f" ({decision.reason})"
+            if fee > 0 and decision.kind is not None:
+                ledger.fee_kinds.append(decision.kind)
+        else:  # runs before the fee went through the jurisdiction pack
+            fee = inp.policy.plan_fee or Decimal("0")
+            if not inp.customer.fee_agreed or inp.customer.vulnerable:
+                fee = Decimal("0")
         ledger.fees += fee
-        first_due = a.first_due or today + timedelta(days=a.interval_days)
+        first_due = a.first_due or day + timedelta(days=a.interval_days)
         ledger.plan = installment_schedule(
             ledger.balance, a.installments, first_due, a.interval_days
         )
         ledger.plan_next, ledger.plan_reminded = 0, -1
         ledger.plan_paid_before = ledger.paid + ledger.credited
         holds.plan = "active"
-        fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
+        fee_text = f", plan fee {_money(fee, inp)}{fee_reason}" if fee else ""
         detail = (
             f"payment plan approved: {a.installments} installments every {a.interval_days} days "
             f"from {first_due}{fee_text}"

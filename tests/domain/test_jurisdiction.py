@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from domain.jurisdiction import (
     SE,
     US,
-    FeeKind,
     UnknownJurisdictionError,
     call_allowed,
     channel_refusal,
@@ -28,7 +27,7 @@ from domain.jurisdiction import (
     pack_for,
     validate_policy,
 )
-from domain.models import Customer, Policy, Step
+from domain.models import Customer, FeeKind, Policy, Step
 from tests.domain.strategies import FEES, customers, policies
 from tests.factories import POLICIES, customer
 

@@ -218,7 +218,7 @@ async def start_journey(
                     email=customer.email,
                     phone=customer.phone,
                     locale=customer.locale,
-                    timezone=customer.timezone,
+                    timezone=customer.timezone or "",
                     consent_email=True,
                     consent_sms=True,
                     consent_call=True,

@@ -114,7 +114,7 @@ class JourneyDriver:
 
     async def today(self, handle: Handle, inp: JourneyInput) -> Any:
         now = await self.env.get_current_time(handle)
-        return journey_today(now, inp.clock, inp.customer.timezone)
+        return journey_today(now, inp.clock, inp.customer.timezone or "Europe/Stockholm")
 
     async def finish(self, handle: Handle, name: str) -> JourneyState:
         """Let the journey run to its end and keep its history for the replay tests."""

@@ -265,7 +265,7 @@ def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
         inp.invoice.due_date + timedelta(days=inp.policy.steps[2].offset_days),
         inp.policy.send_hour,
         inp.clock,
-        inp.customer.timezone,
+        planning.calendar_zone(inp, ledger_for(inp)),
     )
     assert planning.step_at(inp, ledger_for(inp), 2) == planned  # the call: no slot, no crash
 
