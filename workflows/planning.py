@@ -69,16 +69,15 @@ def journey_today(now: datetime, clock: JourneyClock, tz_name: str) -> date:
 
 # --- which rules this run follows --------------------------------------------------------------
 
-UNKNOWN_ZONE_PATCH = "unknown-customer-zone"
-CALENDAR_SHIFT_PATCH = "calendar-day-shifts"
-LAWFUL_PLAN_FEE_PATCH = "lawful-plan-fee"
-WINDOWED_CONTACTS_PATCH = "windows-for-every-contact"
+LAW_CLOCK_PATCH = "law-clock-rules"
+"""One patch for the four law-and-clock fixes of one release (issue 15): one marker in each
+new history instead of four, and one deprecation later; `Revisions` keeps them apart."""
 
 
 @dataclass
 class Revisions:
-    """Which behaviour changes this run follows, each decided once per run by its
-    `workflow.patched` id (`from_patches`), so that histories of older code replay as they ran.
+    """Which behaviour changes this run follows, decided once per run by `workflow.patched`
+    (`from_patches`), so that histories of older code replay as they ran.
     The defaults are today's rules: pure callers and new journeys get them."""
 
     unknown_zone: bool = True
@@ -93,11 +92,9 @@ class Revisions:
 
     @classmethod
     def from_patches(cls, patched: Callable[[str], bool]) -> Revisions:
+        new = patched(LAW_CLOCK_PATCH)
         return cls(
-            unknown_zone=patched(UNKNOWN_ZONE_PATCH),
-            calendar_shifts=patched(CALENDAR_SHIFT_PATCH),
-            lawful_plan_fee=patched(LAWFUL_PLAN_FEE_PATCH),
-            windowed_contacts=patched(WINDOWED_CONTACTS_PATCH),
+            unknown_zone=new, calendar_shifts=new, lawful_plan_fee=new, windowed_contacts=new
         )
 
 

@@ -529,7 +529,7 @@ async def test_outbox_deliveries_run_as_local_activities(journeys: JourneyDriver
     ]
     assert scheduled == ["hand_over"]  # deliveries and the outcome are local activities
     markers = [e for e in events if e.HasField("marker_recorded_event_attributes")]
-    assert len(markers) == 1 + 4 + 1  # the lean-journey patch, four steps, the outcome
+    assert len(markers) == 2 + 4 + 1  # lean-journey and law-clock patches, 4 steps, outcome
     costs = events_per_step(events)
     assert len(costs) == 4 and max(costs) <= 8, costs
     with session_scope(journeys.settings.store_url) as s:
