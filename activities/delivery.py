@@ -27,7 +27,8 @@ from activities.errors import (
 )
 from activities.outbox import OutboxSender
 from activities.rendering import RenderedMessage, render
-from domain.models import Channel, DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.values import Channel
 from infra.logging import get_logger
 from infra.settings import Settings
 

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 
 from activities.ledger import first_attempt, mark_sent_in
 from activities.rendering import RenderedMessage
-from domain.models import Channel, DeliveryRequest
+from domain.payloads import DeliveryRequest
+from domain.values import Channel
 from infra.store import OutboxMessageRow, session_scope
 
 PROVIDER: Final = "outbox"

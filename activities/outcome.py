@@ -7,7 +7,7 @@ import asyncio
 from structlog.contextvars import bound_contextvars
 from temporalio import activity
 
-from domain.models import JourneyOutcome
+from domain.state import JourneyOutcome
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope

@@ -20,7 +20,8 @@ from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from domain.jurisdiction import opt_out_line, pack_for
-from domain.models import WEEKDAYS, DeliveryRequest, OpeningHours
+from domain.opening_hours import WEEKDAYS, OpeningHours
+from domain.payloads import DeliveryRequest
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
 BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}

@@ -32,7 +32,7 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from domain.models import DeliveryRequest
+from domain.payloads import DeliveryRequest
 from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"

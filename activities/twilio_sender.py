@@ -30,7 +30,8 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from domain.models import DeliveryRequest, Locale
+from domain.payloads import DeliveryRequest
+from domain.values import Locale
 from infra.settings import Settings
 
 PROVIDER: Final = "twilio"

@@ -19,7 +19,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal, NamedTuple, get_args
 
-from domain.models import Channel, Customer, FeeKind, Locale, Policy, Step
+from domain.models import Customer, Policy, Step
+from domain.values import Channel, FeeKind, Locale
 
 FEE_KINDS: tuple[FeeKind, ...] = get_args(FeeKind)
 

@@ -22,14 +22,10 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import (
-    AgentAction,
-    AgentRequest,
-    CustomerResponse,
-    JourneyState,
-    workflow_id_for,
-)
+from domain.messages import AgentAction, AgentRequest, CustomerResponse
+from domain.models import workflow_id_for
 from domain.policies import format_validation_error
+from domain.state import JourneyState
 from workflows.journey import InvoiceJourney
 
 QUERY_TIMEOUT = timedelta(seconds=10)

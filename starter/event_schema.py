@@ -21,13 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from domain.models import (
-    Customer,
-    Invoice,
-    PositiveMoney,
-    valid_phone,
-)
+from domain.models import Customer, Invoice, valid_phone
 from domain.policies import format_validation_error
+from domain.values import PositiveMoney
 
 
 class EventRejected(ValueError):

@@ -13,10 +13,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from domain.models import (
-    Customer,
-    workflow_id_for,
-)
+from domain.models import Customer, workflow_id_for
 from domain.segmentation import (
     PastInvoice,
 )

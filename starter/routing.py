@@ -34,7 +34,8 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Customer, Locale, workflow_id_for
+from domain.models import Customer, workflow_id_for
+from domain.values import Locale
 from infra.settings import Settings
 from infra.store import (
     ContactAttemptRow,

@@ -56,15 +56,15 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from activities.rendering import format_hours
 from activities.twilio_sender import INVALID_RECIPIENT_CODES, OPTED_OUT_CODES, VOICE_LANGUAGES
-from domain.models import (
+from domain.messages import (
     AgentTask,
     ConsentChange,
     ConversationHeld,
     CustomerResponse,
     DeliveryFailure,
-    Locale,
-    OpeningHours,
 )
+from domain.opening_hours import OpeningHours
+from domain.values import Locale
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.actions import (

@@ -22,18 +22,10 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 import workflows.planning as planning
 import workflows.rules as rules
-from domain.models import (
-    Channel,
-    DeliveryRequest,
-    DeliveryResult,
-    HandoverRequest,
-    HandoverResult,
-    HistoryEntry,
-    JourneyInput,
-    JourneyOutcome,
-    JourneyState,
-    Step,
-)
+from domain.models import JourneyInput, Step
+from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
+from domain.state import HistoryEntry, JourneyOutcome, JourneyState
+from domain.values import Channel
 from infra.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
 from workflows.describe import current_details, search_attributes, step_label
 

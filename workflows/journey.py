@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 import workflows.engine as engine
 import workflows.rules as rules
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     AgentTask,
     ConsentChange,
@@ -28,12 +28,11 @@ from domain.models import (
     DeliveryFailure,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
-    JourneyState,
     PaymentReceived,
     PaymentReversed,
-    workflow_id_for,
 )
+from domain.models import JourneyInput, workflow_id_for
+from domain.state import JourneyState
 
 
 @workflow.defn(name="InvoiceJourney", sandboxed=False)

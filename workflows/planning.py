@@ -17,21 +17,10 @@ from pydantic import TypeAdapter
 
 from domain.interest import MissingReferenceRateError, late_interest
 from domain.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
-from domain.models import (
-    CLOSED_PHASES,
-    WEEKDAYS,
-    Channel,
-    Customer,
-    HistoryEntry,
-    JourneyClock,
-    JourneyInput,
-    JourneyState,
-    NextStep,
-    OpeningHours,
-    OpeningInterval,
-    Phase,
-    Step,
-)
+from domain.models import Customer, JourneyClock, JourneyInput, Step
+from domain.opening_hours import WEEKDAYS, OpeningHours, OpeningInterval
+from domain.state import CLOSED_PHASES, HistoryEntry, JourneyState, NextStep, Phase
+from domain.values import Channel
 from domain.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
 
 MAX_PROMISE_DAYS = 30

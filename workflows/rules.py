@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from domain.models import (
+from domain.messages import (
     AddNoteAction,
     AgentRequest,
     AgentTask,
@@ -23,10 +23,8 @@ from domain.models import (
     CustomerResponse,
     DeliveryFailure,
     ExtendAction,
-    HistoryEntry,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
     MarkVulnerableAction,
     PauseAction,
     PaymentReceived,
@@ -37,6 +35,8 @@ from domain.models import (
     SetPromiseAction,
     WaiveFeeAction,
 )
+from domain.models import JourneyInput
+from domain.state import HistoryEntry
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,

@@ -8,15 +8,8 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from domain.models import (
-    WEEKDAYS,
-    Consent,
-    Customer,
-    OpeningHours,
-    OpeningInterval,
-    Policy,
-    Step,
-)
+from domain.models import Consent, Customer, Policy, Step
+from domain.opening_hours import WEEKDAYS, OpeningHours, OpeningInterval
 
 ZONES = (
     "Europe/Stockholm",

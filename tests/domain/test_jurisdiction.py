@@ -27,7 +27,8 @@ from domain.jurisdiction import (
     pack_for,
     validate_policy,
 )
-from domain.models import Customer, FeeKind, Policy, Step
+from domain.models import Customer, Policy, Step
+from domain.values import FeeKind
 from tests.domain.strategies import FEES, customers, policies
 from tests.factories import POLICIES, customer
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.models import Customer, Invoice, JourneyInput, OpeningHours
+from domain.models import Customer, Invoice, JourneyInput
+from domain.opening_hours import OpeningHours
 from tests.domain.strategies import customers, holidays_near, opening_hours
 from tests.factories import POLICIES
 from workflows import planning

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from domain import windows
 from domain.jurisdiction import US
-from domain.models import WEEKDAYS, JourneyClock, OpeningHours
+from domain.models import JourneyClock
+from domain.opening_hours import WEEKDAYS, OpeningHours
 from domain.windows import (
     CALL_MIN_OPEN,
     US_TIME_ZONES,

@@ -14,7 +14,8 @@ import pytest
 from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Consent, Customer, JourneyState, workflow_id_for
+from domain.models import Consent, Customer, workflow_id_for
+from domain.state import JourneyState
 from infra.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from starter.event_schema import parse_event
 from starter.webhooks_stripe import (

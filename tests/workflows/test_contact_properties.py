@@ -10,7 +10,8 @@ extension and policy: the classes of test that would have caught issue 15.
 3. Every fee charged, wherever it is added (step, collection letter, plan, B2B compensation),
    is zero or within the pack's caps, in the pack's currency, once per kind.
 
-Hypothesis runs a fixed number of examples, derandomized, so CI sees the same cases each run.
+Hypothesis runs a fixed number of examples, derandomized and without its example database,
+so every run, here or in CI, tries exactly the same cases.
 """
 
 from __future__ import annotations
@@ -25,18 +26,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.jurisdiction import US_TIME_ZONES, pack_for
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     ApprovePlanAction,
-    Customer,
     DeliveryFailure,
     ExtendAction,
-    JourneyInput,
-    OpeningHours,
     PauseAction,
-    Policy,
     ResumeAction,
 )
+from domain.models import Customer, JourneyInput, Policy
+from domain.opening_hours import OpeningHours
 from domain.windows import CALL_MIN_OPEN
 from tests.domain.strategies import (
     DST_DATES,
@@ -52,7 +51,7 @@ from tests.factories import journey_input
 from workflows import planning, rules
 from workflows.planning import Ledger
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True)
+PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 _GRID = timedelta(minutes=5)
 """Opening intervals, the law's hours and every zone offset in use are whole multiples of
 five minutes, so a five-minute grid finds every instant the windows could have chosen."""
@@ -221,7 +220,8 @@ def test_every_planned_contact_is_lawful_and_while_someone_can_answer(
             assert_contact_allowed(
                 inp, ledger, planned, planning.step_at(inp, ledger, index), channel
             )
-        for index, since in ledger.fallbacks:
+        if ledger.fallbacks:  # the first queued fallback is the next thing the journey does
+            index, since = ledger.fallbacks[0]
             decision = planning.decide(inp, ledger)
             if decision.kind == "fallback" and decision.at is not None:
                 channel = inp.policy.steps[index].channel

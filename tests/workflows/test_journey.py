@@ -25,19 +25,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import build_activities
-from domain.models import (
+from domain.messages import (
     AgentRequest,
-    Consent,
     ConsentChange,
     CustomerResponse,
     DeliveryFailure,
-    DeliveryRequest,
-    DeliveryResult,
-    JourneyInput,
-    JourneyState,
     PaymentReceived,
-    workflow_id_for,
 )
+from domain.models import Consent, JourneyInput, workflow_id_for
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.state import JourneyState
 from infra.settings import Settings
 from infra.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
 from tests.factories import POLICIES, journey_input

@@ -7,7 +7,8 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 from domain.jurisdiction import US_TIME_ZONES
-from domain.models import JourneyInput, OpeningHours
+from domain.models import JourneyInput
+from domain.opening_hours import OpeningHours
 from tests.factories import invoice, journey_input
 from tests.workflows.test_journey import JourneyDriver, action, journeys, steps_out
 from tests.workflows.test_law_clock import US_POLICY

@@ -11,17 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.jurisdiction import US_TIME_ZONES
-from domain.models import (
-    AgentRequest,
-    ApprovePlanAction,
-    ExtendAction,
-    JourneyInput,
-    OpeningHours,
-    PauseAction,
-    Policy,
-    ResumeAction,
-    Step,
-)
+from domain.messages import AgentRequest, ApprovePlanAction, ExtendAction, PauseAction, ResumeAction
+from domain.models import JourneyInput, Policy, Step
+from domain.opening_hours import OpeningHours
 from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import invoice, journey_input
 from workflows import planning, rules

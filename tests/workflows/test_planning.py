@@ -8,18 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     CustomerResponse,
     DeliveryFailure,
     InvoiceCredited,
-    JourneyClock,
-    JourneyInput,
     PaymentReceived,
-    Policy,
     ResumeAction,
-    Step,
 )
+from domain.models import JourneyClock, JourneyInput, Policy, Step
 from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import journey_input
 from workflows import planning, rules
@@ -257,7 +254,7 @@ def test_hours_too_short_for_any_call_are_refused_at_load() -> None:
 
 
 def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
-    from domain.models import OpeningHours
+    from domain.opening_hours import OpeningHours
 
     hours = OpeningHours.model_validate({"weekly": {"mon": ["08:00-08:20"]}})
     inp = journey_input().model_copy(update={"opening_hours": hours})
@@ -271,7 +268,7 @@ def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
 
 
 def test_us_no_call_within_7_days_of_a_conversation() -> None:
-    from domain.models import ConversationHeld
+    from domain.messages import ConversationHeld
 
     inp = journey_input().model_copy(update={"jurisdiction": "US"})
     ledger = ledger_for(inp)
