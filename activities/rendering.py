@@ -19,7 +19,8 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from domain.jurisdiction import opt_out_line, pack_for
+from domain.contact_rules import opt_out_line
+from domain.jurisdiction import pack_for
 from domain.opening_hours import WEEKDAYS, OpeningHours
 from domain.payloads import DeliveryRequest
 

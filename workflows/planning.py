@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
 
+from domain.contact_rules import call_allowed
+from domain.fees import FeeDecision, lawful_fee
 from domain.interest import MissingReferenceRateError, late_interest
-from domain.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
+from domain.jurisdiction import pack_for
 from domain.models import Customer, JourneyClock, JourneyInput, Step
 from domain.opening_hours import WEEKDAYS, OpeningHours, OpeningInterval
 from domain.state import CLOSED_PHASES, HistoryEntry, JourneyState, NextStep, Phase

@@ -10,24 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.jurisdiction import (
-    SE,
-    US,
-    UnknownJurisdictionError,
+from domain.contact_rules import (
     call_allowed,
     channel_refusal,
     classify_keyword,
-    collection_letter_pay_by,
     handover_refusal,
     is_opt_in,
     is_opt_out,
-    lawful_fee,
     mentions_opt_out,
     opt_out_line,
-    pack_for,
-    validate_policy,
 )
+from domain.fees import collection_letter_pay_by, lawful_fee
+from domain.jurisdiction import SE, US, UnknownJurisdictionError, pack_for
 from domain.models import Customer, Policy, Step
+from domain.policy_check import validate_policy
 from domain.values import FeeKind
 from tests.domain.strategies import FEES, customers, policies
 from tests.factories import POLICIES, customer
