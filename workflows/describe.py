@@ -9,7 +9,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from domain.models import JourneyInput
 from infra.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
-from workflows.planning import Decision, Ledger, calendar_zone, contact_zones, known_zone
+from workflows.journey_time import calendar_zone, contact_zones, known_zone
+from workflows.ledger import Ledger
+from workflows.planning import Decision
 
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
 

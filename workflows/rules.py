@@ -37,14 +37,14 @@ from domain.messages import (
 )
 from domain.models import JourneyInput
 from domain.state import HistoryEntry
+from workflows.journey_time import customer_today
+from workflows.ledger import Ledger
+from workflows.money import plan_fee
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
-    Ledger,
-    customer_today,
     installment_kept,
     installment_schedule,
-    plan_fee,
     release_holds,
 )
 

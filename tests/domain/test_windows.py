@@ -27,7 +27,7 @@ from domain.windows import (
     next_contact_slot,
 )
 from tests.domain.strategies import US_SERVICE_ZONES, ZONES, holidays_near, instants, opening_hours
-from workflows.planning import day_instant
+from workflows.journey_time import day_instant
 
 US_HOURS = (time(8), time(21))
 SE_HOURS = OpeningHours()  # Monday to Friday 08:00-20:00, Europe/Stockholm

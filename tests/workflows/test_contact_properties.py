@@ -48,8 +48,8 @@ from tests.domain.strategies import (
     policies,
 )
 from tests.factories import journey_input
-from workflows import planning, rules
-from workflows.planning import Ledger
+from workflows import journey_time, planning, rules
+from workflows.ledger import Ledger
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 _GRID = timedelta(minutes=5)
@@ -80,7 +80,7 @@ def _open_long_enough(
 def _lawful(inp: JourneyInput, ledger: Ledger, at: datetime, holidays: frozenset[date]) -> bool:
     """The jurisdiction's hours in every zone the customer could be in, and no holiday there."""
     pack = pack_for(inp.jurisdiction)
-    for zone in planning.contact_zones(inp, ledger):
+    for zone in journey_time.contact_zones(inp, ledger):
         local = at.astimezone(ZoneInfo(zone))
         if local.date() in holidays:
             return False
@@ -119,7 +119,7 @@ def assert_contact_allowed(
 ) -> None:
     min_open = CALL_MIN_OPEN if channel == "call" else timedelta(0)
     assert at >= planned, (planned, at)
-    where = f"{at.isoformat()} for {planning.contact_zones(inp, ledger)} ({channel})"
+    where = f"{at.isoformat()} for {journey_time.contact_zones(inp, ledger)} ({channel})"
     if pack_for(inp.jurisdiction).contact_hours is not None or inp.opening_hours is not None:
         assert _lawful(inp, ledger, at, frozenset(inp.holidays)), f"unlawful: {where}"
     if inp.opening_hours is not None and not _allowed(inp, ledger, at, min_open, True):
@@ -190,7 +190,7 @@ def run_plan(inp: JourneyInput, interruptions: list[Interruption]) -> Iterator[t
             now += step.length
             rules.apply_action(inp, ledger, AgentRequest(action=ResumeAction(agent="a")), now)
             if ledger.next_index < len(inp.policy.steps):
-                grace = planning.journey_days(inp.policy.resume_grace_days, inp.clock)
+                grace = journey_time.journey_days(inp.policy.resume_grace_days, inp.clock)
                 assert planning.step_at(inp, ledger, ledger.next_index) >= now + grace
         elif step.kind == "extend":
             later = ledger.due_date + timedelta(days=max(1, step.length.days))
@@ -235,7 +235,7 @@ def test_pauses_and_extensions_keep_each_steps_local_send_hour(
 ) -> None:
     send = time(inp.policy.send_hour)
     for _, ledger in run_plan(inp, interruptions):
-        zone = ZoneInfo(planning.calendar_zone(inp, ledger))
+        zone = ZoneInfo(journey_time.calendar_zone(inp, ledger))
         for index in range(ledger.next_index, len(inp.policy.steps)):
             local = planning.planned_at(inp, ledger, index).astimezone(zone)
             wall = datetime.combine(local.date(), send, tzinfo=zone)
@@ -257,8 +257,8 @@ def test_installment_reminders_are_lawful_too(inp: JourneyInput, zone: str | Non
         decision = planning.decide(inp, ledger)
         assert decision.kind == "installment_reminder" and decision.at is not None
         remind_day = due - timedelta(days=inp.policy.installment_reminder_days)
-        planned = planning.day_instant(
-            remind_day, inp.policy.send_hour, inp.clock, planning.calendar_zone(inp, ledger)
+        planned = journey_time.day_instant(
+            remind_day, inp.policy.send_hour, inp.clock, journey_time.calendar_zone(inp, ledger)
         )
         assert_contact_allowed(inp, ledger, planned, decision.at, "email")
 
@@ -266,7 +266,7 @@ def test_installment_reminders_are_lawful_too(inp: JourneyInput, zone: str | Non
 def test_the_unknown_us_zone_is_every_us_zone() -> None:
     """The oracle's own premise: what `contact_zones` answers for an unknown US customer."""
     inp = journey_input(timezone=None).model_copy(update={"jurisdiction": "US"})
-    assert planning.contact_zones(inp, Ledger(date(2026, 3, 1), Decimal(1))) == US_TIME_ZONES
+    assert journey_time.contact_zones(inp, Ledger(date(2026, 3, 1), Decimal(1))) == US_TIME_ZONES
 
 
 # --- fees ------------------------------------------------------------------------------------

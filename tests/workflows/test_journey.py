@@ -41,7 +41,7 @@ from tests.factories import POLICIES, journey_input
 from tests.histories import save_history
 from worker import build_worker
 from workflows.journey import InvoiceJourney
-from workflows.planning import journey_today
+from workflows.journey_time import journey_today
 
 Handle = WorkflowHandle[Any, JourneyState]
 

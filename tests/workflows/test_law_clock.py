@@ -16,9 +16,9 @@ from domain.models import JourneyInput, Policy, Step
 from domain.opening_hours import OpeningHours
 from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import invoice, journey_input
-from workflows import planning, rules
+from workflows import journey_time, planning, rules
 from workflows.describe import current_details, static_details
-from workflows.planning import Ledger, Revisions
+from workflows.ledger import Ledger, Revisions
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NEW_YORK_HOURS = OpeningHours.model_validate(
@@ -100,7 +100,7 @@ def test_se_customer_of_unknown_zone_is_kept_to_the_companys_zone() -> None:
     inp = journey_input(timezone=None, issued=date(2026, 3, 2))  # step 0 on a Thursday
     inp = inp.model_copy(update={"opening_hours": OpeningHours()})
     ledger = ledger_for(inp)
-    assert planning.contact_zones(inp, ledger) == ("Europe/Stockholm",)
+    assert journey_time.contact_zones(inp, ledger) == ("Europe/Stockholm",)
     at = planning.step_at(inp, ledger, 0).astimezone(STOCKHOLM)
     assert at.hour == inp.policy.send_hour
     assert "Europe/Stockholm (the company's)" in current_details(

@@ -19,8 +19,8 @@ from domain.messages import (
 from domain.models import JourneyClock, JourneyInput, Policy, Step
 from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import journey_input
-from workflows import planning, rules
-from workflows.planning import Ledger
+from workflows import journey_time, planning, rules
+from workflows.ledger import Ledger
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -48,9 +48,9 @@ def test_steps_keep_their_order_and_spacing() -> None:
 
 def test_compressed_clock_maps_days_to_seconds() -> None:
     clock = JourneyClock(seconds_per_day=10, origin=NOW, origin_date=date(2026, 11, 2))
-    at = planning.day_instant(date(2026, 11, 12), 12, clock, "Europe/Stockholm")
+    at = journey_time.day_instant(date(2026, 11, 12), 12, clock, "Europe/Stockholm")
     assert at == NOW + timedelta(seconds=105)
-    assert planning.journey_today(at, clock, "Europe/Stockholm") == date(2026, 11, 12)
+    assert journey_time.journey_today(at, clock, "Europe/Stockholm") == date(2026, 11, 12)
 
 
 def test_decide_walks_steps_then_handover_then_agent() -> None:
@@ -258,11 +258,11 @@ def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
 
     hours = OpeningHours.model_validate({"weekly": {"mon": ["08:00-08:20"]}})
     inp = journey_input().model_copy(update={"opening_hours": hours})
-    planned = planning.day_instant(
+    planned = journey_time.day_instant(
         inp.invoice.due_date + timedelta(days=inp.policy.steps[2].offset_days),
         inp.policy.send_hour,
         inp.clock,
-        planning.calendar_zone(inp, ledger_for(inp)),
+        journey_time.calendar_zone(inp, ledger_for(inp)),
     )
     assert planning.step_at(inp, ledger_for(inp), 2) == planned  # the call: no slot, no crash
 
