@@ -95,7 +95,7 @@ def mentions_opt_out(text: str, pack: JurisdictionPack | None = None) -> bool:
     replies as a revocation by reasonable means, but "I'll pay at the end of the month" is not
     one: route these to an agent (or stop the channel, to be safe) instead of guessing."""
     words = _words(pack, "opt_out_words")
-    tokens = [t.upper() for t in re.split(r"[^\wåäöÅÄÖ]+", text) if t]
+    tokens = [t.upper() for t in re.split(r"[\W_]+", text) if t]  # "opt_out" is two words
     joined = {a + b for a, b in zip(tokens, tokens[1:], strict=False)}  # "OPT OUT", "STOP ALL"
     return any(t in words for t in tokens) or bool(joined & words)
 
