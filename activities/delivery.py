@@ -15,10 +15,10 @@ from typing import Literal, Protocol, cast
 
 from jinja2 import TemplateError
 from structlog.contextvars import bound_contextvars
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import ledger
+from activities.contracts import DeliveryContract
 from activities.errors import (
     INVALID_REQUEST,
     TEMPLATE_ERROR,
@@ -52,8 +52,9 @@ class Sender(Protocol):
 ChannelSender = Sender | OutboxSender
 
 
-class DeliveryActivities:
-    """Constructed once per worker with the sender chosen for each channel."""
+class DeliveryActivities(DeliveryContract):
+    """send_email, send_sms and place_call (`DeliveryContract`), constructed once per worker
+    with the sender chosen for each channel."""
 
     def __init__(
         self,
@@ -66,19 +67,7 @@ class DeliveryActivities:
         self._settings = settings
         self._senders: dict[Channel, ChannelSender] = {"email": email, "sms": sms, "call": call}
 
-    @activity.defn(name="send_email")
-    async def send_email(self, request: DeliveryRequest) -> DeliveryResult:
-        return await self._run("email", request)
-
-    @activity.defn(name="send_sms")
-    async def send_sms(self, request: DeliveryRequest) -> DeliveryResult:
-        return await self._run("sms", request)
-
-    @activity.defn(name="place_call")
-    async def place_call(self, request: DeliveryRequest) -> DeliveryResult:
-        return await self._run("call", request)
-
-    async def _run(self, channel: Channel, request: DeliveryRequest) -> DeliveryResult:
+    async def contact(self, channel: Channel, request: DeliveryRequest) -> DeliveryResult:
         with bound_contextvars(invoice_id=request.invoice_id, workflow_id=request.workflow_id):
             return await asyncio.to_thread(self.deliver, channel, request)
 

@@ -12,22 +12,19 @@ once when a signal or update changes the ledger.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 import workflows.planning as planning
 import workflows.rules as rules
+from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
 from domain.models import (
     Channel,
     DeliveryRequest,
-    DeliveryResult,
     HandoverRequest,
-    HandoverResult,
     HistoryEntry,
     JourneyInput,
     JourneyOutcome,
@@ -35,43 +32,22 @@ from domain.models import (
     Step,
 )
 from infra.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
+from workflows.activity_options import (
+    BAD_ADDRESS_ERRORS,
+    DELIVERY_ATTEMPT_TIMEOUT,
+    DELIVERY_GIVE_UP_AFTER,
+    DELIVERY_RETRY,
+    HANDOVER_RETRY,
+    HANDOVER_TIMEOUT,
+    OUTCOME_TIMEOUT,
+    STORE_RETRY,
+    channel_task_queue,
+)
 from workflows.describe import current_details, search_attributes, step_label
 
-PERMANENT_DELIVERY_ERRORS = [
-    "InvalidRecipient",
-    "RecipientOptedOut",
-    "ProviderAuthFailed",
-    "DeliveryRejected",
-]
-DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=PERMANENT_DELIVERY_ERRORS,
-)
-"""Providers' 429s and 5xx are retried for up to the schedule-to-close window; a wrong
-number or an opted-out recipient is not."""
-DELIVERY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
-DELIVERY_GIVE_UP_AFTER = timedelta(hours=6)
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-OUTCOME_TIMEOUT = timedelta(seconds=30)
-BAD_ADDRESS_ERRORS = {"InvalidRecipient", "RecipientOptedOut"}
-"""Errors that say the address itself is unusable: the step moves to the next channel."""
-ACTIVITY_FOR_CHANNEL: dict[Channel, str] = {
-    "email": "send_email",
-    "sms": "send_sms",
-    "call": "place_call",
-}
 LEAN_JOURNEY_PATCH = "lean-journey"
 """Journeys started since this patch leave the search attributes the starter set alone and
 record their outcome in a local activity. Journeys started before it replay as they ran."""
-
-
-def channel_task_queue(base: str, channel: Channel) -> str:
-    """Deliveries run on a queue per channel so each can be rate-limited to its provider."""
-    return f"{base}-{channel}"
 
 
 class JourneyEngine:
@@ -211,13 +187,12 @@ class JourneyEngine:
         activity, inside the workflow task that decided on it: one marker in the history
         instead of a task-queue round trip and a second workflow task. A rate-limited
         channel goes through its own task queue, where the server holds it to the rate."""
-        name = ACTIVITY_FOR_CHANNEL[req.channel]
+        contact = CHANNEL_ACTIVITIES[req.channel]
         try:
             if req.channel in self._inp.local_channels:
-                result = await workflow.execute_local_activity(
-                    name,
+                result = await workflow.execute_local_activity_method(
+                    contact,
                     req,
-                    result_type=DeliveryResult,
                     retry_policy=DELIVERY_RETRY,
                     summary=summary,
                     start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
@@ -228,11 +203,10 @@ class JourneyEngine:
                 queue = None
                 if workflow.patched("per-channel-task-queues"):
                     queue = channel_task_queue(workflow.info().task_queue, req.channel)
-                result = await workflow.execute_activity(
-                    name,
+                result = await workflow.execute_activity_method(
+                    contact,
                     req,
                     task_queue=queue,
-                    result_type=DeliveryResult,
                     retry_policy=DELIVERY_RETRY,
                     summary=summary,
                     start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
@@ -353,14 +327,11 @@ class JourneyEngine:
             fees=ledger.fees,
             history=tuple(ledger.history),
         )
-        result = await workflow.execute_activity(
-            "hand_over",
+        result = await workflow.execute_activity_method(
+            HandoverContract.hand_over,
             req,
-            result_type=HandoverResult,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=30), maximum_interval=timedelta(hours=1)
-            ),
+            start_to_close_timeout=HANDOVER_TIMEOUT,
+            retry_policy=HANDOVER_RETRY,
             summary=f"hand over {req.balance:.2f} {req.currency} to collection",
         )
         # A payment or dispute that arrived while the agency was being called is recorded in
@@ -392,16 +363,16 @@ class JourneyEngine:
         )
         summary = f"record outcome: {ledger.closed}"
         if self._lean:
-            await workflow.execute_local_activity(
-                "record_outcome",
+            await workflow.execute_local_activity_method(
+                OutcomeContract.record_outcome,
                 outcome,
                 start_to_close_timeout=OUTCOME_TIMEOUT,
                 retry_policy=STORE_RETRY,
                 summary=summary,
             )
         else:
-            await workflow.execute_activity(
-                "record_outcome",
+            await workflow.execute_activity_method(
+                OutcomeContract.record_outcome,
                 outcome,
                 start_to_close_timeout=OUTCOME_TIMEOUT,
                 retry_policy=STORE_RETRY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities import build_activities, build_senders
+from activities.build import build_activities, build_senders
 from activities.outbox import OutboxSender
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender

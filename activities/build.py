@@ -1,0 +1,50 @@
+"""The worker's activities, built with their dependencies (the money-transfer sample's
+style), so that tests can inject fakes: `build_activities` is what `worker.py` registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.delivery import ChannelSender, DeliveryActivities
+from activities.handover import HandoverActivities
+from activities.outbox import OutboxSender
+from activities.outcome import OutcomeActivities
+from activities.sendgrid_sender import SendGridSender
+from activities.twilio_sender import TwilioCallSender, TwilioSmsSender, make_client
+from infra.settings import Settings
+
+
+def build_senders(settings: Settings) -> dict[str, ChannelSender]:
+    """SendGrid and Twilio when their credentials are set, else the outbox, per channel."""
+    email: ChannelSender
+    sms: ChannelSender
+    call: ChannelSender
+    if settings.sendgrid_enabled:
+        email = SendGridSender(settings)
+    else:
+        email = OutboxSender(settings.store_url, "email")
+    if settings.twilio_enabled:
+        client = make_client(settings)
+        sms = TwilioSmsSender(settings, client)
+        call = TwilioCallSender(settings, client)
+    else:
+        sms = OutboxSender(settings.store_url, "sms")
+        call = OutboxSender(settings.store_url, "call")
+    return {"email": email, "sms": sms, "call": call}
+
+
+def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+    senders = build_senders(settings)
+    delivery = DeliveryActivities(
+        settings, email=senders["email"], sms=senders["sms"], call=senders["call"]
+    )
+    handover = HandoverActivities(settings)
+    outcome = OutcomeActivities(settings)
+    return [
+        delivery.send_email,
+        delivery.send_sms,
+        delivery.place_call,
+        handover.hand_over,
+        outcome.record_outcome,
+    ]
