@@ -20,8 +20,8 @@ from infra.migrations import init_db
 from infra.process import leave
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
-from workflows.activity_options import channel_task_queue
-from workflows.journey import InvoiceJourney
+from workflows.activity_calls import channel_task_queue
+from workflows.engine import InvoiceJourney
 
 
 class JourneyWorker:

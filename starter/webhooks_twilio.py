@@ -91,7 +91,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
-from workflows.journey import InvoiceJourney
+from workflows.engine import InvoiceJourney
 
 log = get_logger("starter.webhooks.twilio")
 

@@ -1,12 +1,18 @@
-"""What `InvoiceJourney` does; `workflows.journey` adds the decorated entry points.
+"""`InvoiceJourney`: one durable workflow per unpaid invoice, from issue to its end.
 
-This is workflow code: it runs in the journey's deterministic event loop, so time comes
-from `workflow.now()`, waiting from timers, and all I/O from activities. Nothing here may
-keep module-level state: every journey in the worker shares this module.
+Read it top to bottom: the entry points (the run, the signals, the updates with their
+validators, the query), then the journey's loop, then each thing the loop does. What is next
+and when comes from `workflows.planning.decide`, what an event or action does to the ledger
+from `workflows.rules`, and every I/O from an activity, called by reference through
+`workflows.activity_calls` with its timeouts and retries. A journey sleeps on one timer at
+a time and wakes at once when a signal or update changes the ledger.
 
-`planning.decide` says what is next and when, `rules` says what an event or action does to
-the ledger, and activities do all I/O. A journey sleeps on one timer at a time and wakes at
-once when a signal or update changes the ledger.
+This is workflow code: time from `workflow.now()`, waiting from timers, no module-level state.
+It runs outside the SDK's sandbox (`sandboxed=False`): re-creating the sandbox for every
+journey cost 39 kB per cached journey and a quarter of the worker's throughput (bench/run.py,
+README "Performance") and guarded little. tests/workflows/test_determinism.py (no clock,
+randomness, I/O or threads in the modules the journey imports) and the stored histories of
+test_replay.py guard determinism instead.
 """
 
 from __future__ import annotations
@@ -15,44 +21,43 @@ import contextlib
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.exceptions import ApplicationError
 
+import workflows.activity_calls as calls
 import workflows.planning as planning
 import workflows.rules as rules
-from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
 from domain.models import (
+    AgentRequest,
+    AgentTask,
     Channel,
+    ConsentChange,
+    ConversationHeld,
+    CustomerResponse,
+    DeliveryFailure,
     DeliveryRequest,
-    HandoverRequest,
     HistoryEntry,
+    InvoiceCredited,
+    InvoiceVoided,
     JourneyInput,
-    JourneyOutcome,
     JourneyState,
+    PaymentReceived,
+    PaymentReversed,
     Step,
+    workflow_id_for,
 )
-from infra.temporal import JOURNEY_PHASE, NEXT_ACTION_AT
-from workflows.activity_options import (
-    BAD_ADDRESS_ERRORS,
-    DELIVERY_ATTEMPT_TIMEOUT,
-    DELIVERY_GIVE_UP_AFTER,
-    DELIVERY_RETRY,
-    HANDOVER_RETRY,
-    HANDOVER_TIMEOUT,
-    OUTCOME_TIMEOUT,
-    STORE_RETRY,
-    channel_task_queue,
-)
-from workflows.describe import current_details, search_attributes, step_label
+from workflows.describe import publish, search_attributes, step_label
+from workflows.requests import delivery_request, handover_request, journey_outcome
 
 LEAN_JOURNEY_PATCH = "lean-journey"
 """Journeys started since this patch leave the search attributes the starter set alone and
 record their outcome in a local activity. Journeys started before it replay as they ran."""
+WRITTEN_CHANNELS: tuple[Channel, ...] = ("email", "sms")
+"""A thank-you or an installment reminder goes on the first of these the customer accepts."""
 
 
-class JourneyEngine:
-    """The journey's behaviour; `workflows.journey.InvoiceJourney` adds the entry points."""
-
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
+class InvoiceJourney:
+    @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         self._inp = inp
         self._ledger = (
@@ -64,17 +69,113 @@ class JourneyEngine:
         self._published: tuple[object, ...] = ()
         self._lean = False
 
-    async def _run(self) -> JourneyState:
-        inp, ledger = self._inp, self._ledger
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyState:
+        """Remind until the invoice is closed, then thank a payer and record the outcome."""
+        self._begin()
+        await self._remind_until_closed()
+        await self._finish()
+        return self._state()
+
+    # --- signals: billing events -----------------------------------------------------------
+
+    @workflow.signal
+    def payment_received(self, p: PaymentReceived) -> None:
+        if self._first_time(p.event_id):
+            rules.apply_payment(self._inp, self._ledger, p, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def payment_reversed(self, r: PaymentReversed) -> None:
+        if self._first_time(r.event_id) and self._ledger.closed is None:
+            rules.apply_reversal(self._inp, self._ledger, r, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def invoice_credited(self, c: InvoiceCredited) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_credit(self._inp, self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def invoice_voided(self, v: InvoiceVoided) -> None:
+        if self._first_time(v.event_id):
+            rules.apply_void(self._ledger, v, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def consent_changed(self, c: ConsentChange) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_consent(self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def delivery_failed(self, f: DeliveryFailure) -> None:
+        if self._first_time(f.event_id):
+            rules.apply_delivery_failure(self._ledger, f, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def conversation_held(self, c: ConversationHeld) -> None:
+        if self._first_time(c.event_id):
+            rules.apply_conversation(self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def agent_task(self, t: AgentTask) -> None:
+        if self._first_time(t.event_id):
+            rules.apply_task(self._ledger, t, workflow.now())
+            self._touch()
+
+    # --- updates: customers and agents get an answer ---------------------------------------
+
+    @workflow.update
+    def respond(self, r: CustomerResponse) -> JourneyState:
+        rules.apply_response(self._inp, self._ledger, r, workflow.now())
+        self._touch()
+        return self._state()
+
+    @respond.validator
+    def _validate_respond(self, r: CustomerResponse) -> None:
+        if err := rules.check_response(self._inp, self._ledger, r, workflow.now()):
+            raise ApplicationError(err, type="InvalidResponse", non_retryable=True)
+
+    @workflow.update
+    def agent_action(self, req: AgentRequest) -> JourneyState:
+        rules.apply_action(self._inp, self._ledger, req, workflow.now())
+        self._touch()
+        return self._state()
+
+    @agent_action.validator
+    def _validate_agent_action(self, req: AgentRequest) -> None:
+        if err := rules.check_action(self._inp, self._ledger, req, workflow.now()):
+            raise ApplicationError(
+                f"{req.action.action} refused: {err}", type="InvalidAgentAction", non_retryable=True
+            )
+
+    # --- query: what callers see -----------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> JourneyState:
+        return self._state()
+
+    # --- the journey -----------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        inp = self._inp
         self._lean = workflow.patched(LEAN_JOURNEY_PATCH)
         if not self._lean:  # journeys started before the starter set these
             workflow.upsert_search_attributes(
                 [pair.key.value_set(pair.value) for pair in search_attributes(inp)]
             )
         if inp.customer.vulnerable and inp.carried is None:
-            ledger.open_tasks.append(
+            self._ledger.open_tasks.append(
                 "vulnerable customer: no calls or fees; check the journey suits them"
             )
+
+    async def _remind_until_closed(self) -> None:
+        """Ask the plan what is next; wait for it (or for news) and do it, until closed."""
+        inp, ledger = self._inp, self._ledger
         while ledger.closed is None:
             if self._history_too_long():
                 await self._continue_as_new()
@@ -97,13 +198,15 @@ class JourneyEngine:
                 self._lift_expired_hold()
             elif decision.kind == "handover":
                 await self._hand_over()
-        self._publish(planning.decide(inp, ledger))
-        if ledger.closed == "paid":
+
+    async def _finish(self) -> None:
+        """A paid invoice is thanked; every closed journey's outcome goes to the store."""
+        self._publish(planning.decide(self._inp, self._ledger))
+        if self._ledger.closed == "paid":
             await self._thank()
         await self._record_outcome()
         # Let an update that closed the journey answer its caller before the run completes.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._state()
 
     def _history_too_long(self) -> bool:
         info = workflow.info()
@@ -119,8 +222,6 @@ class JourneyEngine:
         carried = self._inp.model_copy(update={"carried": planning.dump_ledger(self._ledger)})
         workflow.continue_as_new(carried)
 
-    # --- waiting ---------------------------------------------------------------------------
-
     async def _sleep_until(self, decision: planning.Decision) -> None:
         self._changed = False
         timeout = None if decision.at is None else decision.at - workflow.now()
@@ -132,106 +233,7 @@ class JourneyEngine:
                 lambda: self._changed, timeout=timeout, timeout_summary=summary
             )
 
-    def _lift_expired_hold(self) -> None:
-        ledger, now = self._ledger, workflow.now()
-        holds = ledger.holds
-        if holds.promise_date is not None:
-            detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
-        else:
-            detail = f"pause until {holds.paused_until} ended; journey resumes"
-        planning.release_holds(self._inp, ledger, now)
-        ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
-
-    # --- doing -----------------------------------------------------------------------------
-
-    def _address(self, channel: Channel) -> str:
-        c = self._inp.customer
-        address = c.email if channel == "email" else c.phone
-        assert address is not None  # pick_channel only offers channels with an address
-        return address
-
-    def _delivery(
-        self, step: Step, key: str, to: str, fee_now: Decimal = Decimal("0")
-    ) -> DeliveryRequest:
-        inp, ledger = self._inp, self._ledger
-        return DeliveryRequest(
-            invoice_id=inp.invoice.id,
-            workflow_id=workflow.info().workflow_id,
-            step_key=key,
-            channel=step.channel,
-            template=step.template,
-            locale=inp.customer.locale,
-            customer_id=inp.customer.id,
-            customer_name=inp.customer.name,
-            to=to,
-            invoice_number=inp.invoice.number,
-            currency=inp.invoice.currency,
-            amount_due=inp.invoice.amount_due,
-            balance=ledger.balance + fee_now,
-            fees=ledger.fees + fee_now,
-            fee_this_step=fee_now,
-            due_date=ledger.due_date,
-            ocr=inp.invoice.ocr,
-            payment_url=inp.invoice.payment_url,
-            final_notice=step.final_notice,
-            service_phone=inp.service_phone,
-            service_hours=inp.opening_hours,
-            interest=planning.interest_due(inp, ledger, workflow.now()),
-            jurisdiction=inp.jurisdiction,
-        )
-
-    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
-        """Deliver one contact: (delivered, outcome for the history, error type if any).
-
-        A channel without a provider's rate limit (the outbox) is delivered by a local
-        activity, inside the workflow task that decided on it: one marker in the history
-        instead of a task-queue round trip and a second workflow task. A rate-limited
-        channel goes through its own task queue, where the server holds it to the rate."""
-        contact = CHANNEL_ACTIVITIES[req.channel]
-        try:
-            if req.channel in self._inp.local_channels:
-                result = await workflow.execute_local_activity_method(
-                    contact,
-                    req,
-                    retry_policy=DELIVERY_RETRY,
-                    summary=summary,
-                    start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
-                )
-            else:
-                # Journeys scheduled before the channel queues existed keep the base queue.
-                queue = None
-                if workflow.patched("per-channel-task-queues"):
-                    queue = channel_task_queue(workflow.info().task_queue, req.channel)
-                result = await workflow.execute_activity_method(
-                    contact,
-                    req,
-                    task_queue=queue,
-                    retry_policy=DELIVERY_RETRY,
-                    summary=summary,
-                    start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
-                )
-        except (ActivityError, ApplicationError, TemporalTimeoutError) as err:
-            # A queued activity's failure arrives wrapped in ActivityError; a local
-            # activity's arrives as it was raised (or as the timeout that ended it).
-            cause = err.cause if isinstance(err, ActivityError) else err
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "failed"
-            return False, f"{kind}: {reason}", kind
-        return True, f"{result.status} via {result.provider}", None
-
-    def _note(self, index: int, channel: Channel | None, detail: str, outcome: str) -> None:
-        self._ledger.history.append(
-            HistoryEntry(
-                at=workflow.now(),
-                kind="step",
-                detail=detail,
-                step_index=index,
-                channel=channel,
-                outcome=outcome,
-            )
-        )
+    # --- the steps -------------------------------------------------------------------------
 
     async def _run_step(self, index: int) -> None:
         """Deliver step `index` on its channel, or on the next one the customer can be
@@ -254,9 +256,7 @@ class JourneyEngine:
             ledger.tried.setdefault(index, set()).add(channel)
             on_channel = step.model_copy(update={"channel": channel})
             fee = planning.fee_for_step(inp, ledger, step, channel)
-            req = self._delivery(
-                on_channel, f"step-{index}-{channel}", self._address(channel), fee.amount
-            )
+            req = self._request(on_channel, f"step-{index}-{channel}", fee.amount)
             if channel == "call":
                 ledger.call_attempts.append(workflow.now())
             delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
@@ -271,7 +271,7 @@ class JourneyEngine:
                 self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
                 return
             self._note(index, channel, f"{label}: {outcome}", "failed")
-            if error not in BAD_ADDRESS_ERRORS:
+            if error not in calls.BAD_ADDRESS_ERRORS:
                 return  # the provider kept failing: recorded, and the journey goes on
             ledger.bad_channels.add(channel)
 
@@ -281,59 +281,34 @@ class JourneyEngine:
         ledger = self._ledger
         ledger.plan_reminded = index
         due, amount = ledger.plan[index]
-        channels: tuple[Channel, ...] = ("email", "sms")
-        for channel in channels:
-            if planning.channel_unavailable(self._inp, ledger, channel):
-                continue
-            step = Step(offset_days=0, channel=channel, template="installment_reminder")
-            req = self._delivery(step, f"plan-{index}-{channel}", self._address(channel))
-            req = req.model_copy(update={"balance": amount, "due_date": due})
-            _, outcome, _ = await self._deliver(req, f"installment {index + 1} reminder")
-            ledger.history.append(
-                HistoryEntry(
-                    at=workflow.now(),
-                    kind="plan",
-                    detail=f"installment {index + 1} reminder ({channel}): {outcome}",
-                    channel=channel,
-                )
-            )
+        if (channel := self._first_open_channel()) is None:
             return
+        step = Step(offset_days=0, channel=channel, template="installment_reminder")
+        req = self._request(step, f"plan-{index}-{channel}")
+        req = req.model_copy(update={"balance": amount, "due_date": due})
+        _, outcome, _ = await self._deliver(req, f"installment {index + 1} reminder")
+        detail = f"installment {index + 1} reminder ({channel}): {outcome}"
+        ledger.history.append(
+            HistoryEntry(at=workflow.now(), kind="plan", detail=detail, channel=channel)
+        )
 
-    async def _thank(self) -> None:
-        """A paid invoice gets a thank-you on the first channel the customer accepts."""
-        channels: tuple[Channel, ...] = ("email", "sms")
-        for channel in channels:
-            if planning.channel_unavailable(self._inp, self._ledger, channel):
-                continue
-            step = Step(offset_days=0, channel=channel, template="thank_you")
-            req = self._delivery(step, "thank-you", self._address(channel))
-            _, outcome, _ = await self._deliver(req, f"thank-you {channel}")
-            self._ledger.history.append(
-                HistoryEntry(
-                    at=workflow.now(), kind="thank_you", detail=f"thank-you {channel}: {outcome}"
-                )
-            )
-            return
+    def _lift_expired_hold(self) -> None:
+        ledger, now = self._ledger, workflow.now()
+        holds = ledger.holds
+        if holds.promise_date is not None:
+            detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
+        else:
+            detail = f"pause until {holds.paused_until} ended; journey resumes"
+        planning.release_holds(self._inp, ledger, now)
+        ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
 
     async def _hand_over(self) -> None:
-        inp, ledger = self._inp, self._ledger
-        req = HandoverRequest(
-            invoice_id=inp.invoice.id,
-            workflow_id=workflow.info().workflow_id,
-            customer_id=inp.customer.id,
-            currency=inp.invoice.currency,
-            amount_due=inp.invoice.amount_due,
-            balance=ledger.balance,
-            fees=ledger.fees,
-            history=tuple(ledger.history),
-        )
-        result = await workflow.execute_activity_method(
-            HandoverContract.hand_over,
-            req,
-            start_to_close_timeout=HANDOVER_TIMEOUT,
-            retry_policy=HANDOVER_RETRY,
-            summary=f"hand over {req.balance:.2f} {req.currency} to collection",
-        )
+        """The last step: the claim and its evidence go to the collection agency. The plan
+        decides on it only after the final notice's waiting time, with no dispute, promise
+        or payment plan open and any approval the company wants given."""
+        ledger = self._ledger
+        req = handover_request(self._inp, ledger, workflow.info().workflow_id)
+        result = await calls.hand_over(req)
         # A payment or dispute that arrived while the agency was being called is recorded in
         # the history; the handover itself has happened and cannot be taken back here.
         if ledger.closed is None:
@@ -346,40 +321,71 @@ class JourneyEngine:
             )
         )
 
-    async def _record_outcome(self) -> None:
-        """The outcome row is one small write to our own store: a local activity, unless
-        the journey started before that (its history has the activity)."""
-        ledger = self._ledger
-        assert ledger.closed is not None
-        outcome = JourneyOutcome(
-            invoice_id=self._inp.invoice.id,
-            workflow_id=workflow.info().workflow_id,
-            phase=ledger.closed,
-            balance=ledger.balance,
-            fees=ledger.fees,
-            steps_sent=ledger.steps_sent,
-            resolved_at_step=ledger.resolved_at_step,
-            closed_at=workflow.now(),
+    async def _thank(self) -> None:
+        """A paid invoice gets a thank-you on the first channel the customer accepts."""
+        if (channel := self._first_open_channel()) is None:
+            return
+        step = Step(offset_days=0, channel=channel, template="thank_you")
+        _, outcome, _ = await self._deliver(
+            self._request(step, "thank-you"), f"thank-you {channel}"
         )
-        summary = f"record outcome: {ledger.closed}"
-        if self._lean:
-            await workflow.execute_local_activity_method(
-                OutcomeContract.record_outcome,
-                outcome,
-                start_to_close_timeout=OUTCOME_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
-        else:
-            await workflow.execute_activity_method(
-                OutcomeContract.record_outcome,
-                outcome,
-                start_to_close_timeout=OUTCOME_TIMEOUT,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
+        detail = f"thank-you {channel}: {outcome}"
+        self._ledger.history.append(
+            HistoryEntry(at=workflow.now(), kind="thank_you", detail=detail)
+        )
 
-    # --- what ops and callers see ----------------------------------------------------------
+    async def _record_outcome(self) -> None:
+        now, workflow_id = workflow.now(), workflow.info().workflow_id
+        outcome = journey_outcome(self._inp, self._ledger, workflow_id, now)
+        await calls.record_outcome(outcome, local=self._lean)
+
+    # --- contacting the customer -----------------------------------------------------------
+
+    def _first_open_channel(self) -> Channel | None:
+        for channel in WRITTEN_CHANNELS:
+            if not planning.channel_unavailable(self._inp, self._ledger, channel):
+                return channel
+        return None
+
+    def _request(self, step: Step, key: str, fee_now: Decimal = Decimal("0")) -> DeliveryRequest:
+        return delivery_request(
+            self._inp,
+            self._ledger,
+            step,
+            key,
+            workflow_id=workflow.info().workflow_id,
+            now=workflow.now(),
+            fee_now=fee_now,
+        )
+
+    def _note(self, index: int, channel: Channel | None, detail: str, outcome: str) -> None:
+        self._ledger.history.append(
+            HistoryEntry(
+                at=workflow.now(),
+                kind="step",
+                detail=detail,
+                step_index=index,
+                channel=channel,
+                outcome=outcome,
+            )
+        )
+
+    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
+        local = req.channel in self._inp.local_channels
+        return await calls.deliver(req, summary, local=local)
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def _first_time(self, event_id: str) -> bool:
+        """Billing events are delivered at least once; each changes the ledger once."""
+        if event_id in self._ledger.applied_events:
+            return False
+        self._ledger.applied_events.add(event_id)
+        return True
+
+    def _touch(self) -> None:
+        """Wake the loop: a signal or update changed what is next."""
+        self._changed = True
 
     def _state(self) -> JourneyState:
         return planning.snapshot(
@@ -387,28 +393,7 @@ class JourneyEngine:
         )
 
     def _publish(self, decision: planning.Decision) -> None:
-        """Keep search attributes and current details in step with the plan, writing them
-        only when they change so that history stays small."""
-        published = (decision.phase, decision.at, self._ledger.balance, len(self._ledger.history))
-        if published == self._published:
-            return
-        if published[:2] != self._published[:2]:
-            workflow.upsert_search_attributes(
-                [
-                    JOURNEY_PHASE.value_set(decision.phase),
-                    NEXT_ACTION_AT.value_set(decision.at)
-                    if decision.at is not None
-                    else NEXT_ACTION_AT.value_unset(),
-                ]
-            )
-        self._published = published
-        workflow.set_current_details(current_details(self._inp, self._ledger, decision))
+        self._published = publish(self._inp, self._ledger, decision, self._published)
 
-    def _touch(self) -> None:
-        self._changed = True
 
-    def _first_time(self, event_id: str) -> bool:
-        if event_id in self._ledger.applied_events:
-            return False
-        self._ledger.applied_events.add(event_id)
-        return True
+__all__ = ["InvoiceJourney", "workflow_id_for"]

@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 
 from domain.models import JourneyInput, JourneyState
 from tests.histories import HISTORY_DIR
-from workflows.journey import InvoiceJourney
+from workflows.engine import InvoiceJourney
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
