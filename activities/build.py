@@ -6,20 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from activities.delivery import ChannelSender, DeliveryActivities
+from activities.delivery import DeliveryActivities
 from activities.handover import HandoverActivities
 from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
+from activities.senders import Sender
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender, make_client
 from infra.settings import Settings
 
 
-def build_senders(settings: Settings) -> dict[str, ChannelSender]:
-    """SendGrid and Twilio when their credentials are set, else the outbox, per channel."""
-    email: ChannelSender
-    sms: ChannelSender
-    call: ChannelSender
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    """Per channel, its provider (SendGrid, Twilio) when its credentials are set, else the
+    outbox: each a `Sender`, which the delivery activities use alike."""
+    email: Sender
+    sms: Sender
+    call: Sender
     if settings.sendgrid_enabled:
         email = SendGridSender(settings)
     else:

@@ -147,15 +147,8 @@ class HandoverActivities(HandoverContract):
         """Insert the handover (plus the dev-inbox copy in the embedded default) once."""
         try:
             with session_scope(self._settings.store_url) as session:
-                row = HandoverRow(
-                    invoice_id=request.invoice_id,
-                    customer_id=request.customer_id,
-                    currency=request.currency,
-                    balance=request.balance,
-                    fees=request.fees,
-                    evidence=evidence_json,
-                    delivered_to=delivered_to,
-                    reference=reference,
+                row = HandoverRow.from_request(
+                    request, evidence=evidence_json, delivered_to=delivered_to, reference=reference
                 )
                 session.add(row)
                 if delivered_to == EMBEDDED_DESTINATION:
