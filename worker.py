@@ -21,7 +21,7 @@ from infra.process import leave
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
 from workflows.activity_calls import channel_task_queue
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 
 class JourneyWorker:

@@ -183,7 +183,7 @@ async def replay_journeys(
     from temporalio.worker import Replayer
 
     if workflows is None:
-        from workflows.engine import InvoiceJourney
+        from workflows.journey import InvoiceJourney
 
         workflows = [InvoiceJourney]
     seen: list[tuple[str, str, str]] = []

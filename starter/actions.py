@@ -30,7 +30,7 @@ from domain.models import (
     workflow_id_for,
 )
 from domain.policies import format_validation_error
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 """A query needs a worker to answer; past this the caller hears that none did."""

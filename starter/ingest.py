@@ -74,7 +74,7 @@ from starter.event_store import (
 from starter.journey_calendar import ClockFactory, public_holidays
 from starter.journey_signals import reopen, signal_change
 from workflows.describe import search_attributes, static_details, static_summary
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.ingest")
 

@@ -37,7 +37,7 @@ from starter.event_schema import (
 )
 from starter.event_store import mark_reopened
 from workflows.describe import search_attributes, static_details, static_summary
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 
 class JourneyMissing(Exception):

@@ -44,7 +44,7 @@ from infra.store import (
     session_scope,
 )
 from starter.ingest import Ingest
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 # --- dependencies ----------------------------------------------------------------------------
 

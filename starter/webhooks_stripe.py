@@ -75,7 +75,7 @@ from starter.routing import (
     seen,
     signal_journey,
 )
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.stripe")
 

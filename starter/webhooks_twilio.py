@@ -91,7 +91,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.twilio")
 

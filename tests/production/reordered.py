@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from domain.models import JourneyInput, JourneyState
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 
 @workflow.defn(name="InvoiceJourney", sandboxed=False)

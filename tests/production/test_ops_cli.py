@@ -24,7 +24,7 @@ from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_po
 from tests.factories import journey_input
 from tests.production.reordered import ReorderedJourney
 from worker import build_worker
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 runner = CliRunner()
 

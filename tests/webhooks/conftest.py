@@ -42,7 +42,7 @@ from starter.ingest import Ingest
 from starter.routing import local_today
 from tests.factories import journey_input
 from worker import build_worker
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 PUBLIC_BASE = "https://journeys.example"
 TWILIO_TOKEN = "twilio-test-auth-token"

@@ -26,7 +26,7 @@ from starter.webhooks_stripe import (
     minor_to_major,
 )
 from tests.webhooks.conftest import Inbound, new_id, stripe_signature
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 CREATED = 1_795_000_000  # 2026-11-18 (UTC)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY = "workflows.engine"
+ENTRY = "workflows.journey"
 PROJECT_PACKAGES = ("workflows", "domain", "infra", "activities")
 CLIENT_SIDE = {"infra.temporal": "imported for its search-attribute keys only"}
 """Modules the journey imports for constants, whose functions only clients and workers call."""

@@ -43,7 +43,7 @@ from infra.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
 from tests.factories import POLICIES, journey_input
 from tests.histories import save_history
 from worker import build_worker
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 from workflows.planning import journey_today
 
 Handle = WorkflowHandle[Any, JourneyState]

@@ -18,7 +18,7 @@ from temporalio.worker import Replayer
 
 from domain.models import JourneyInput, JourneyState
 from tests.histories import HISTORY_DIR
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 

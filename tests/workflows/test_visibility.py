@@ -16,7 +16,7 @@ from infra.settings import Settings
 from tests.factories import journey_input
 from worker import build_worker
 from workflows.describe import search_attributes, static_details, static_summary
-from workflows.engine import InvoiceJourney
+from workflows.journey import InvoiceJourney
 
 
 async def ids_matching(client: Client, query: str, expected: str) -> list[str]:
