@@ -23,6 +23,10 @@ from pydantic import (
 )
 
 from domain.opening_hours import OpeningHours
+from domain.state import JourneyState as JourneyState  # noqa: F401
+
+# JourneyState lives in domain.state; tests/workflows/test_replay.py, which never changes so
+# that it proves old histories replay, imports it from here.
 from domain.values import (
     Channel,
     Currency,

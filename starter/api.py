@@ -35,7 +35,16 @@ from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings
 from infra.store import OutboxMessageRow, session_scope
 from infra.temporal import connect
-from starter import auth, deadletters, metrics, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import (
+    auth,
+    deadletters,
+    metrics,
+    webhooks_sendgrid,
+    webhooks_stripe,
+    webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
+)
 from starter.actions import (
     ActionRejected,
     JourneyClosed,
@@ -329,7 +338,9 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
-        webhooks_twilio.router,
+        webhooks_twilio_sms.router,
+        webhooks_twilio_voice.router,
+        webhooks_twilio_status.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
     ):

@@ -28,7 +28,7 @@ from workflows.ledger import Holds, Ledger, Revisions, dump_ledger, hold_phase, 
 from workflows.money import fee_for_step, interest_due, plan_fee
 
 __all__ = [
-    # what the workflow reaches through `planning` (workflows.engine)
+    # what the workflow reaches through `planning` (workflows.journey)
     "Decision",
     "Ledger",
     "Revisions",

@@ -18,7 +18,7 @@ from domain.models import Consent, Customer, workflow_id_for
 from domain.state import JourneyState
 from infra.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from starter.event_schema import parse_event
-from starter.webhooks_stripe import (
+from starter.stripe_events import (
     Ignored,
     ProductEvent,
     StripeMappingError,

@@ -16,8 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.models import JourneyInput
-from domain.state import JourneyState
+from domain.models import JourneyInput, JourneyState
 from tests.histories import HISTORY_DIR
 from workflows.journey import InvoiceJourney
 
