@@ -12,7 +12,14 @@ from datetime import UTC, date, datetime
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
-from domain.reporting import Costs, LeakageRule, OutcomeFact
+from domain.reporting import (
+    Costs,
+    LeakageRule,
+    OutcomeFact,
+    Report,
+    ReportFilter,
+    build_report,
+)
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, JourneyOutcomeRow, session_scope
 
@@ -112,4 +119,21 @@ def report_costs(settings: Settings) -> Costs:
 def leakage_rule(settings: Settings) -> LeakageRule:
     return LeakageRule(
         window_days=settings.leakage_window_days, silence_days=settings.leakage_silence_days
+    )
+
+
+def journey_report(
+    settings: Settings,
+    report_filter: ReportFilter,
+    as_of: datetime | None = None,
+    extra_ratings: dict[str, int] | None = None,
+) -> Report:
+    """The experience report from the store, with the configured costs and leakage rule:
+    what `journeys report` prints and `GET /v1/reports/journeys` answers."""
+    return build_report(
+        load_outcome_facts(settings.store_url, extra_ratings),
+        report_filter,
+        report_costs(settings),
+        leakage_rule(settings),
+        as_of or datetime.now(UTC),
     )

@@ -34,7 +34,15 @@ from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings
 from infra.store import OutboxMessageRow, session_scope
 from infra.temporal import connect
-from starter import auth, deadletters, metrics, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import (
+    auth,
+    deadletters,
+    metrics,
+    reports_api,
+    webhooks_sendgrid,
+    webhooks_stripe,
+    webhooks_twilio,
+)
 from starter.actions import (
     ActionRejected,
     JourneyClosed,
@@ -328,6 +336,7 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
+        reports_api.router,
         webhooks_twilio.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,

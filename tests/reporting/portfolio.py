@@ -12,7 +12,7 @@ Costs: email 0.01, SMS 0.60, a call 2 minutes at 0.90 = 1.80. Leakage window 90 
 | E  | loyal    | paid        | 1     | 1        | 8    | 1/0/0 | 0.01 | 4      |
 | F  | loyal    | cancelled   | 2     | 2        | -    | 1/1/0 | 0.61 | -      |
 
-C's customer churns 10 days after it (lifetime value 25 000 SEK): leaked. F's churns 200 days
+C's customer churns 10 days after it (lifetime value 25 000 SEK): leaked. F's churns 120 days
 after: outside the window, not leaked.
 
 Worked, for example, "all" segments, step "all": 6 journeys, 4 paid (0.6667); days to pay
@@ -38,8 +38,9 @@ COSTS = Costs(
     currency="SEK",
 )
 LEAKAGE = LeakageRule(window_days=90)
-CLOSED = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
-AS_OF = datetime(2027, 1, 31, tzinfo=UTC)
+CLOSED = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+AS_OF = datetime(2026, 11, 30, tzinfo=UTC)
+NEXT_INVOICE = date(2026, 7, 2)
 
 
 def _fact(
@@ -68,7 +69,7 @@ def _fact(
         days_to_pay=days,
         contacts=dict(zip(("email", "sms", "call"), contacts, strict=True)),
         churned_at=CLOSED + timedelta(days=churn_after_days) if churn_after_days else None,
-        next_invoice_on=date(2027, 1, 2),
+        next_invoice_on=NEXT_INVOICE,
         rating=rating,
     )
 
@@ -79,7 +80,7 @@ FACTS = [
     _fact("C", "standard", "handed_over", 4, None, None, (2, 1, 1), 1, 10, ltv="25000.00"),
     _fact("D", "loyal", "paid", 0, 0, -2, (0, 0, 0)),
     _fact("E", "loyal", "paid", 1, 1, 8, (1, 0, 0), rating=4),
-    _fact("F", "loyal", "cancelled", 2, 2, None, (1, 1, 0), churn_after_days=200),
+    _fact("F", "loyal", "cancelled", 2, 2, None, (1, 1, 0), churn_after_days=120),
 ]
 
 EXPECTED_CSV = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 from domain.report_formats import COLUMNS, report_csv, report_json
 from domain.reporting import LeakageRule, ReportFilter, build_report, leaked_journeys
@@ -68,7 +68,7 @@ def test_filters_by_segment_policy_and_period() -> None:
     empty = build_report(FACTS, before, COSTS, LEAKAGE, AS_OF)
     assert empty.journeys == 0
     assert report_csv(empty).splitlines()[1] == "all,all,0,0,,,,0,0,,0,,0,,0.00,"
-    after = ReportFilter(period_from=date(2026, 12, 11))
+    after = ReportFilter(period_from=day + timedelta(days=1))
     assert build_report(FACTS, after, COSTS, LEAKAGE, AS_OF).journeys == 0
 
 
@@ -84,7 +84,7 @@ def test_churn_counts_against_the_latest_journey_before_it_within_the_window() -
 
 def test_a_customer_silent_for_the_silence_period_is_lost() -> None:
     quiet = replace(_fact("Q", "new", "paid", 1, 1, 2, (1, 0, 0)), next_invoice_on=None)
-    back = _fact("R", "new", "paid", 1, 1, 2, (1, 0, 0))  # next invoice 2027-01-02
+    back = _fact("R", "new", "paid", 1, 1, 2, (1, 0, 0))  # next invoice 22 days later
     rule = LeakageRule(window_days=90, silence_days=30)
     assert leaked_journeys([quiet, back], rule, AS_OF) == {"inv_Q"}
     # before the silence period is over nobody is counted yet
