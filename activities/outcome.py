@@ -4,26 +4,32 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from datetime import UTC, datetime
 
 from structlog.contextvars import bound_contextvars
 from temporalio import activity
 
+from activities.metrics import JOURNEYS_ENDED
 from activities.outcome_facts import outcome_row
 from domain.models import JourneyOutcome
 from domain.policies import PolicyConfigError, PolicyFile
 from infra.logging import get_logger
-from infra.policy_file import load_policies
+from infra.policy_file import PolicyFileCache
 from infra.settings import Settings
 from infra.store import InvoiceRow, JourneyOutcomeRow, session_scope
 
 log = get_logger(__name__)
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the store writes UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class OutcomeActivities:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._policies: tuple[Path, float, PolicyFile] | None = None
+        self._policies = PolicyFileCache(settings.policy_file)
 
     @activity.defn(name="record_outcome")
     async def record_outcome(self, outcome: JourneyOutcome) -> None:
@@ -34,15 +40,11 @@ class OutcomeActivities:
     def _policy_file(self) -> PolicyFile | None:
         """The policy file as it is on disk now, re-read only when it changes. An unreadable
         file does not stop the outcome from being recorded (only its policy-derived figures)."""
-        path = self._settings.policy_file
         try:
-            mtime = path.stat().st_mtime
-            if self._policies is None or self._policies[:2] != (path, mtime):
-                self._policies = (path, mtime, load_policies(path))
+            return self._policies.get()
         except (OSError, PolicyConfigError) as err:
             log.warning("policy file unreadable; outcome recorded without it", error=str(err))
             return None
-        return self._policies[2]
 
     def _record(self, outcome: JourneyOutcome) -> None:
         policies = self._policy_file()
@@ -63,11 +65,18 @@ class OutcomeActivities:
             session.add(row)
             fact = outcome_row(session, outcome, row, policies)
             existing = session.get(JourneyOutcomeRow, outcome.invoice_id)
+            # A retried activity writes the same close again: count each close once.
+            new_close = existing is None or (existing.outcome, _utc(existing.closed_at)) != (
+                fact.outcome,
+                _utc(fact.closed_at),
+            )
             if existing is not None:
                 for name, value in fact.model_dump(exclude={"invoice_id"}).items():
                     setattr(existing, name, value)
                 fact = existing
             session.add(fact)
+        if new_close:
+            JOURNEYS_ENDED.labels(fact.outcome, fact.segment).inc()
         log.info(
             "journey outcome recorded",
             phase=outcome.phase,
