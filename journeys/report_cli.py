@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from domain.report_formats import COLUMNS, cell, report_csv, report_json
 from domain.reporting import Report, ReportFilter
-from journeys.command import UserError, command, load_settings, out
+from journeys.command import UserError, command, err, load_settings, out
 
 HEADERS: dict[str, str] = {
     "segment": "segment",
@@ -87,6 +88,14 @@ def report(
     ] = None,
     segment: Annotated[str | None, typer.Option(help="Only this segment.")] = None,
     policy: Annotated[str | None, typer.Option(help="Only journeys under this policy.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            dir_okay=False,
+            help="Also write the report with its charts to this one self-contained HTML file.",
+        ),
+    ] = None,
 ) -> int:
     """How finished journeys went, per segment and per step: resolution, days to pay, CSAT,
     customers lost, handovers, contacts and provider cost per resolved invoice."""
@@ -102,6 +111,13 @@ def report(
     result = journey_report(
         settings, ReportFilter(_day(period_from), _day(period_to), segment, policy)
     )
+    if html is not None:
+        from journeys.report_html import write_html
+
+        if not html.parent.is_dir():
+            raise UserError(f"--html {html}: folder {html.parent} does not exist")
+        write_html(result, html)
+        err.print(f"report with charts written to {html}", markup=False)
     if output_format is ReportFormat.json:
         out.print(json.dumps(report_json(result), indent=2), markup=False)
     elif output_format is ReportFormat.csv:
