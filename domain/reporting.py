@@ -157,7 +157,7 @@ def leaked_journeys(facts: Iterable[OutcomeFact], rule: LeakageRule, as_of: date
     window = timedelta(days=rule.window_days)
     for journeys in by_customer.values():
         journeys.sort(key=lambda f: f.closed_at)
-        churned_at = journeys[0].churned_at
+        churned_at = max((f.churned_at for f in journeys if f.churned_at), default=None)
         if churned_at is not None:
             before = [f for f in journeys if f.closed_at <= churned_at]
             if before and churned_at - before[-1].closed_at <= window:
