@@ -69,6 +69,7 @@ STEP_LATENESS = Histogram(
 )
 HANDOVERS = Counter("journeys_handovers_total", "Claims handed over to collection.")
 
+SEGMENT_CACHE_SIZE = 10_000
 DELIVERY_ACTIVITIES = frozenset({"send_email", "send_sms", "place_call"})
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})")
 
@@ -96,6 +97,18 @@ class MetricsInterceptor(Interceptor):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._policies = PolicyFileCache(settings.policy_file)
+        self._segments: dict[str, str | None] = {}
+        """Invoice id to segment, so a journey's steps cost one store read, not one each."""
+
+    def _segment(self, invoice_id: str) -> str | None:
+        if invoice_id not in self._segments:
+            with session_scope(self._settings.store_url) as session:
+                row = session.get(InvoiceRow, invoice_id)
+                segment = row.segment if row is not None else None
+            if len(self._segments) >= SEGMENT_CACHE_SIZE:
+                self._segments.pop(next(iter(self._segments)))  # the oldest entry
+            self._segments[invoice_id] = segment
+        return self._segments[invoice_id]
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _MeasuredActivity(next, self)
@@ -106,10 +119,7 @@ class MetricsInterceptor(Interceptor):
             policies = self._policies.get()
         except Exception:  # metrics never fail a delivery
             return None
-        with session_scope(self._settings.store_url) as session:
-            row = session.get(InvoiceRow, invoice_id)
-            segment = row.segment if row is not None else None
-        policy = policies.segments.get(segment or "")
+        policy = policies.segments.get(self._segment(invoice_id) or "")
         if policy is None or index >= len(policy.steps):
             return None
         return policy.steps[index].channel
