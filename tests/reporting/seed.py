@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from infra.report_store import RATINGS_TABLE
 from infra.store import CustomerRow, InvoiceRow, JourneyOutcomeRow, get_engine, session_scope
@@ -70,19 +70,22 @@ def seed_outcomes(url: str) -> None:
 
 @contextmanager
 def ratings_table(url: str) -> Iterator[None]:
-    """The portfolio's ratings in a `csat_ratings` table for the duration of a test. A first
-    rating of A is replaced by a later one, as the customer page does."""
+    """The portfolio's ratings in the `csat_ratings` table for the duration of a test. Where
+    the table is not part of this branch's schema it is created here and dropped afterwards;
+    where it is (once merged with the customer page) only the rows are added and removed."""
     engine = get_engine(url)
     now = datetime(2026, 7, 1, tzinfo=UTC)
     rated = [(f.invoice_id, f.rating) for f in FACTS if f.rating is not None]
     with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
-        conn.execute(text(_RATINGS_DDL))
+        existed = inspect(conn).has_table(RATINGS_TABLE)
+        if not existed:
+            conn.execute(text(_RATINGS_DDL))
         for n, (invoice_id, rating) in enumerate(rated, start=1):
             conn.execute(
                 text(
-                    f"INSERT INTO {RATINGS_TABLE} (id, workflow_id, invoice_id, rating, phase, "
-                    "created_at, updated_at) VALUES (:id, :wf, :inv, :rating, 'paid', :at, :at)"
+                    f"INSERT INTO {RATINGS_TABLE} ({'' if existed else 'id, '}workflow_id, "
+                    "invoice_id, rating, phase, created_at, updated_at) VALUES "
+                    f"({'' if existed else ':id, '}:wf, :inv, :rating, 'paid', :at, :at)"
                 ),
                 {
                     "id": n,
@@ -96,4 +99,9 @@ def ratings_table(url: str) -> Iterator[None]:
         yield
     finally:
         with engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
+            if existed:
+                conn.execute(
+                    text(f"DELETE FROM {RATINGS_TABLE} WHERE workflow_id LIKE 'invoice-inv_%'")
+                )
+            else:
+                conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))

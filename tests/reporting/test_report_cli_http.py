@@ -163,3 +163,34 @@ def test_without_the_ratings_table_there_are_no_ratings(settings: Settings) -> N
     # ratings from elsewhere (e.g. SMS replies) can be given as a mapping
     given = journey_report(settings, ReportFilter(), extra_ratings={"inv_A": 5, "inv_D": 2})
     assert (str(given.rows[0].csat_mean), given.rows[0].csat_count) == ("3.50", 2)
+
+
+def test_ratings_are_read_from_a_table_that_was_already_there(settings: Settings) -> None:
+    """As after the merge with the customer page, whose migration creates the table."""
+    from sqlalchemy import text
+
+    from infra.report_store import RATINGS_TABLE, load_outcome_facts
+    from infra.store import get_engine
+    from tests.reporting.seed import _RATINGS_DDL
+
+    seed_outcomes(settings.store_url)
+    engine = get_engine(settings.store_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
+        conn.execute(text(_RATINGS_DDL))
+    try:
+        with ratings_table(settings.store_url):
+            rated = {f.invoice_id: f.rating for f in load_outcome_facts(settings.store_url)}
+        assert rated == {
+            "inv_A": 5,
+            "inv_B": 3,
+            "inv_C": 1,
+            "inv_D": None,
+            "inv_E": 4,
+            "inv_F": None,
+        }
+        with engine.begin() as conn:  # the rows went, the table stayed
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {RATINGS_TABLE}")).scalar() == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
