@@ -7,8 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 
 from structlog.contextvars import bound_contextvars
-from temporalio import activity
 
+from activities.contracts import OutcomeContract
 from activities.metrics import JOURNEYS_ENDED
 from activities.outcome_facts import outcome_row
 from domain.models import JourneyOutcome
@@ -26,13 +26,14 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-class OutcomeActivities:
+class OutcomeActivities(OutcomeContract):
+    """record_outcome (`OutcomeContract`)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._policies = PolicyFileCache(settings.policy_file)
 
-    @activity.defn(name="record_outcome")
-    async def record_outcome(self, outcome: JourneyOutcome) -> None:
+    async def record(self, outcome: JourneyOutcome) -> None:
         """Idempotent: writing the same outcome twice leaves the same rows."""
         with bound_contextvars(invoice_id=outcome.invoice_id, workflow_id=outcome.workflow_id):
             await asyncio.to_thread(self._record, outcome)

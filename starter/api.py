@@ -41,7 +41,9 @@ from starter import (
     reports_api,
     webhooks_sendgrid,
     webhooks_stripe,
-    webhooks_twilio,
+    webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
 )
 from starter.actions import (
     ActionRejected,
@@ -337,7 +339,9 @@ def create_app(
         auth.router,
         deadletters.router,
         reports_api.router,
-        webhooks_twilio.router,
+        webhooks_twilio_sms.router,
+        webhooks_twilio_voice.router,
+        webhooks_twilio_status.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
     ):
