@@ -18,7 +18,7 @@ from tests.reporting.portfolio import FACTS, NEXT_INVOICE
 # CsatRatingRow there), created by hand so that this branch reads it without owning it.
 _RATINGS_DDL = f"""
 CREATE TABLE {RATINGS_TABLE} (
-    id INTEGER PRIMARY KEY,
+    id {{id_type}} PRIMARY KEY,
     workflow_id VARCHAR NOT NULL UNIQUE,
     invoice_id VARCHAR NOT NULL,
     rating INTEGER NOT NULL,
@@ -28,6 +28,11 @@ CREATE TABLE {RATINGS_TABLE} (
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 )"""
+
+
+def ratings_ddl(url: str) -> str:
+    """The table's DDL with an auto-numbered id on either store, as its migration makes it."""
+    return _RATINGS_DDL.format(id_type="SERIAL" if url.startswith("postgresql") else "INTEGER")
 
 
 def seed_outcomes(url: str) -> None:
@@ -79,7 +84,7 @@ def ratings_table(url: str) -> Iterator[None]:
     with engine.begin() as conn:
         existed = inspect(conn).has_table(RATINGS_TABLE)
         if not existed:
-            conn.execute(text(_RATINGS_DDL))
+            conn.execute(text(ratings_ddl(url)))
         for n, (invoice_id, rating) in enumerate(rated, start=1):
             conn.execute(
                 text(

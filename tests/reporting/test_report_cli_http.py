@@ -171,13 +171,13 @@ def test_ratings_are_read_from_a_table_that_was_already_there(settings: Settings
 
     from infra.report_store import RATINGS_TABLE, load_outcome_facts
     from infra.store import get_engine
-    from tests.reporting.seed import _RATINGS_DDL
+    from tests.reporting.seed import ratings_ddl
 
     seed_outcomes(settings.store_url)
     engine = get_engine(settings.store_url)
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
-        conn.execute(text(_RATINGS_DDL))
+        conn.execute(text(ratings_ddl(settings.store_url)))
     try:
         with ratings_table(settings.store_url):
             rated = {f.invoice_id: f.rating for f in load_outcome_facts(settings.store_url)}
