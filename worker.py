@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.build import build_activities
 from activities.contracts import CHANNEL_ACTIVITIES
+from activities.metrics import MetricsInterceptor, serve_worker_metrics
 from infra.logging import configure_logging, get_logger
 from infra.migrations import init_db
 from infra.process import leave
@@ -61,6 +62,7 @@ def build_worker(client: Client, settings: Settings) -> JourneyWorker:
     activities = build_activities(settings)
     by_name = {activity_name(a): a for a in activities}
     common = {
+        "interceptors": [MetricsInterceptor(settings)],
         "max_concurrent_activities": settings.worker_max_concurrent_activities,
         "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     }
@@ -92,6 +94,7 @@ async def run_worker(settings: Settings) -> None:
     log = get_logger("worker")
     init_db(settings.store_url)
     client = await connect(settings)
+    serve_worker_metrics(settings)
     worker = build_worker(client, settings)
     log.info("worker started", task_queue=settings.temporal_task_queue)
     await worker.run()

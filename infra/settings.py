@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -119,6 +120,45 @@ class Settings(BaseSettings):
     )
     collection_agency_url: str | None = None
     collection_agency_token: str | None = None
+    # --- measuring the experience (report, leakage, metrics; appended) ---
+    report_cost_currency: str = Field(
+        default="SEK", description="Currency of the provider costs in the report."
+    )
+    report_cost_per_email: Decimal = Field(
+        default=Decimal("0.01"), ge=0, description="Provider cost of one email (example price)."
+    )
+    report_cost_per_sms: Decimal = Field(
+        default=Decimal("0.60"), ge=0, description="Provider cost of one SMS (example price)."
+    )
+    report_cost_per_call_minute: Decimal = Field(
+        default=Decimal("0.90"), ge=0, description="Provider cost of one call minute (example)."
+    )
+    report_call_minutes: Decimal = Field(
+        default=Decimal("2"),
+        ge=0,
+        description="Minutes billed per placed call: the ledger keeps no call durations.",
+    )
+    leakage_window_days: int = Field(
+        default=90,
+        ge=0,
+        description="A customer who churns within this many days after a journey ended counts "
+        "as leaked by that journey.",
+    )
+    leakage_silence_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="If set, a customer with no new invoice this many days after their last "
+        "journey ended counts as leaked too.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's Prometheus /metrics listens on."
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus /metrics; 0 turns it off.",
+    )
 
     @property
     def store_url(self) -> str:

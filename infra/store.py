@@ -314,3 +314,51 @@ class WebhookEventRow(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     outcome: str = Field(sa_column=Column(Text, nullable=False))
     """What handling it did (and, for Twilio, the TwiML answered, to answer a retry the same)."""
+
+
+# --- journey outcomes, for measuring the experience (appended: activities/outcome.py writes,
+# infra/report_store.py reads, domain/reporting.py aggregates) ----------------------------------
+
+
+class JourneyOutcomeRow(SQLModel, table=True):
+    """How one finished journey went, one row per invoice, rewritten by each close (a journey
+    reopened by a reversed payment closes again): the facts the report aggregates, fixed at
+    close so that a later policy or price change does not rewrite the past."""
+
+    __tablename__ = "journey_outcomes"
+
+    invoice_id: str = Field(primary_key=True)
+    workflow_id: str
+    customer_id: str = Field(index=True)
+    segment: str = Field(index=True)
+    policy_name: str = Field(index=True)
+    """The policy the journey ran under: the segment's policy in the policy file."""
+    policy_version: str | None = None
+    """A digest of that policy as the worker had it loaded at close (policies carry no
+    version of their own), so that two versions of a policy can be told apart."""
+    outcome: str = Field(index=True)
+    """paid, credited, voided, cancelled or handed_over."""
+    steps_sent: int = 0
+    resolved_at_step: int | None = None
+    """How many steps had gone out when the journey was resolved (0: before any reminder)."""
+    resolved_channel: str | None = None
+    """The channel of the last step sent before the resolution, if any step went out."""
+    currency: str
+    amount_due: Decimal = _money()
+    due_date: date
+    paid_on: date | None = None
+    days_to_pay: int | None = None
+    """Days from the due date to the payment (negative: paid early); paid journeys only."""
+    contacts_email: int = 0
+    contacts_sms: int = 0
+    contacts_call: int = 0
+    fees_charged: Decimal = _money()
+    fees_waived: Decimal = _money()
+    interest_accrued: Decimal = _money()
+    """Statutory late-payment interest on the amount due from the due date to the close."""
+    interest_waived: Decimal = _money()
+    """Of that, what was not claimed: all of it unless the claim went to collection."""
+    lifetime_value: Decimal = _money()
+    """The customer's lifetime value in `currency` at close: what a churn would lose."""
+    closed_at: datetime = Field(index=True)
+    recorded_at: datetime = Field(default_factory=utcnow)

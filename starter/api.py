@@ -39,6 +39,7 @@ from starter import (
     auth,
     deadletters,
     metrics,
+    reports_api,
     webhooks_sendgrid,
     webhooks_stripe,
     webhooks_twilio_sms,
@@ -338,6 +339,7 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
+        reports_api.router,
         webhooks_twilio_sms.router,
         webhooks_twilio_voice.router,
         webhooks_twilio_status.router,
@@ -346,5 +348,27 @@ def create_app(
     ):
         app.include_router(extra)
     _install_error_handlers(app)
+    _count_webhook_refusals(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+WEBHOOK_PREFIX = "/v1/webhooks/"
+WEBHOOK_PROVIDERS = frozenset({"twilio", "sendgrid", "stripe"})
+
+
+def _count_webhook_refusals(app: FastAPI) -> None:
+    """Count every 4xx a webhook route answers, by provider, without touching the webhook
+    modules: a provider whose requests we keep refusing (a rotated secret, a changed payload)
+    shows on the dashboard before anyone reads the dead letters."""
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith(WEBHOOK_PREFIX) and 400 <= response.status_code < 500:
+            provider = path.removeprefix(WEBHOOK_PREFIX).split("/", 1)[0]
+            if provider not in WEBHOOK_PROVIDERS:  # no label per made-up path
+                provider = "other"
+            metrics.WEBHOOK_REFUSALS.labels(provider, str(response.status_code)).inc()
+        return response

@@ -43,6 +43,7 @@ from domain.segmentation import (
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import JourneyEventRow
+from starter import metrics
 from starter.event_schema import (
     AnyEvent,
     CustomerChurned,
@@ -261,6 +262,7 @@ async def _apply_issued(
         # The journey ran and closed already (its id may not be reused): nothing new starts.
         started = False
     if started:
+        metrics.JOURNEYS_STARTED.labels(segment).inc()
         outcome = EventOutcome(
             event_id=event.id,
             type=event.type,

@@ -288,3 +288,14 @@ def test_the_shipped_policy_has_a_collection_letter_before_handover() -> None:
     assert letters and all(step.final_notice for _, step in letters)
     for name, _ in letters:
         assert (POLICIES.segments[name].handover_after_days or 0) >= 8
+
+
+def test_the_report_replays_a_collection_letter_as_one() -> None:
+    """The outcome row recomputes the fees the sent steps charged with the same rule."""
+    from domain.outcomes import SentStep, fees_charged
+
+    segments = {n: collection_policy() for n in ("loyal", "standard", "new", "habitual-late")}
+    policy = parse_policies({"jurisdiction": "SE", "segments": segments}).segments["standard"]
+    sent = [SentStep(index=0, channel="email"), SentStep(index=1, channel="email")]
+    customer = journey_input().customer
+    assert fees_charged(policy, sent, customer, "SE", "SEK", Decimal("0")) == Decimal("240.00")
