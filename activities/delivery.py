@@ -28,6 +28,7 @@ from activities.errors import (
 from activities.outbox import OutboxSender
 from activities.rendering import RenderedMessage, render
 from domain.models import Channel, DeliveryRequest, DeliveryResult
+from infra import customer_links
 from infra.logging import get_logger
 from infra.settings import Settings
 
@@ -160,7 +161,8 @@ class DeliveryActivities:
 
     def _render(self, request: DeliveryRequest) -> RenderedMessage:
         try:
-            return render(self._settings.templates_dir, request)
+            page = customer_links.page_url(self._settings, request.invoice_id)
+            return render(self._settings.templates_dir, request, page)
         except (TemplateError, ValueError) as err:
             # Retrying cannot fix a template; fail the step and let the journey go on.
             raise permanent(
