@@ -161,7 +161,7 @@ class DeliveryActivities:
 
     def _render(self, request: DeliveryRequest) -> RenderedMessage:
         try:
-            page = customer_links.page_url(self._settings, request.invoice_id)
+            page = customer_links.page_url_or_none(self._settings, request.invoice_id)
             return render(self._settings.templates_dir, request, page)
         except (TemplateError, ValueError) as err:
             # Retrying cannot fix a template; fail the step and let the journey go on.

@@ -25,8 +25,11 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import CustomerPageLinkRow, InvoiceRow, session_scope, utcnow
+
+log = get_logger("infra.customer_links")
 
 SECRET_FILE = "customer_page_secret"
 TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})$")
@@ -42,11 +45,21 @@ def _mac(secret: bytes, purpose: str, value: str) -> bytes:
 
 @lru_cache(maxsize=16)
 def _secret_from_file(path: Path) -> bytes:
+    """The dev secret, created once. Written to a temporary file and linked into place, so a
+    second process or thread never reads a half-written secret (it finds the link taken and
+    reads the winner's)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     text = path.read_text().strip()
     if len(text) < 32:
         raise ValueError(f"{path}: the customer-page secret must be at least 32 characters")
@@ -85,6 +98,16 @@ def verified_link_id(secret: bytes, token: str) -> str | None:
 
 def page_url(settings: Settings, invoice_id: str) -> str:
     return f"{settings.public_url}/pay/{token_for(page_secret(settings), invoice_id)}"
+
+
+def page_url_or_none(settings: Settings, invoice_id: str) -> str | None:
+    """The link for a message, or None (logged) when no secret can be had: a reminder
+    without its page link is better than no reminder."""
+    try:
+        return page_url(settings, invoice_id)
+    except (OSError, ValueError) as err:
+        log.warning("customer-page link left out of a message", error=str(err))
+        return None
 
 
 def csrf_value(secret: bytes, token: str, nonce: str) -> str:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from temporalio.service import RPCError
 
-from domain.models import JourneyState
+from domain.models import Invoice, JourneyState
 from domain.policies import PolicyFile
 from infra.customer_links import (
     csrf_value,
@@ -44,6 +45,7 @@ from starter.pay_guard import (
 )
 from starter.pay_text import TEXT, Lang, pick_lang
 from starter.pay_view import Notice, PageData, page_context, render_page
+from workflows.planning import journey_today
 
 log = get_logger("starter.pay_page")
 
@@ -154,6 +156,7 @@ async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResp
         data.rating = await asyncio.to_thread(
             csat.rating_for, settings.store_url, data.invoice.workflow_id or ""
         )
+    now = datetime.now(UTC)
     nonce, fresh = csrf_nonce(request)
     policy = config.policies.segments.get(data.invoice.segment or "")
     context = page_context(
@@ -162,7 +165,8 @@ async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResp
         config.policies.opening_hours,
         policy.plan_max_months if policy else 0,
         csrf_value(page_secret(settings), data.token, nonce),
-        datetime.now(UTC),
+        now,
+        _journey_today(request, data, now),
     )
     response = _html(render_page(settings, "pay.html.j2", **context), status)
     if fresh:
@@ -175,6 +179,31 @@ async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResp
             secure=request.url.scheme == "https",
         )
     return response
+
+
+def _journey_today(request: Request, data: PageData, now: datetime) -> date:
+    """The customer's date as the journey counts it: the calendar's, or on the demo's
+    compressed clock (the API's ingest has one) the date the journey has reached, so that a
+    promise the page offers is one the journey accepts."""
+    ingest = getattr(request.app.state, "ingest", None)
+    factory = getattr(ingest, "clock", None)
+    if factory is not None:
+        inv = data.invoice
+        try:
+            invoice = Invoice(
+                id=inv.id,
+                number=inv.number,
+                customer_id=inv.customer_id,
+                currency=inv.currency,
+                amount_due=inv.amount_due,
+                issued_at=inv.issued_at,
+                due_date=inv.due_date,
+            )
+        except ValueError:
+            invoice = None
+        if invoice is not None:
+            return journey_today(now, factory(invoice), data.timezone)
+    return now.astimezone(ZoneInfo(data.timezone)).date()
 
 
 @router.get("/pay/{token}", response_class=HTMLResponse)

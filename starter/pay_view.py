@@ -149,11 +149,12 @@ def page_context(
     plan_limit: int,
     csrf: str,
     now: datetime,
+    today: date,
 ) -> dict[str, Any]:
     """Everything templates/pages/pay.html.j2 uses. `plan_limit` is the invoice's policy's
-    `plan_max_months` (the journey's input has it; its state does not)."""
+    `plan_max_months` (the journey's input has it; its state does not); `today` is the
+    journey's date, which runs ahead of the calendar on the demo's compressed clock."""
     t = TEXT[data.lang]
-    today = now.astimezone(ZoneInfo(data.timezone)).date()
     return {
         "t": t,
         "lang": data.lang,

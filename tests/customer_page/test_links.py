@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -103,3 +104,17 @@ def test_every_email_and_sms_links_to_the_page(template: str, channel: str, loca
     if channel == "sms":
         assert len(body) <= SMS_MAX_CHARS, body
     assert PAGE not in render(TEMPLATES, request).body  # no link without a page
+
+
+def test_threads_making_the_dev_secret_at_once_all_get_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "customer_page_secret"
+    make = customer_links._secret_from_file.__wrapped__
+    with ThreadPoolExecutor(16) as pool:
+        secrets = set(pool.map(lambda _: make(path), range(64)))
+    assert len(secrets) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_without_a_usable_secret_a_message_goes_out_without_its_link(tmp_path: Path) -> None:
+    (tmp_path / "customer_page_secret").write_text("short")
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert customer_links.page_url_or_none(settings, "inv_1") is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlparse
 
 import httpx
@@ -14,6 +15,7 @@ from sqlmodel import select
 from infra.customer_links import revoke
 from infra.store import CsatRatingRow, InvoiceRow, session_scope
 from starter.api import create_app
+from starter.journey_calendar import compressed_clock
 from tests.customer_page.stack import journey, overdue, page_path, page_settings, wait_for_outbox
 from tests.starter.conftest import Stack, free_port, issued, payment
 
@@ -196,3 +198,34 @@ async def test_actions_are_rate_limited_per_link_and_pages_per_address(
         assert (await http.get("/pay/made.up")).status_code == 403  # 6
         blocked = await http.get(path)  # 7: this address has had its share
         assert blocked.status_code == 429 and "Vänta några minuter" in blocked.text
+
+
+async def test_on_the_demo_clock_the_page_offers_the_journeys_dates(page_stack: Stack) -> None:
+    """One journey day per second, started 40 s ago: the journey is 40 days past its issue
+    date, and a promise the page offers must be one the journey accepts."""
+    issued_at = date.today()
+    with session_scope(page_stack.settings.store_url) as s:
+        s.add(
+            InvoiceRow(
+                id="inv_demo",
+                number="D1",
+                customer_id="cus_demo",
+                currency="SEK",
+                amount_due=Decimal("100.00"),
+                issued_at=issued_at,
+                due_date=issued_at + timedelta(days=10),
+                segment="standard",
+            )
+        )
+    clock = compressed_clock(1, datetime.now(UTC) - timedelta(seconds=40))
+    app = create_app(page_stack.settings, client=page_stack.client, clock=clock)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        page = await http.get(page_path(page_stack.settings, "inv_demo"))
+    assert page.status_code == 200, page.text
+    journey_day = issued_at + timedelta(days=40)
+    assert f'min="{journey_day.isoformat()}"' in page.text or (
+        f'min="{(journey_day + timedelta(days=1)).isoformat()}"' in page.text
+    )
