@@ -27,6 +27,7 @@ async def test_from_the_sms_in_the_dev_inbox_to_a_promise(phone: Any, page_stack
     invoice_id = await start(page_stack, overdue())
     await wait_for_outbox(page_stack, invoice_id, "sms")
     await phone.goto(f"{page_stack.base_url}/dev/inbox?invoice={invoice_id}")
+    await screenshots(phone, "dev-inbox")
     sms = phone.locator("article[data-channel=sms]")
     async with phone.expect_navigation():
         await sms.locator("a[href*='/pay/']").click()
