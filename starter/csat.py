@@ -7,6 +7,7 @@ journey was at, so that satisfaction can be measured per segment and step (SPEC)
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from domain.models import JourneyState
@@ -27,6 +28,13 @@ def record_rating(
     if not 1 <= rating <= 5:
         raise ValueError(f"rating must be 1 to 5, got {rating}")
     comment = (comment or "").strip()[:COMMENT_MAX] or None
+    try:
+        return _upsert(store_url, state, rating, comment)
+    except IntegrityError:  # a second first rating won the race: replace it instead
+        return _upsert(store_url, state, rating, comment)
+
+
+def _upsert(store_url: str, state: JourneyState, rating: int, comment: str | None) -> CsatRatingRow:
     with session_scope(store_url) as s:
         row = s.exec(
             select(CsatRatingRow).where(CsatRatingRow.workflow_id == state.workflow_id)

@@ -239,7 +239,7 @@ async def customer_action(request: Request, token: str, action: str) -> Response
     if action == "rating":
         data.state = await _state(request, data.invoice.id)
         if not data.closed:
-            data.notice = Notice("error", TEXT[data.lang]["err_rating"])
+            data.notice = Notice("error", TEXT[data.lang]["rating_after"])
             return await _show(request, data, 409)
         outcome = await pay_actions.rate(settings, data.state, form, data.lang)
     else:

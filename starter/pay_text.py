@@ -15,6 +15,7 @@ LANGS: tuple[Lang, ...] = ("sv", "en")
 TEXT: dict[Lang, dict[str, str]] = {
     "sv": {
         "lang_name": "Svenska",
+        "language": "Språk",
         "switch_to": "In English",
         "title": "Faktura {number}",
         "skip": "Hoppa till innehållet",
@@ -87,6 +88,7 @@ TEXT: dict[Lang, dict[str, str]] = {
         "rating_legend": "Ditt betyg, 1 (dåligt) till 5 (mycket bra)",
         "rating_comment": "Vill du berätta mer? (frivilligt)",
         "rating_submit": "Skicka betyg",
+        "rating_after": "Du kan ge ett betyg när fakturan är betald.",
         "rating_given": "Ditt betyg: {rating} av 5. Du kan ändra det nedan.",
         "star": "{n} av 5",
         "contact": "Kundservice",
@@ -125,6 +127,7 @@ TEXT: dict[Lang, dict[str, str]] = {
     },
     "en": {
         "lang_name": "English",
+        "language": "Language",
         "switch_to": "På svenska",
         "title": "Invoice {number}",
         "skip": "Skip to content",
@@ -196,6 +199,7 @@ TEXT: dict[Lang, dict[str, str]] = {
         "rating_legend": "Your rating, 1 (poor) to 5 (very good)",
         "rating_comment": "Anything you want to add? (optional)",
         "rating_submit": "Send rating",
+        "rating_after": "You can rate us once the invoice is settled.",
         "rating_given": "Your rating: {rating} out of 5. You can change it below.",
         "star": "{n} out of 5",
         "contact": "Customer service",
