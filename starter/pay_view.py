@@ -162,6 +162,7 @@ def page_context(
         "token": data.token,
         "csrf": csrf,
         "invoice": data.invoice,
+        "payment_url": _web_url(data.invoice.payment_url),
         "money": figures(data),
         "phase": data.phase,
         "phase_text": phase_text(data),
@@ -183,3 +184,10 @@ def page_context(
         "timezone": data.timezone,
         "can_plan": data.phase not in ("plan_requested", "plan_active"),
     }
+
+
+def _web_url(url: str | None) -> str | None:
+    """The billing system's payment link, if it is a web address (never `javascript:`)."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None

@@ -229,3 +229,12 @@ async def test_on_the_demo_clock_the_page_offers_the_journeys_dates(page_stack: 
     assert f'min="{journey_day.isoformat()}"' in page.text or (
         f'min="{(journey_day + timedelta(days=1)).isoformat()}"' in page.text
     )
+
+
+async def test_a_payment_link_that_is_not_a_web_address_is_not_offered(page_stack: Stack) -> None:
+    event = issued()
+    event["data"]["invoice"]["payment_url"] = "javascript:alert(1)"
+    invoice_id = await start(page_stack, event)
+    page, _ = await open_page(page_stack.http, page_path(page_stack.settings, invoice_id))
+    assert "javascript:" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
