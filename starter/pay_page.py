@@ -33,7 +33,7 @@ from infra.customer_links import (
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
-from starter import csat, pay_actions
+from starter import csat, metrics, pay_actions
 from starter.actions import JourneyClosed, JourneyNotFound, NoWorker, RequestRefused, get_state
 from starter.pay_guard import (
     CSRF_COOKIE,
@@ -91,6 +91,7 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 
 def problem(settings: Settings, lang: Lang, key: str, status: int) -> HTMLResponse:
+    metrics.CUSTOMER_PAGE_REFUSED.labels(key).inc()
     t = TEXT[lang]
     body = render_page(settings, "problem.html.j2", t=t, lang=lang, message=t[key])
     return _html(body, status)
@@ -247,6 +248,7 @@ async def customer_action(request: Request, token: str, action: str) -> Response
             request.app.state.client, data.invoice.id, data.timezone, action, form, data.lang
         )
         log.info("customer page action", action=action, status=outcome.status)
+    metrics.CUSTOMER_PAGE_ACTIONS.labels(action, str(outcome.status)).inc()
     data.state = outcome.state or await _state(request, data.invoice.id)
     data.notice = outcome.notice
     if outcome.status != 200:

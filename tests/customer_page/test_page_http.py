@@ -93,6 +93,8 @@ async def test_a_form_without_its_csrf_field_is_refused_and_changes_nothing(
         forged = await stranger.post(f"{path}/promise", data={"csrf": csrf, "promise_date": day})
     assert forged.status_code == 403
     assert (await journey(page_stack, invoice_id)).phase == "scheduled"
+    scraped = (await page_stack.http.get("/metrics")).text
+    assert 'journeys_customer_page_refused_total{reason="csrf"}' in scraped
 
 
 async def test_a_refusal_is_shown_in_plain_words_in_the_customers_language(
