@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from structlog.contextvars import bound_contextvars
-from temporalio import activity
 
+from activities.contracts import OutcomeContract
 from domain.models import JourneyOutcome
 from infra.logging import get_logger
 from infra.settings import Settings
@@ -15,12 +15,13 @@ from infra.store import InvoiceRow, session_scope
 log = get_logger(__name__)
 
 
-class OutcomeActivities:
+class OutcomeActivities(OutcomeContract):
+    """record_outcome (`OutcomeContract`)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    @activity.defn(name="record_outcome")
-    async def record_outcome(self, outcome: JourneyOutcome) -> None:
+    async def record(self, outcome: JourneyOutcome) -> None:
         """Idempotent: writing the same outcome twice leaves the same row."""
         with bound_contextvars(invoice_id=outcome.invoice_id, workflow_id=outcome.workflow_id):
             await asyncio.to_thread(self._record, outcome)

@@ -32,6 +32,7 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
+from activities.senders import ProviderSender
 from domain.models import DeliveryRequest
 from infra.settings import Settings
 
@@ -93,12 +94,13 @@ def _headers(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-class SendGridSender:
-    """Sends one rendered email; knows nothing about the ledger."""
+class SendGridSender(ProviderSender):
+    """Sends one rendered email; the ledger around it is `ProviderSender`'s."""
 
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: SendGridAPIClient | None = None) -> None:
+        super().__init__(settings.store_url)
         self._from = settings.sendgrid_from_email
         self._client = client or SendGridAPIClient(
             api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host

@@ -17,6 +17,8 @@ from sqlalchemy import Column, Numeric, Text, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
+from domain.models import Customer, DeliveryRequest, HandoverRequest, Invoice, workflow_id_for
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -45,6 +47,33 @@ class CustomerRow(SQLModel, table=True):
     churned_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_customer(cls, customer: Customer) -> CustomerRow:
+        return cls(id=customer.id, **_customer_values(customer))
+
+    def update_from(self, customer: Customer) -> None:
+        """The billing system's latest word on the customer; churn is kept."""
+        for key, value in _customer_values(customer).items():
+            setattr(self, key, value)
+        self.updated_at = utcnow()
+
+
+def _customer_values(c: Customer) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "locale": c.locale,
+        "timezone": c.timezone,
+        "customer_since": c.customer_since,
+        "consent_email": c.consent.email,
+        "consent_sms": c.consent.sms,
+        "consent_call": c.consent.call,
+        "fee_agreed": c.fee_agreed,
+        "is_business": c.is_business,
+        "vulnerable": c.vulnerable,
+    }
+
 
 class InvoiceRow(SQLModel, table=True):
     __tablename__ = "invoices"
@@ -69,6 +98,27 @@ class InvoiceRow(SQLModel, table=True):
     resolved_at_step: int | None = None
     closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_invoice(
+        cls, invoice: Invoice, *, segment: str | None, segment_reason: str | None
+    ) -> InvoiceRow:
+        """A newly issued invoice: open, its whole amount still due, its journey's id known."""
+        return cls(
+            id=invoice.id,
+            number=invoice.number,
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            amount_due=invoice.amount_due,
+            issued_at=invoice.issued_at,
+            due_date=invoice.due_date,
+            ocr=invoice.ocr,
+            payment_url=invoice.payment_url,
+            segment=segment,
+            segment_reason=segment_reason,
+            workflow_id=workflow_id_for(invoice.id),
+            balance=invoice.amount_due,
+        )
 
 
 class JourneyEventRow(SQLModel, table=True):
@@ -108,6 +158,23 @@ class ContactAttemptRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_request(
+        cls, request: DeliveryRequest, provider: str, status: str, provider_id: str | None = None
+    ) -> ContactAttemptRow:
+        """A step's row as its first attempt writes it: "sending" before a provider is
+        called, or "sent" where delivery commits in the same transaction (the outbox)."""
+        return cls(
+            invoice_id=request.invoice_id,
+            step_key=request.step_key,
+            channel=request.channel,
+            template=request.template,
+            status=status,
+            provider=provider,
+            provider_id=provider_id,
+            attempts=1,
+        )
+
 
 class OutboxMessageRow(SQLModel, table=True):
     """Where email, SMS and calls go in the embedded default: stored, never lost."""
@@ -124,6 +191,20 @@ class OutboxMessageRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_request(
+        cls, request: DeliveryRequest, subject: str | None, body: str
+    ) -> OutboxMessageRow:
+        """The rendered message of one step, as the dev inbox shows it."""
+        return cls(
+            invoice_id=request.invoice_id,
+            step_key=request.step_key,
+            channel=request.channel,
+            to_address=request.to,
+            subject=subject,
+            body=body,
+        )
+
 
 class HandoverRow(SQLModel, table=True):
     __tablename__ = "handovers"
@@ -138,6 +219,21 @@ class HandoverRow(SQLModel, table=True):
     delivered_to: str
     reference: str
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_request(
+        cls, request: HandoverRequest, *, evidence: str, delivered_to: str, reference: str
+    ) -> HandoverRow:
+        return cls(
+            invoice_id=request.invoice_id,
+            customer_id=request.customer_id,
+            currency=request.currency,
+            balance=request.balance,
+            fees=request.fees,
+            evidence=evidence,
+            delivered_to=delivered_to,
+            reference=reference,
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -103,31 +103,21 @@ def _known_action(value: str) -> str:
     return value
 
 
-_OPTION_FOR_FIELD = {
-    field: "--" + field.replace("_", "-")
-    for field in (
-        "agent",
-        "until",
-        "due_date",
-        "promise_date",
-        "outcome",
-        "note",
-        "installments",
-        "interval_days",
-        "first_due",
-    )
-}
-
-
 def _option_words(message: str, action: str) -> str:
-    """`due_date: Field required` -> `--due-date: Field required` (the user typed options)."""
+    """`due_date: Field required` -> `--due-date: Field required` (the user typed options).
+
+    Every field of an agent action is the option of the same name in kebab case, so the
+    option names are read off the action models and a new field needs no entry here."""
+    from starter.actions import ACTIONS
+
+    fields = {name for model in ACTIONS.models.values() for name in model.model_fields}
     parts = []
     for part in message.split("; "):
         field, sep, problem = part.partition(": ")
-        if field in _OPTION_FOR_FIELD:
+        if field in fields - {ACTIONS.tag}:
             if problem.startswith("Extra inputs are not permitted"):
                 problem = f"not used by the {action} action"
-            part = f"{_OPTION_FOR_FIELD[field]}{sep}{problem}"
+            part = "--" + field.replace("_", "-") + sep + problem
         parts.append(part)
     return "; ".join(parts)
 
@@ -169,19 +159,18 @@ def agent(
     Options a given action does not take are refused by name (e.g. `--until` with extend)."""
     from starter.actions import ActionRejected, agent_action, parse_action
 
-    raw: dict[str, Any] = {"action": action, "agent": agent}
-    for key, value in (
-        ("until", until),
-        ("due_date", due_date),
-        ("promise_date", promise_date),
-        ("outcome", outcome.value if outcome else None),
-        ("installments", installments),
-        ("interval_days", interval_days),
-        ("first_due", first_due),
-        ("note", note),
-    ):
-        if value is not None:
-            raw[key] = value
+    options: dict[str, object] = {
+        "until": until,
+        "due_date": due_date,
+        "promise_date": promise_date,
+        "outcome": outcome.value if outcome else None,
+        "installments": installments,
+        "interval_days": interval_days,
+        "first_due": first_due,
+        "note": note,
+    }
+    raw: dict[str, object] = {"action": action, "agent": agent}
+    raw |= {field: value for field, value in options.items() if value is not None}
     try:
         parsed = parse_action(raw)
     except ActionRejected as e:

@@ -7,11 +7,10 @@ update validator's own message, which says what is wrong in the journey's terms)
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any, get_args
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -29,7 +28,7 @@ from domain.models import (
     JourneyState,
     workflow_id_for,
 )
-from domain.policies import format_validation_error
+from starter.tagged_union import TaggedUnion
 from workflows.journey import InvoiceJourney
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -56,30 +55,16 @@ class ActionRejected(ValueError):
     """The action is malformed (unknown name, missing or bad field); the message names it."""
 
 
-ACTION_TYPES: dict[str, type[BaseModel]] = {
-    cls.model_fields["action"].default: cls for cls in get_args(get_args(AgentAction)[0])
-}
+ACTIONS = TaggedUnion(
+    AgentAction, BaseModel, noun="an action", unknown="unknown action", rejected=ActionRejected
+)
 """Agent actions by their kebab-case name, as the API and the CLI spell them."""
 
 
 def parse_action(raw: object) -> AgentAction:
     """An agent action from decoded JSON, with errors as `field: problem` (no union noise)."""
-    if not isinstance(raw, dict):
-        raise ActionRejected("(root): an action must be a JSON object")
-    name = raw.get("action")
-    if name is None:
-        raise ActionRejected("action: Field required")
-    model = ACTION_TYPES.get(name) if isinstance(name, str) else None
-    if model is None:
-        raise ActionRejected(
-            f"action: unknown action {json.dumps(name)}; expected one of: "
-            + ", ".join(ACTION_TYPES)
-        )
-    try:
-        action = model.model_validate(raw)
-    except ValidationError as err:
-        raise ActionRejected(format_validation_error(err)) from None
-    return action  # type: ignore[return-value]
+    # Every model ACTIONS returns is a member of AgentAction: it read them from that union.
+    return cast(AgentAction, ACTIONS.parse(raw))
 
 
 def _handle(client: Client, invoice_id: str) -> WorkflowHandle[Any, Any]:

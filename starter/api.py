@@ -39,7 +39,9 @@ from starter import (
     pay_page,
     webhooks_sendgrid,
     webhooks_stripe,
-    webhooks_twilio,
+    webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
 )
 from starter.actions import (
     ActionRejected,
@@ -284,7 +286,9 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
-        webhooks_twilio.router,
+        webhooks_twilio_sms.router,
+        webhooks_twilio_voice.router,
+        webhooks_twilio_status.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
         dev_inbox.router,

@@ -1,12 +1,12 @@
 """Billing events as the billing system sends them, and what accepting one answered.
 
 Parsing happens before anything is touched: `parse_event` turns any input into one of the
-event models or raises `EventRejected` with `path.to.field: problem` (SPEC, "Billing events").
+event models or raises `EventRejected` with `path.to.field: problem` (SPEC, "Billing events");
+the tag check and field paths are the shared `TaggedUnion` parser's, as for agent actions.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -17,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
@@ -27,7 +26,7 @@ from domain.models import (
     PositiveMoney,
     valid_phone,
 )
-from domain.policies import format_validation_error
+from starter.tagged_union import TaggedUnion
 
 
 class EventRejected(ValueError):
@@ -189,25 +188,6 @@ class CustomerChurned(_Event):
 InvoiceChange = (
     InvoicePaymentReceived | InvoicePaymentReversed | InvoiceCreditedEvent | InvoiceVoidedEvent
 )
-BillingEvent = Annotated[
-    InvoiceIssued
-    | InvoicePaymentReceived
-    | InvoicePaymentReversed
-    | InvoiceCreditedEvent
-    | InvoiceVoidedEvent
-    | CustomerUpdated
-    | CustomerChurned,
-    Field(discriminator="type"),
-]
-EVENT_TYPES: dict[str, type[_Event]] = {
-    "invoice.issued": InvoiceIssued,
-    "invoice.payment_received": InvoicePaymentReceived,
-    "invoice.payment_reversed": InvoicePaymentReversed,
-    "invoice.credited": InvoiceCreditedEvent,
-    "invoice.voided": InvoiceVoidedEvent,
-    "customer.updated": CustomerUpdated,
-    "customer.churned": CustomerChurned,
-}
 AnyEvent = (
     InvoiceIssued
     | InvoicePaymentReceived
@@ -217,31 +197,24 @@ AnyEvent = (
     | CustomerUpdated
     | CustomerChurned
 )
+BillingEvent = Annotated[AnyEvent, Field(discriminator="type")]
+EVENTS = TaggedUnion(
+    BillingEvent, _Event, noun="an event", unknown="unknown event type", rejected=EventRejected
+)
 
 
 def parse_event(raw: object, prefix: str = "") -> AnyEvent:
     """One event from decoded JSON, or `EventRejected` naming each bad field.
 
-    The type is checked by hand first so that an unknown type gets one clear line instead of
-    pydantic's union diagnostics, and field paths come out as `data.invoice.amount_due`.
+    A batch element that is no object says what it is instead (`[2]: ..., not a number`), so
+    a sender sees which element it serialised wrongly. Field paths come out as
+    `data.invoice.amount_due`.
     """
-    where = prefix or "(root)"
     if not isinstance(raw, dict):
-        raise EventRejected(f"{where}: an event must be a JSON object, not {_json_kind(raw)}")
-    kind = raw.get("type")
-    type_path = f"{prefix}.type" if prefix else "type"
-    if kind is None:
-        raise EventRejected(f"{type_path}: Field required")
-    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
-    if model is None:
         raise EventRejected(
-            f"{type_path}: unknown event type {json.dumps(kind)}; expected one of: "
-            + ", ".join(EVENT_TYPES)
+            f"{prefix or '(root)'}: an event must be a JSON object, not {_json_kind(raw)}"
         )
-    try:
-        event = model.model_validate(raw)
-    except ValidationError as err:
-        raise EventRejected(format_validation_error(err, prefix)) from None
+    event = EVENTS.parse(raw, prefix)
     assert isinstance(event, AnyEvent)
     _check_phone(event, prefix)
     return event

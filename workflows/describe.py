@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from domain.models import JourneyInput
-from infra.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
+from infra.temporal import (
+    AMOUNT_DUE,
+    CUSTOMER_ID,
+    INVOICE_ID,
+    JOURNEY_PHASE,
+    NEXT_ACTION_AT,
+    SEGMENT,
+)
 from workflows.planning import Decision, Ledger
 
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
@@ -59,6 +67,28 @@ def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> st
         f"Phase: {decision.phase} · Balance: {money} · Fees: {ledger.fees:.2f} · "
         f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}"
     )
+
+
+def publish(
+    inp: JourneyInput, ledger: Ledger, decision: Decision, published: tuple[object, ...]
+) -> tuple[object, ...]:
+    """Keep the journey's search attributes and current details in step with the plan, writing
+    them only when they change (`published` is what was written last; the new one is
+    returned) so that history stays small. Workflow code: call it from the journey only."""
+    now_published = (decision.phase, decision.at, ledger.balance, len(ledger.history))
+    if now_published == published:
+        return published
+    if now_published[:2] != published[:2]:
+        workflow.upsert_search_attributes(
+            [
+                JOURNEY_PHASE.value_set(decision.phase),
+                NEXT_ACTION_AT.value_set(decision.at)
+                if decision.at is not None
+                else NEXT_ACTION_AT.value_unset(),
+            ]
+        )
+    workflow.set_current_details(current_details(inp, ledger, decision))
+    return now_published
 
 
 def static_summary(inp: JourneyInput) -> str:

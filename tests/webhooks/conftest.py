@@ -37,7 +37,15 @@ from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from journeys.devstack import ApiServer
-from starter import auth, deadletters, webhooks_sendgrid, webhooks_stripe, webhooks_twilio
+from starter import (
+    auth,
+    deadletters,
+    webhooks_sendgrid,
+    webhooks_stripe,
+    webhooks_twilio_sms,
+    webhooks_twilio_status,
+    webhooks_twilio_voice,
+)
 from starter.ingest import Ingest
 from starter.routing import local_today
 from tests.factories import journey_input
@@ -147,7 +155,15 @@ def inbound_app(settings: Settings, client: Client) -> FastAPI:
     app.state.settings = settings
     app.state.client = client
     app.state.ingest = Ingest(client, settings, load_policies(settings.policy_file))
-    for module in (webhooks_twilio, webhooks_sendgrid, webhooks_stripe, auth, deadletters):
+    for module in (
+        webhooks_twilio_sms,
+        webhooks_twilio_voice,
+        webhooks_twilio_status,
+        webhooks_sendgrid,
+        webhooks_stripe,
+        auth,
+        deadletters,
+    ):
         app.include_router(module.router)
     return app
 
@@ -211,32 +227,8 @@ async def start_journey(
     customer, invoice = inp.customer, inp.invoice
     with session_scope(inbound.settings.store_url) as s:
         if s.get(CustomerRow, customer.id) is None:
-            s.add(
-                CustomerRow(
-                    id=customer.id,
-                    name=customer.name,
-                    email=customer.email,
-                    phone=customer.phone,
-                    locale=customer.locale,
-                    timezone=customer.timezone,
-                    consent_email=True,
-                    consent_sms=True,
-                    consent_call=True,
-                )
-            )
-        s.add(
-            InvoiceRow(
-                id=invoice.id,
-                number=invoice.number,
-                customer_id=customer.id,
-                currency=invoice.currency,
-                amount_due=invoice.amount_due,
-                issued_at=invoice.issued_at,
-                due_date=invoice.due_date,
-                workflow_id=workflow_id_for(invoice.id),
-                balance=invoice.amount_due,
-            )
-        )
+            s.add(CustomerRow.from_customer(customer))
+        s.add(InvoiceRow.from_invoice(invoice, segment=inp.segment, segment_reason="test"))
     handle = await inbound.client.start_workflow(
         InvoiceJourney.run,
         inp,

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.models import Consent, Customer, JourneyState, workflow_id_for
 from infra.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from starter.event_schema import parse_event
-from starter.webhooks_stripe import (
+from starter.stripe_events import (
     Ignored,
     ProductEvent,
     StripeMappingError,

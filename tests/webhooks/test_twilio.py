@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import get_args
 
 import pytest
 from sqlmodel import select
 
 from infra.store import CustomerRow, DeadLetterRow, session_scope
-from starter.webhooks_twilio import parse_promise_date, parse_sms
+from starter.webhooks_twilio_sms import (
+    ABOUT_INVOICES,
+    ANY_TIME,
+    SmsKind,
+    parse_promise_date,
+    parse_sms,
+)
 from tests.webhooks.conftest import (
     PHONE,
     Inbound,
@@ -102,6 +109,11 @@ def test_promise_dates(text: str, expected: date | None) -> None:
 def test_promise_keyword_in_both_languages() -> None:
     assert parse_sms("LOVAR 2026-12-05", TODAY).promise_date == date(2026, 12, 5)
     assert parse_sms("promise 5/12.", TODAY).promise_date == date(2026, 12, 5)
+
+
+def test_every_sms_kind_has_exactly_one_handler() -> None:
+    assert not ANY_TIME.keys() & ABOUT_INVOICES.keys()
+    assert ANY_TIME.keys() | ABOUT_INVOICES.keys() == set(get_args(SmsKind))
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -258,6 +270,24 @@ async def test_pressing_2_connects_or_leaves_a_task(inbound: Inbound) -> None:
     assert any("missed IVR transfer" in t for t in state.open_tasks)
 
 
+async def test_a_completed_transfer_is_a_conversation_and_a_repeat_answers_the_same(
+    inbound: Inbound,
+) -> None:
+    inbound.settings.customer_service_phone = "+46812345678"
+    journey, call_sid = await _called(inbound)
+    ended = {**keypress(call_sid, None), "DialCallStatus": "completed"}
+    response = await inbound.twilio(VOICE + "?stage=transfer", ended)
+    assert response.status_code == 200, response.text
+    assert "<Hangup />" in response.text and "<Say" not in response.text
+    again = await inbound.twilio(VOICE + "?stage=transfer", ended)
+    assert again.text == response.text
+    await eventually(journey, lambda s: any(h.kind == "conversation" for h in s.history))
+    await settle()
+    state = await state_of(journey)
+    assert sum(1 for h in state.history if h.kind == "conversation") == 1
+    assert not state.open_tasks
+
+
 async def test_another_key_repeats_the_menu_once(inbound: Inbound) -> None:
     journey, call_sid = await _called(inbound)
     first = await inbound.twilio(VOICE, keypress(call_sid, "9"))
@@ -315,3 +345,16 @@ async def test_delivered_and_unknown_statuses(inbound: Inbound) -> None:
     assert not any(h.kind == "delivery_failed" for h in (await state_of(journey)).history)
     [letter] = dead_letters(inbound)
     assert letter.source == "twilio-status"
+
+
+async def test_an_unanswered_call_falls_back_without_marking_the_number(inbound: Inbound) -> None:
+    journey, call_sid = await _called(inbound)
+    params = {"CallSid": call_sid, "CallStatus": "no-answer"}
+    assert (await inbound.twilio(STATUS, params)).status_code == 204
+    assert (await inbound.twilio(STATUS, params)).status_code == 204  # Twilio retrying
+    await eventually(journey, lambda s: any(h.kind == "delivery_failed" for h in s.history))
+    await settle()
+    state = await state_of(journey)
+    [failed] = [h for h in state.history if h.kind == "delivery_failed"]
+    assert failed.channel == "call" and "Twilio call no-answer" in failed.detail
+    assert "call" not in state.channels_unavailable

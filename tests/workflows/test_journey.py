@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import build_activities
+from activities.build import build_activities
 from domain.models import (
     AgentRequest,
     Consent,
