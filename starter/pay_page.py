@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from temporalio.service import RPCError
 
+from activities.rendering import format_hours
 from domain.models import Invoice, JourneyState
 from domain.policies import PolicyFile
 from infra.customer_links import (
@@ -90,10 +91,20 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
 
-def problem(settings: Settings, lang: Lang, key: str, status: int) -> HTMLResponse:
+def problem(config: PageConfig, lang: Lang, key: str, status: int) -> HTMLResponse:
+    """A friendly page instead of the invoice, with how to reach customer service."""
     metrics.CUSTOMER_PAGE_REFUSED.labels(key).inc()
-    t = TEXT[lang]
-    body = render_page(settings, "problem.html.j2", t=t, lang=lang, message=t[key])
+    settings, t = config.settings, TEXT[lang]
+    body = render_page(
+        settings,
+        "problem.html.j2",
+        t=t,
+        lang=lang,
+        message=t[key],
+        service_phone=settings.customer_service_phone,
+        service_hours=settings.customer_service_hours
+        or format_hours(config.policies.opening_hours, lang),
+    )
     return _html(body, status)
 
 
@@ -115,21 +126,21 @@ async def _open(request: Request, token: str, lang_hint: str | None) -> PageData
     settings = config.settings
     fallback = pick_lang(lang_hint, request.headers.get("accept-language"))
     if not config.guard.per_address.allow(f"addr:{client_address(request)}"):
-        raise _Refusal(problem(settings, fallback, "too_many", 429))
+        raise _Refusal(problem(config, fallback, "too_many", 429))
     lid = verified_link_id(page_secret(settings), token)
     if lid is None:
-        raise _Refusal(problem(settings, fallback, "bad_link", 403))
+        raise _Refusal(problem(config, fallback, "bad_link", 403))
     link = await asyncio.to_thread(find_link, settings, lid)
     if link is None:
-        raise _Refusal(problem(settings, fallback, "bad_link", 403))
+        raise _Refusal(problem(config, fallback, "bad_link", 403))
     invoice, customer = await asyncio.to_thread(_load_rows, settings, link.invoice_id)
     if invoice is None:
-        raise _Refusal(problem(settings, fallback, "bad_link", 403))
+        raise _Refusal(problem(config, fallback, "bad_link", 403))
     lang = pick_lang(lang_hint, customer.locale if customer else None)
     if link.revoked_at is not None:
-        raise _Refusal(problem(settings, lang, "revoked_link", 410))
+        raise _Refusal(problem(config, lang, "revoked_link", 410))
     if expired(invoice, settings, datetime.now(UTC)):
-        raise _Refusal(problem(settings, lang, "expired_link", 410))
+        raise _Refusal(problem(config, lang, "expired_link", 410))
     return PageData(token=token, lang=lang, invoice=invoice, customer=customer, state=None)
 
 
@@ -232,11 +243,11 @@ async def customer_action(request: Request, token: str, action: str) -> Response
     except _Refusal as refused:
         return refused.response
     if not config.guard.per_link.allow(f"link:{token}"):
-        return problem(settings, data.lang, "too_many", 429)
+        return problem(config, data.lang, "too_many", 429)
     if not csrf_ok(request, page_secret(settings), token, form.get("csrf", "")):
-        return problem(settings, data.lang, "csrf", 403)
+        return problem(config, data.lang, "csrf", 403)
     if action not in pay_actions.ACTIONS:
-        return problem(settings, data.lang, "bad_link", 404)
+        return problem(config, data.lang, "bad_link", 404)
     if action == "rating":
         data.state = await _state(request, data.invoice.id)
         if not data.closed:

@@ -126,6 +126,7 @@ async def test_expired_revoked_and_tampered_links_get_a_friendly_page(page_stack
         s.add(row)
     gone = await page_stack.http.get(page_path(settings, expired_id))
     assert gone.status_code == 410 and "This link has expired" in gone.text
+    assert "Opening hours" in gone.text and "Mon–Sun 00:00–24:00" in gone.text
     assert '<html lang="en">' in gone.text
 
     revoked_id = await start(page_stack, issued())
