@@ -7,8 +7,9 @@ ledger. Both are pure, so the rules are tested without a server and replay ident
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from domain.models import (
     AddNoteAction,
@@ -37,6 +38,7 @@ from domain.models import (
     SetPromiseAction,
     WaiveFeeAction,
 )
+from domain.windows import is_open
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
@@ -46,6 +48,11 @@ from workflows.planning import (
     journey_today,
     release_holds,
 )
+
+PLAN_INTERVAL_DAYS = 30
+"""A plan the customer asks for on the page is in monthly installments."""
+MAX_CALL_AHEAD_DAYS = 14
+"""How far ahead a customer may book a call."""
 
 
 def _money(amount: Decimal, inp: JourneyInput) -> str:
@@ -197,6 +204,20 @@ def check_response(
             )
     if r.kind == "plan_request" and ledger.holds.plan is not None:
         return f"a payment plan is already {ledger.holds.plan}"
+    if r.call_at is not None:
+        return _check_call_slot(inp, r.call_at, now)
+    return None
+
+
+def _check_call_slot(inp: JourneyInput, call_at: datetime, now: datetime) -> str | None:
+    """A call the customer books must be ahead, not too far, and while someone can answer."""
+    if call_at <= now:
+        return "the time to call you has already passed; choose a later time"
+    if call_at > now + timedelta(days=MAX_CALL_AHEAD_DAYS):
+        return f"a call can be booked at most {MAX_CALL_AHEAD_DAYS} days ahead"
+    hours = inp.opening_hours
+    if hours is not None and not is_open(call_at, hours, None, inp.holidays):
+        return "customer service is closed at that time; choose a time within its opening hours"
     return None
 
 
@@ -209,6 +230,8 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
     elif r.kind == "dispute":
         holds.dispute_open = True
         detail = "customer disputes the claim; no contact until an agent resolves it"
+    elif r.kind == "plan_request" and r.plan_months is not None:
+        detail = _plan_request(inp, ledger, r.plan_months, now)
     elif r.kind == "plan_request":
         holds.plan = "requested"
         detail = "customer asked for a payment plan; waiting for an agent"
@@ -216,10 +239,58 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
         holds.paused = True
         holds.paused_until = today + timedelta(days=CONTACT_REQUEST_PAUSE_DAYS)
         detail = f"customer asked to be contacted; agent task, paused until {holds.paused_until}"
+        if r.call_at is not None:
+            local = r.call_at.astimezone(ZoneInfo(inp.customer.timezone))
+            holds.paused_until = max(holds.paused_until, local.date() + timedelta(days=1))
+            when = f"{local:%Y-%m-%d %H:%M} ({inp.customer.timezone})"
+            ledger.open_tasks.append(f"customer:{r.channel}: call the customer at {when}")
+            detail = f"customer asked to be called at {when}; paused until {holds.paused_until}"
     if r.message:
         detail += f" (message: {r.message[:200]})"
     ledger.history.append(
         HistoryEntry(at=now, kind="response", detail=detail, actor=f"customer:{r.channel}")
+    )
+
+
+def _plan_request(inp: JourneyInput, ledger: Ledger, months: int, now: datetime) -> str:
+    """A customer's plan over `months` monthly installments: approved at once within the
+    policy's limit (as an agent's approve-plan would), otherwise an agent task."""
+    limit = inp.policy.plan_max_months
+    if months <= limit:
+        approved = approve_plan(inp, ledger, months, PLAN_INTERVAL_DAYS, None, now)
+        return f"{approved}; within the limit of {limit} months, approved automatically"
+    ledger.holds.plan = "requested"
+    ledger.open_tasks.append(
+        f"customer: payment plan over {months} months requested (automatic limit {limit}); "
+        "approve-plan or reject-plan"
+    )
+    return f"customer asked for a payment plan over {months} months; waiting for an agent"
+
+
+def approve_plan(
+    inp: JourneyInput,
+    ledger: Ledger,
+    installments: int,
+    interval_days: int,
+    first_due: date | None,
+    now: datetime,
+) -> str:
+    """Put a payment plan in force (agent approval, or a customer's within the limits)."""
+    holds = ledger.holds
+    today = journey_today(now, inp.clock, inp.customer.timezone)
+    fee = inp.policy.plan_fee or Decimal("0")
+    if not inp.customer.fee_agreed or inp.customer.vulnerable:
+        fee = Decimal("0")
+    ledger.fees += fee
+    first_due = first_due or today + timedelta(days=interval_days)
+    ledger.plan = installment_schedule(ledger.balance, installments, first_due, interval_days)
+    ledger.plan_next, ledger.plan_reminded = 0, -1
+    ledger.plan_paid_before = ledger.paid + ledger.credited
+    holds.plan = "active"
+    fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
+    return (
+        f"payment plan approved: {installments} installments every {interval_days} days "
+        f"from {first_due}{fee_text}"
     )
 
 
@@ -302,23 +373,7 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
                 release_holds(inp, ledger, now)
             detail = "dispute rejected; journey resumes"
     elif isinstance(a, ApprovePlanAction):
-        today = journey_today(now, inp.clock, inp.customer.timezone)
-        fee = inp.policy.plan_fee or Decimal("0")
-        if not inp.customer.fee_agreed or inp.customer.vulnerable:
-            fee = Decimal("0")
-        ledger.fees += fee
-        first_due = a.first_due or today + timedelta(days=a.interval_days)
-        ledger.plan = installment_schedule(
-            ledger.balance, a.installments, first_due, a.interval_days
-        )
-        ledger.plan_next, ledger.plan_reminded = 0, -1
-        ledger.plan_paid_before = ledger.paid + ledger.credited
-        holds.plan = "active"
-        fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
-        detail = (
-            f"payment plan approved: {a.installments} installments every {a.interval_days} days "
-            f"from {first_due}{fee_text}"
-        )
+        detail = approve_plan(inp, ledger, a.installments, a.interval_days, a.first_due, now)
     elif isinstance(a, RejectPlanAction):
         release_holds(inp, ledger, now)
         detail = "payment plan rejected; journey resumes"
