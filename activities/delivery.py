@@ -21,6 +21,7 @@ from activities.rendering import RenderedMessage, render
 from activities.senders import Sender
 from domain.payloads import DeliveryRequest, DeliveryResult
 from domain.values import Channel
+from infra import customer_links
 from infra.settings import Settings
 
 
@@ -53,7 +54,8 @@ class DeliveryActivities(DeliveryContract):
 
     def _render(self, request: DeliveryRequest) -> RenderedMessage:
         try:
-            return render(self._settings.templates_dir, request)
+            page = customer_links.page_url_or_none(self._settings, request.invoice_id)
+            return render(self._settings.templates_dir, request, page)
         except (TemplateError, ValueError) as err:
             # Retrying cannot fix a template; fail the step and let the journey go on.
             raise permanent(

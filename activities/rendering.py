@@ -79,8 +79,11 @@ def template_name(request: DeliveryRequest) -> str:
     return f"{request.locale}/{request.template}.{request.channel}.j2"
 
 
-def template_context(request: DeliveryRequest) -> dict[str, Any]:
-    """Everything a template may use, already formatted for the customer's locale."""
+def template_context(request: DeliveryRequest, page_url: str | None = None) -> dict[str, Any]:
+    """Everything a template may use, already formatted for the customer's locale.
+
+    `page_url` is the invoice's customer page (infra/customer_links.py), where the customer
+    pays, promises, asks for a plan or a call, disputes, and rates us afterwards."""
     locale = request.locale
 
     def money(amount: Decimal) -> str:
@@ -110,6 +113,7 @@ def template_context(request: DeliveryRequest) -> dict[str, Any]:
         "due_date": format_date(request.due_date, format="long", locale=BABEL_LOCALES[locale]),
         "ocr": request.ocr,
         "payment_url": request.payment_url,
+        "page_url": page_url,
         "final_notice": request.final_notice,
         "service_phone": request.service_phone,
         "service_hours": format_hours(request.service_hours, locale)
@@ -148,7 +152,9 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessage:
+def render(
+    templates_dir: Path | str, request: DeliveryRequest, page_url: str | None = None
+) -> RenderedMessage:
     """Render `templates/<locale>/<template>.<channel>.j2` for one delivery.
 
     Email templates define `{% block subject %}` and `{% block body %}`; SMS and call
@@ -158,7 +164,7 @@ def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessa
     """
     env = _environment(str(templates_dir))
     template = env.get_template(template_name(request))
-    variables = template_context(request)
+    variables = template_context(request, page_url)
     if request.channel == "email":
         missing = {"subject", "body"} - set(template.blocks)
         if missing:

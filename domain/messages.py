@@ -49,11 +49,22 @@ class CustomerResponse(Model):
     channel: Literal["web", "email", "sms", "call", "agent"] = "web"
     promise_date: date | None = None
     message: str | None = Field(default=None, max_length=2000)
+    plan_months: int | None = Field(default=None, ge=2, le=60)
+    """A plan_request over this many monthly installments (the customer page asks for it);
+    within the policy's `plan_max_months` it is approved at once, beyond it an agent decides."""
+    call_at: UtcDatetime | None = None
+    """A contact_request for a call at this instant (customer page): an agent task with it."""
 
     @model_validator(mode="after")
     def _promise(self) -> CustomerResponse:
         if self.kind == "promise" and self.promise_date is None:
             raise ValueError("a promise needs promise_date")
+        if self.plan_months is not None and self.kind != "plan_request":
+            raise ValueError("plan_months belongs to a plan_request")
+        if self.call_at is not None and self.kind != "contact_request":
+            raise ValueError("call_at belongs to a contact_request")
+        if self.call_at is not None and self.call_at.utcoffset() is None:
+            raise ValueError("call_at must carry a time zone")
         return self
 
 

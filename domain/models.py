@@ -148,6 +148,9 @@ class Policy(Model):
     installment_reminder_days: int = Field(default=3, ge=0, le=14)
     installment_grace_days: int = Field(default=3, ge=0, le=14)
     """How late an installment may be before the plan counts as broken."""
+    plan_max_months: int = Field(default=6, ge=0, le=60)
+    """A payment plan the customer asks for over at most this many monthly installments is
+    approved at once (customer page); a longer one waits for an agent. 0: always an agent."""
 
     @model_validator(mode="after")
     def _order(self) -> Policy:

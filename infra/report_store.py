@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from domain.reporting import (
@@ -21,12 +20,13 @@ from domain.reporting import (
     build_report,
 )
 from infra.settings import Settings
-from infra.store import CustomerRow, InvoiceRow, JourneyOutcomeRow, session_scope
-
-RATINGS_TABLE = "csat_ratings"
-"""The customer page's table of ratings (one per journey: `invoice_id`, `rating` 1-5,
-`updated_at`), written by the customer-page work. Read by name so that this module works
-with or without it: a store without the table simply has no ratings yet."""
+from infra.store import (
+    CsatRatingRow,
+    CustomerRow,
+    InvoiceRow,
+    JourneyOutcomeRow,
+    session_scope,
+)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -37,14 +37,12 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def ratings(session: Session) -> dict[str, int]:
-    """Each invoice's latest 1-5 rating, from the customer page's ratings table if present."""
-    connection = session.connection()
-    if not inspect(connection).has_table(RATINGS_TABLE):
-        return {}
-    rows = connection.execute(
-        text(f"SELECT invoice_id, rating FROM {RATINGS_TABLE} ORDER BY updated_at, id")
+    """Each invoice's latest 1-5 rating from the customer page (a second rating replaces the
+    first, so the last one written wins)."""
+    rows = session.exec(
+        select(CsatRatingRow).order_by(col(CsatRatingRow.updated_at), col(CsatRatingRow.id))
     ).all()
-    return {str(invoice_id): int(rating) for invoice_id, rating in rows if 1 <= int(rating) <= 5}
+    return {row.invoice_id: row.rating for row in rows if 1 <= row.rating <= 5}
 
 
 def _next_invoices(session: Session, customer_ids: set[str]) -> dict[str, list[date]]:

@@ -159,12 +159,43 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the worker's Prometheus /metrics; 0 turns it off.",
     )
+    # --- customer page (/pay/{token}; appended) ---
+    customer_page_secret: str | None = Field(
+        default=None,
+        description="Signs the customer-page links and its forms. Unset: a random secret kept "
+        "in DATA_DIR/customer_page_secret (the embedded default); set it wherever the worker "
+        "and the API do not share DATA_DIR.",
+    )
+    customer_page_link_days: int = Field(
+        default=60, ge=1, le=3650, description="Days a page link works after its journey ends."
+    )
+    customer_page_actions_per_token: int = Field(
+        default=10, ge=1, description="Actions one page link may post per 10 minutes."
+    )
+    customer_page_requests_per_address: int = Field(
+        default=120, ge=1, description="Page requests one client address may make per 10 minutes."
+    )
+    bankgiro: str | None = Field(default=None, description="Bankgiro number shown on the page.")
+    plusgiro: str | None = Field(default=None, description="Plusgiro number shown on the page.")
 
     @property
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """Where customers and providers reach the API: PUBLIC_BASE_URL, else API_HOST:API_PORT."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "localhost" if self.api_host in ("127.0.0.1", "0.0.0.0") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def outbox_in_use(self) -> bool:
+        """Some channel delivers to the outbox (the embedded default): the dev inbox is on."""
+        return not (self.sendgrid_enabled and self.twilio_enabled)
 
     @property
     def sendgrid_enabled(self) -> bool:

@@ -235,7 +235,7 @@ def _banner(
     if server is not None:
         lines.append(f"  Temporal UI    http://localhost:{server.ui_port}")
     if api:
-        lines += [f"  API docs       {base}/docs", f"  Dev inbox      {base}/dev/outbox"]
+        lines += [f"  API docs       {base}/docs", f"  Dev inbox      {base}/dev/inbox"]
     log_hint = f"  (server log: {server.log_path})" if server else ""
     lines.append(f"  Temporal       {settings.temporal_address}{log_hint}")
     if worker:

@@ -35,3 +35,15 @@ WEBHOOK_REFUSALS = Counter(
     "HTTP status.",
     ["provider", "status_code"],
 )
+CUSTOMER_PAGE_ACTIONS = Counter(
+    "journeys_customer_page_actions_total",
+    "Answers sent from the customer page, by action and HTTP status (200 applied, 409 refused "
+    "by the journey, 422 bad input, 503 no answer).",
+    ["action", "status"],
+)
+CUSTOMER_PAGE_REFUSED = Counter(
+    "journeys_customer_page_refused_total",
+    "Customer-page requests refused before reaching a journey, by reason (bad_link, "
+    "revoked_link, expired_link, too_many, csrf).",
+    ["reason"],
+)

@@ -58,3 +58,8 @@ def plan_fee(inp: JourneyInput, ledger: Ledger) -> FeeDecision:
         kind="payment_plan",
         currency=inp.invoice.currency,
     )
+
+
+def amount_text(amount: Decimal, inp: JourneyInput) -> str:
+    """An amount as the journey's history writes it: "1250.00 SEK"."""
+    return f"{amount:.2f} {inp.invoice.currency}"

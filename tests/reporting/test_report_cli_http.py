@@ -23,7 +23,7 @@ from tests.reporting.portfolio import (
     as_json_value,
     expected_rows,
 )
-from tests.reporting.seed import ratings_table, seed_outcomes
+from tests.reporting.seed import seed_outcomes, seed_ratings
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def store(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
     for name in ("REPORT_COST_PER_EMAIL", "LEAKAGE_WINDOW_DAYS", "LEAKAGE_SILENCE_DAYS"):
         monkeypatch.delenv(name, raising=False)
     seed_outcomes(settings.store_url)
-    with ratings_table(settings.store_url):
-        yield settings
+    seed_ratings(settings.store_url)
+    yield settings
 
 
 def assert_json_report(document: dict[str, object]) -> None:
@@ -151,7 +151,7 @@ async def test_http_report_for_a_read_only_key(http: httpx.AsyncClient, store: S
     assert bad.json()["detail"] == "period_from: 2026-07-01 is after period_to 2026-06-01"
 
 
-def test_without_the_ratings_table_there_are_no_ratings(settings: Settings) -> None:
+def test_journeys_nobody_rated_have_no_ratings(settings: Settings) -> None:
     from domain.reporting import ReportFilter
     from infra.report_store import journey_report, load_outcome_facts
 
@@ -165,32 +165,17 @@ def test_without_the_ratings_table_there_are_no_ratings(settings: Settings) -> N
     assert (str(given.rows[0].csat_mean), given.rows[0].csat_count) == ("3.50", 2)
 
 
-def test_ratings_are_read_from_a_table_that_was_already_there(settings: Settings) -> None:
-    """As after the merge with the customer page, whose migration creates the table."""
-    from sqlalchemy import text
-
-    from infra.report_store import RATINGS_TABLE, load_outcome_facts
-    from infra.store import get_engine
-    from tests.reporting.seed import ratings_ddl
+def test_each_journeys_rating_is_read_from_the_customer_pages_table(settings: Settings) -> None:
+    from infra.report_store import load_outcome_facts
 
     seed_outcomes(settings.store_url)
-    engine = get_engine(settings.store_url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
-        conn.execute(text(ratings_ddl(settings.store_url)))
-    try:
-        with ratings_table(settings.store_url):
-            rated = {f.invoice_id: f.rating for f in load_outcome_facts(settings.store_url)}
-        assert rated == {
-            "inv_A": 5,
-            "inv_B": 3,
-            "inv_C": 1,
-            "inv_D": None,
-            "inv_E": 4,
-            "inv_F": None,
-        }
-        with engine.begin() as conn:  # the rows went, the table stayed
-            assert conn.execute(text(f"SELECT COUNT(*) FROM {RATINGS_TABLE}")).scalar() == 0
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {RATINGS_TABLE}"))
+    seed_ratings(settings.store_url)
+    rated = {f.invoice_id: f.rating for f in load_outcome_facts(settings.store_url)}
+    assert rated == {
+        "inv_A": 5,
+        "inv_B": 3,
+        "inv_C": 1,
+        "inv_D": None,
+        "inv_E": 4,
+        "inv_F": None,
+    }

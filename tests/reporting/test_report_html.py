@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from infra.settings import REPO_ROOT, Settings
 from journeys import cli, command
-from tests.reporting.seed import ratings_table, seed_outcomes
+from tests.reporting.seed import seed_outcomes, seed_ratings
 
 CHROMIUM = Path(os.environ.get("JOURNEYS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
@@ -38,8 +38,8 @@ def page_file(
     monkeypatch.setenv("DATABASE_URL", settings.store_url)
     seed_outcomes(settings.store_url)
     target = tmp_path / "report.html"
-    with ratings_table(settings.store_url):
-        result = runner.invoke(cli.app, ["report", "--format", "csv", "--html", str(target)])
+    seed_ratings(settings.store_url)
+    result = runner.invoke(cli.app, ["report", "--format", "csv", "--html", str(target)])
     assert result.exit_code == 0, result.output
     assert f"report with charts written to {target}" in result.stderr
     assert result.stdout.startswith("segment,step,")  # the chosen format still goes to stdout

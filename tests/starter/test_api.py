@@ -236,7 +236,7 @@ async def test_health_docs_and_the_dev_inbox(stack: Stack) -> None:
                 body="<script>alert(1)</script> Betala 1250.00 SEK",
             )
         )
-    page = await stack.http.get("/dev/outbox")
+    page = await stack.http.get("/dev/inbox")
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Betala 1250.00 SEK" in page.text
     assert "<script>" not in page.text

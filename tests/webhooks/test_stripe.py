@@ -245,7 +245,7 @@ async def test_finalized_starts_a_journey_and_paid_ends_it(inbound: Inbound) -> 
     replay = await inbound.stripe(finalized)
     assert replay.json()["status"] == "duplicate"
 
-    handle = inbound.client.get_workflow_handle_for(InvoiceJourney.run, workflow_id_for(invoice_id))
+    handle = inbound.client.get_workflow_handle(workflow_id_for(invoice_id))
     state = await handle.query(InvoiceJourney.state)
     assert (state.phase, state.balance, state.currency) == ("scheduled", Decimal("1250"), "SEK")
     with session_scope(inbound.settings.store_url) as s:
@@ -295,9 +295,7 @@ async def test_uncollectible_leaves_a_task_for_an_agent(inbound: Inbound) -> Non
     written_off = copy.deepcopy(invoice)
     response = await inbound.stripe(stripe_event("invoice.marked_uncollectible", written_off))
     assert response.json()["status"] == "applied", response.text
-    handle = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"])
-    )
+    handle = inbound.client.get_workflow_handle(workflow_id_for(invoice["id"]))
     for _ in range(50):
         state = await handle.query(InvoiceJourney.state)
         if state.open_tasks:

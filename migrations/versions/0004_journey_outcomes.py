@@ -1,7 +1,7 @@
 """Journey outcomes: one row per finished journey, for the experience report.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_customer_page
 Create Date: 2026-12-03
 
 A new table, nothing existing changes: safe to apply while the previous release still runs
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003_customer_page"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
