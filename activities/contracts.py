@@ -19,14 +19,9 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import activity
 
-from domain.models import (
-    Channel,
-    DeliveryRequest,
-    DeliveryResult,
-    HandoverRequest,
-    HandoverResult,
-    JourneyOutcome,
-)
+from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
+from domain.state import JourneyOutcome
+from domain.values import Channel
 
 
 class DeliveryContract(ABC):

@@ -19,7 +19,8 @@ from activities.contracts import DeliveryContract
 from activities.errors import INVALID_REQUEST, TEMPLATE_ERROR, permanent
 from activities.rendering import RenderedMessage, render
 from activities.senders import Sender
-from domain.models import Channel, DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.values import Channel
 from infra import customer_links
 from infra.settings import Settings
 

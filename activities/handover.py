@@ -20,7 +20,7 @@ from structlog.contextvars import bound_contextvars
 from activities.contracts import HandoverContract
 from activities.errors import PROVIDER_UNAVAILABLE, permanent, retryable, scrub
 from activities.ledger import attempts_for
-from domain.models import HandoverRequest, HandoverResult
+from domain.payloads import HandoverRequest, HandoverResult
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import (

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from domain.models import DeliveryRequest
+from domain.payloads import DeliveryRequest
 from infra.store import ContactAttemptRow, session_scope, utcnow
 
 Decision = Literal["send", "already_sent", "uncertain"]

@@ -34,8 +34,8 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from domain.models import DeliveryRequest, DeliveryResult
 from domain.outcomes import step_index_of
+from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.logging import get_logger
 from infra.policy_file import PolicyFileCache
 from infra.settings import Settings

@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 from activities import ledger
 from activities.rendering import RenderedMessage
 from activities.senders import ProviderName, settled, step_fields
-from domain.models import Channel, DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.values import Channel
 from infra.logging import get_logger
 from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
 

@@ -11,8 +11,8 @@ from structlog.contextvars import bound_contextvars
 from activities.contracts import OutcomeContract
 from activities.metrics import JOURNEYS_ENDED
 from activities.outcome_facts import outcome_row
-from domain.models import JourneyOutcome
 from domain.policies import PolicyConfigError, PolicyFile
+from domain.state import JourneyOutcome
 from infra.logging import get_logger
 from infra.policy_file import PolicyFileCache
 from infra.settings import Settings

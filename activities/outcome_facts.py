@@ -15,13 +15,14 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from domain import outcomes
-from domain.models import Customer, JourneyOutcome
+from domain.models import Customer
 from domain.policies import PolicyFile
 from domain.segmentation import (
     DEFAULT_THRESHOLDS,
     PastInvoice,
     customer_lifetime_value,
 )
+from domain.state import JourneyOutcome
 from infra.store import (
     ContactAttemptRow,
     CustomerRow,

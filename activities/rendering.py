@@ -19,8 +19,10 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from domain.jurisdiction import opt_out_line, pack_for
-from domain.models import WEEKDAYS, DeliveryRequest, OpeningHours
+from domain.contact_rules import opt_out_line
+from domain.jurisdiction import pack_for
+from domain.opening_hours import WEEKDAYS, OpeningHours
+from domain.payloads import DeliveryRequest
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
 BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}

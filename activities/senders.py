@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities import ledger
 from activities.errors import DeliveryOutcomeUnknown
 from activities.rendering import RenderedMessage
-from domain.models import DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.logging import get_logger
 
 log = get_logger(__name__)

@@ -33,7 +33,7 @@ from activities.errors import (
 )
 from activities.rendering import RenderedMessage
 from activities.senders import ProviderSender
-from domain.models import DeliveryRequest
+from domain.payloads import DeliveryRequest
 from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"

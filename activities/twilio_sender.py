@@ -31,7 +31,8 @@ from activities.errors import (
 )
 from activities.rendering import RenderedMessage
 from activities.senders import ProviderSender
-from domain.models import DeliveryRequest, Locale
+from domain.payloads import DeliveryRequest
+from domain.values import Locale
 from infra.settings import Settings
 
 PROVIDER: Final = "twilio"

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from domain.fees import lawful_fee
 from domain.interest import MissingReferenceRateError, RateTable, late_interest
-from domain.jurisdiction import FeeKind, lawful_fee, pack_for
-from domain.models import Channel, Customer, Policy
+from domain.jurisdiction import pack_for
+from domain.models import Customer, Policy
+from domain.values import Channel, FeeKind
 
 ZERO = Decimal("0")
 CONTACTED = frozenset({"sent", "uncertain"})
@@ -86,11 +88,13 @@ def fees_charged(
     for step in steps:
         if step.index >= len(policy.steps):
             continue
+        planned = policy.steps[step.index]
         decision = lawful_fee(
-            policy.steps[step.index].fee,
+            planned.fee,
             customer,
             kinds,
             pack,
+            kind=planned.fee_kind,
             currency=currency,
             channel=step.channel,
         )

@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from domain.models import Channel
+    from domain.values import Channel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

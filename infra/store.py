@@ -17,7 +17,8 @@ from sqlalchemy import Column, Numeric, Text, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-from domain.models import Customer, DeliveryRequest, HandoverRequest, Invoice, workflow_id_for
+from domain.models import Customer, Invoice, workflow_id_for
+from domain.payloads import DeliveryRequest, HandoverRequest
 
 
 def utcnow() -> datetime:
@@ -64,7 +65,7 @@ def _customer_values(c: Customer) -> dict[str, Any]:
         "email": c.email,
         "phone": c.phone,
         "locale": c.locale,
-        "timezone": c.timezone,
+        "timezone": c.timezone or "",  # "" is an unknown zone (the column is NOT NULL)
         "customer_since": c.customer_since,
         "consent_email": c.consent.email,
         "consent_sms": c.consent.sms,

@@ -26,7 +26,8 @@ from pydantic import BaseModel, TypeAdapter
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from domain.models import AgentAction, JourneyState
+from domain.messages import AgentAction
+from domain.state import JourneyState
 from infra.logging import bind_journey, get_logger
 from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from domain.models import JourneyState
+from domain.state import JourneyState
 from infra.store import CsatRatingRow, session_scope, utcnow
 
 COMMENT_MAX = 2000

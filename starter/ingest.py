@@ -33,11 +33,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.models import (
-    JourneyClock,
-    JourneyInput,
-    workflow_id_for,
-)
+from domain.models import JourneyClock, JourneyInput, workflow_id_for
 from domain.policies import PolicyFile
 from domain.segmentation import (
     choose_segment,

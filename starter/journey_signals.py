@@ -18,14 +18,8 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import (
-    InvoiceCredited,
-    InvoiceVoided,
-    JourneyInput,
-    PaymentReceived,
-    PaymentReversed,
-    workflow_id_for,
-)
+from domain.messages import InvoiceCredited, InvoiceVoided, PaymentReceived, PaymentReversed
+from domain.models import JourneyInput, workflow_id_for
 from infra.settings import Settings
 from starter.event_schema import (
     InvoiceChange,

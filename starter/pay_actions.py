@@ -18,7 +18,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.rendering import BABEL_LOCALES
-from domain.models import CustomerResponse, JourneyState
+from domain.messages import CustomerResponse
+from domain.state import JourneyState
 from infra.settings import Settings
 from starter import csat
 from starter.actions import (

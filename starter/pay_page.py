@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, Response
 from temporalio.service import RPCError
 
 from activities.rendering import format_hours
-from domain.models import Invoice, JourneyState
+from domain.models import Invoice
 from domain.policies import PolicyFile
+from domain.state import JourneyState
 from infra.customer_links import (
     csrf_value,
     expired,
@@ -46,7 +47,7 @@ from starter.pay_guard import (
 )
 from starter.pay_text import TEXT, Lang, pick_lang
 from starter.pay_view import Notice, PageData, page_context, render_page
-from workflows.planning import journey_today
+from workflows.journey_time import journey_today
 
 log = get_logger("starter.pay_page")
 

@@ -20,7 +20,8 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from activities.rendering import BABEL_LOCALES, format_hours, format_money
-from domain.models import CLOSED_PHASES, JourneyState, OpeningHours
+from domain.opening_hours import OpeningHours
+from domain.state import CLOSED_PHASES, JourneyState
 from domain.windows import is_open
 from infra.settings import Settings
 from infra.store import CsatRatingRow, CustomerRow, InvoiceRow

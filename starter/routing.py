@@ -34,7 +34,8 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Customer, Locale, workflow_id_for
+from domain.models import Customer, workflow_id_for
+from domain.values import Locale
 from infra.settings import Settings
 from infra.store import (
     ContactAttemptRow,
@@ -319,7 +320,7 @@ def customer_from_row(row: CustomerRow | None) -> Customer | None:
                 "email": row.email,
                 "phone": row.phone,
                 "locale": row.locale,
-                "timezone": row.timezone,
+                "timezone": row.timezone or None,  # "" is stored for an unknown zone
                 "customer_since": row.customer_since,
                 "consent": {
                     "email": row.consent_email,

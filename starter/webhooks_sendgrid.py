@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.client import Client
 
-from domain.models import AgentTask, DeliveryFailure
+from domain.messages import AgentTask, DeliveryFailure
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.deadletters import record_async

@@ -29,7 +29,8 @@ from fastapi import Response
 from temporalio.client import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from domain.models import AgentTask, ConsentChange, CustomerResponse, Locale
+from domain.messages import AgentTask, ConsentChange, CustomerResponse
+from domain.values import Locale
 from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.routing import (

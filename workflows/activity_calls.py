@@ -16,7 +16,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
-from domain.models import Channel, DeliveryRequest, HandoverRequest, HandoverResult, JourneyOutcome
+from domain.payloads import DeliveryRequest, HandoverRequest, HandoverResult
+from domain.state import JourneyOutcome
+from domain.values import Channel
 
 PERMANENT_DELIVERY_ERRORS = [
     "InvalidRecipient",

@@ -26,25 +26,22 @@ from temporalio.exceptions import ApplicationError
 import workflows.activity_calls as calls
 import workflows.planning as planning
 import workflows.rules as rules
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     AgentTask,
-    Channel,
     ConsentChange,
     ConversationHeld,
     CustomerResponse,
     DeliveryFailure,
-    DeliveryRequest,
-    HistoryEntry,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
-    JourneyState,
     PaymentReceived,
     PaymentReversed,
-    Step,
-    workflow_id_for,
 )
+from domain.models import JourneyInput, Step, workflow_id_for
+from domain.payloads import DeliveryRequest
+from domain.state import HistoryEntry, JourneyState
+from domain.values import Channel
 from workflows.describe import publish, search_attributes, step_label
 from workflows.requests import delivery_request, handover_request, journey_outcome
 
@@ -65,6 +62,8 @@ class InvoiceJourney:
             if inp.carried is not None
             else planning.Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
         )
+        # Decided before any handler runs, once per run: see workflows.ledger.Revisions.
+        self._ledger.revisions = planning.Revisions.from_patches(workflow.patched)
         self._changed = False
         self._published: tuple[object, ...] = ()
         self._lean = False

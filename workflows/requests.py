@@ -7,15 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.models import (
-    Channel,
-    DeliveryRequest,
-    HandoverRequest,
-    JourneyInput,
-    JourneyOutcome,
-    Step,
-)
-from workflows.planning import Ledger, interest_due
+from domain.models import JourneyInput, Step
+from domain.payloads import DeliveryRequest, HandoverRequest
+from domain.state import JourneyOutcome
+from domain.values import Channel
+from workflows.ledger import Ledger
+from workflows.money import interest_due
 
 
 def address(inp: JourneyInput, channel: Channel) -> str:

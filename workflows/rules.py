@@ -7,11 +7,11 @@ ledger. Both are pure, so the rules are tested without a server and replay ident
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from domain.models import (
+from domain.messages import (
     AddNoteAction,
     AgentRequest,
     AgentTask,
@@ -24,10 +24,8 @@ from domain.models import (
     CustomerResponse,
     DeliveryFailure,
     ExtendAction,
-    HistoryEntry,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
     MarkVulnerableAction,
     PauseAction,
     PaymentReceived,
@@ -38,25 +36,22 @@ from domain.models import (
     SetPromiseAction,
     WaiveFeeAction,
 )
+from domain.models import JourneyInput
+from domain.state import HistoryEntry
 from domain.windows import is_open
+from workflows.journey_time import calendar_zone, customer_today
+from workflows.ledger import Ledger
+from workflows.money import amount_text as _money
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
-    Ledger,
     installment_kept,
-    installment_schedule,
-    journey_today,
     release_holds,
 )
+from workflows.plans import approve_plan, customer_plan_request
 
-PLAN_INTERVAL_DAYS = 30
-"""A plan the customer asks for on the page is in monthly installments."""
 MAX_CALL_AHEAD_DAYS = 14
 """How far ahead a customer may book a call."""
-
-
-def _money(amount: Decimal, inp: JourneyInput) -> str:
-    return f"{amount:.2f} {inp.invoice.currency}"
 
 
 def _closed_error(ledger: Ledger) -> str | None:
@@ -192,7 +187,7 @@ def check_response(
 ) -> str | None:
     if err := _closed_error(ledger):
         return err
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if r.kind == "promise":
         assert r.promise_date is not None  # the model requires it
         if r.promise_date < today:
@@ -222,7 +217,7 @@ def _check_call_slot(inp: JourneyInput, call_at: datetime, now: datetime) -> str
 
 
 def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: datetime) -> None:
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     holds = ledger.holds
     if r.kind == "promise":
         holds.promise_date = r.promise_date
@@ -231,7 +226,7 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
         holds.dispute_open = True
         detail = "customer disputes the claim; no contact until an agent resolves it"
     elif r.kind == "plan_request" and r.plan_months is not None:
-        detail = _plan_request(inp, ledger, r.plan_months, now)
+        detail = customer_plan_request(inp, ledger, r.plan_months, now)
     elif r.kind == "plan_request":
         holds.plan = "requested"
         detail = "customer asked for a payment plan; waiting for an agent"
@@ -240,57 +235,16 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
         holds.paused_until = today + timedelta(days=CONTACT_REQUEST_PAUSE_DAYS)
         detail = f"customer asked to be contacted; agent task, paused until {holds.paused_until}"
         if r.call_at is not None:
-            local = r.call_at.astimezone(ZoneInfo(inp.customer.timezone))
+            zone = calendar_zone(inp, ledger)
+            local = r.call_at.astimezone(ZoneInfo(zone))
             holds.paused_until = max(holds.paused_until, local.date() + timedelta(days=1))
-            when = f"{local:%Y-%m-%d %H:%M} ({inp.customer.timezone})"
+            when = f"{local:%Y-%m-%d %H:%M} ({zone})"
             ledger.open_tasks.append(f"customer:{r.channel}: call the customer at {when}")
             detail = f"customer asked to be called at {when}; paused until {holds.paused_until}"
     if r.message:
         detail += f" (message: {r.message[:200]})"
     ledger.history.append(
         HistoryEntry(at=now, kind="response", detail=detail, actor=f"customer:{r.channel}")
-    )
-
-
-def _plan_request(inp: JourneyInput, ledger: Ledger, months: int, now: datetime) -> str:
-    """A customer's plan over `months` monthly installments: approved at once within the
-    policy's limit (as an agent's approve-plan would), otherwise an agent task."""
-    limit = inp.policy.plan_max_months
-    if months <= limit:
-        approved = approve_plan(inp, ledger, months, PLAN_INTERVAL_DAYS, None, now)
-        return f"{approved}; within the limit of {limit} months, approved automatically"
-    ledger.holds.plan = "requested"
-    ledger.open_tasks.append(
-        f"customer: payment plan over {months} months requested (automatic limit {limit}); "
-        "approve-plan or reject-plan"
-    )
-    return f"customer asked for a payment plan over {months} months; waiting for an agent"
-
-
-def approve_plan(
-    inp: JourneyInput,
-    ledger: Ledger,
-    installments: int,
-    interval_days: int,
-    first_due: date | None,
-    now: datetime,
-) -> str:
-    """Put a payment plan in force (agent approval, or a customer's within the limits)."""
-    holds = ledger.holds
-    today = journey_today(now, inp.clock, inp.customer.timezone)
-    fee = inp.policy.plan_fee or Decimal("0")
-    if not inp.customer.fee_agreed or inp.customer.vulnerable:
-        fee = Decimal("0")
-    ledger.fees += fee
-    first_due = first_due or today + timedelta(days=interval_days)
-    ledger.plan = installment_schedule(ledger.balance, installments, first_due, interval_days)
-    ledger.plan_next, ledger.plan_reminded = 0, -1
-    ledger.plan_paid_before = ledger.paid + ledger.credited
-    holds.plan = "active"
-    fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
-    return (
-        f"payment plan approved: {installments} installments every {interval_days} days "
-        f"from {first_due}{fee_text}"
     )
 
 
@@ -302,7 +256,7 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         return err
     a = req.action
     holds = ledger.holds
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if isinstance(a, PauseAction):
         if holds.paused:
             return "the journey is already paused"

@@ -8,7 +8,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.build import build_activities
 from activities.delivery import DeliveryActivities
 from activities.ledger import get_attempt
-from domain.models import DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from domain.models import JourneyState
+from domain.state import JourneyState
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS
 from tests.customer_page.stack import journey, page_path
 from tests.starter.conftest import Stack

@@ -19,7 +19,7 @@ import uvicorn
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import JourneyState
+from domain.state import JourneyState
 from infra.customer_links import page_secret, token_for
 from infra.settings import REPO_ROOT, Settings
 from infra.store import OutboxMessageRow, session_scope

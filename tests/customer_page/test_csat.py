@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from domain.models import HistoryEntry, JourneyState
+from domain.state import HistoryEntry, JourneyState
 from infra.store import CsatRatingRow, session_scope
 from starter.csat import rating_for, record_rating
 

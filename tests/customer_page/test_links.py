@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from activities.rendering import SMS_MAX_CHARS, render
-from domain.models import CHANNELS, Locale
+from domain.values import CHANNELS, Locale
 from infra import customer_links
 from infra.customer_links import link_id, page_secret, token_for, verified_link_id
 from infra.settings import REPO_ROOT, Settings

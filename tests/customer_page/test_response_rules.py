@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from domain.models import CustomerResponse, JourneyInput
+from domain.messages import CustomerResponse
+from domain.models import JourneyInput
 from tests.factories import POLICIES, journey_input
 from workflows import rules
-from workflows.planning import Ledger, hold_phase
+from workflows.ledger import Ledger, hold_phase
 
 # A Wednesday, 10:00 in Stockholm.
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

@@ -22,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
 from activities.metrics import serve_worker_metrics
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.settings import Settings
 from journeys.devstack import ApiServer
 from starter.api import create_app

@@ -11,8 +11,8 @@ from pathlib import Path
 from temporalio.testing import ActivityEnvironment
 
 from activities.outcome import OutcomeActivities
-from domain.models import JourneyOutcome
 from domain.outcomes import policy_version
+from domain.state import JourneyOutcome
 from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import (

@@ -12,7 +12,8 @@ from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.store import (
     CustomerRow,
     DeadLetterRow,

@@ -32,7 +32,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from domain.models import HistoryEntry, Step
+from domain.models import Step
+from domain.state import HistoryEntry
 from tests.factories import journey_input
-from workflows.planning import Ledger
+from workflows.ledger import Ledger
 from workflows.requests import address, delivery_request, handover_request, journey_outcome
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
