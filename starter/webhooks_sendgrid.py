@@ -9,8 +9,11 @@ is 403 and nothing is applied. Each event is applied once by its `sg_event_id`:
   permanent=True)`, so the step is re-sent on the next channel and later steps skip email.
 - `bounce` of type `blocked` (the receiving server refused this time): `delivery_failed(email,
   permanent=False)`, the step falls back, later steps may use email again.
-- anything else (processed, delivered, deferred, open, click, spamreport, unsubscribe, ...):
-  recorded, not applied.
+- `unsubscribe`, `group_unsubscribe` and `spamreport`: the customer does not want our email;
+  email consent is withdrawn for every customer with that address (and the one whose invoice
+  the email was about) and their running journeys get `consent_changed(email, False)`, the
+  mechanism Twilio's STOP uses for SMS (`starter.consent`). `group_resubscribe` gives it back.
+- anything else (processed, delivered, deferred, open, click, ...): recorded, not applied.
 
 The journey comes from the `invoice_id`/`step_key` custom args every email carries
 (activities/sendgrid_sender.py), else from the ledger by the message id.
@@ -40,9 +43,10 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.client import Client
 
-from domain.messages import AgentTask, DeliveryFailure
+from domain.messages import AgentTask, ConsentChange, DeliveryFailure
 from infra.logging import get_logger
 from infra.settings import Settings
+from starter.consent import change_consent
 from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,
@@ -58,6 +62,7 @@ from starter.routing import (
     remember,
     seen,
     signal_journey,
+    target_for_invoice,
 )
 from workflows.journey import InvoiceJourney
 
@@ -78,6 +83,14 @@ _TOKEN = re.compile(r"[\w-]+")
 # --- mapping (pure) --------------------------------------------------------------------------
 
 FailureKind = Literal["permanent", "temporary"]
+
+CONSENT_EVENTS: dict[str, bool] = {
+    "unsubscribe": False,
+    "group_unsubscribe": False,
+    "spamreport": False,
+    "group_resubscribe": True,
+}
+"""SendGrid events that are the customer's word on email: consent withdrawn or given back."""
 
 
 def failure_kind(event: dict[str, Any]) -> FailureKind | None:
@@ -173,6 +186,8 @@ async def _handle_event(settings: Settings, client: Client, event: object) -> st
     event_id: str = event["sg_event_id"]
     if await seen(settings, PROVIDER, event_id):
         return "duplicates"
+    if (granted := CONSENT_EVENTS.get(str(event.get("event")))) is not None:
+        return await _consent_event(settings, client, event, event_id, granted)
     kind = failure_kind(event)
     if kind is None:
         await remember(settings, PROVIDER, event_id, f"ignored: {event.get('event')}")
@@ -211,6 +226,35 @@ async def _handle_event(settings: Settings, client: Client, event: object) -> st
     )
     await remember(settings, PROVIDER, event_id, f"{result}: {failure.reason}")
     return "applied" if result == "applied" else "ignored"
+
+
+async def _consent_event(
+    settings: Settings, client: Client, event: dict[str, Any], event_id: str, granted: bool
+) -> str:
+    """Unsubscribe, spam report or resubscribe: the customers with that address, and the one
+    whose invoice the email was about (its custom args), change their email consent."""
+    url = settings.store_url
+    customers = await asyncio.to_thread(customers_by_email, url, str(event.get("email") or ""))
+    ids = {c.id for c in customers}
+    invoice_id = event.get("invoice_id")
+    if isinstance(invoice_id, str) and (
+        owner := await asyncio.to_thread(target_for_invoice, url, invoice_id)
+    ):
+        ids.add(owner.customer_id)
+    kind = str(event.get("event"))
+    if not ids:
+        await record_async(settings, "sendgrid-events", event, f"{kind}: no customer found")
+        await remember(settings, PROVIDER, event_id, "dead letter: no customer")
+        return "dead_letters"
+    change = ConsentChange(
+        event_id=f"sendgrid:{event_id}", channel="email", granted=granted, source=f"SendGrid {kind}"
+    )
+    targets = await change_consent(settings, client, sorted(ids), change)
+    log.info("email consent changed", sendgrid_event=kind, granted=granted, journeys=len(targets))
+    await remember(
+        settings, PROVIDER, event_id, f"email consent {'given' if granted else 'withdrawn'}"
+    )
+    return "applied"
 
 
 # --- inbound parse ---------------------------------------------------------------------------
