@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     customer_page_requests_per_address: int = Field(
         default=120, ge=1, description="Page requests one client address may make per 10 minutes."
     )
+    sendgrid_inbound_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$",
+        description="Domain whose mail SendGrid Inbound Parse receives: outgoing email gets "
+        "the reply-to reply+<opaque id>@<it>. Unset: no reply-to.",
+    )
     bankgiro: str | None = Field(default=None, description="Bankgiro number shown on the page.")
     plusgiro: str | None = Field(default=None, description="Plusgiro number shown on the page.")
 

@@ -21,8 +21,10 @@ The journey comes from the `invoice_id`/`step_key` custom args every email carri
 `POST /v1/webhooks/sendgrid/inbound` is Inbound Parse (multipart form: from, to, subject,
 text, ...). SendGrid does not sign it, so when SENDGRID_INBOUND_TOKEN is set the URL must carry
 `?token=<it>` (configure the full URL in SendGrid); otherwise 403. The reply is matched to
-invoices by, in order: a `reply+<invoice id>@...` recipient, an open invoice's number in the
-subject, the sender's address (all of that customer's open invoices). Each matched journey
+invoices by, in order: the `reply+<opaque id>@<SENDGRID_INBOUND_DOMAIN>` recipient every
+reminder email carries as its reply-to (`infra.customer_links.reply_address`: the page link's
+id, no personal data, not the invoice id), an open invoice's number in the subject, the
+sender's address (all of that customer's open invoices). Each matched journey
 gets `agent_task(source="email reply", summary=subject + first 500 characters)`; a reply
 that matches nothing is a dead letter.
 """
@@ -44,6 +46,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.client import Client
 
 from domain.messages import AgentTask, ConsentChange, DeliveryFailure
+from infra import customer_links
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.consent import change_consent
@@ -76,7 +79,7 @@ MAX_EVENTS_BYTES = 8 * 1024 * 1024
 SIGNATURE = EventWebhookHeader.SIGNATURE
 TIMESTAMP = EventWebhookHeader.TIMESTAMP
 
-_REPLY_ADDRESS = re.compile(r"^reply\+(?P<invoice>[^@]+)@", re.IGNORECASE)
+_REPLY_ADDRESS = re.compile(r"^reply\+(?P<id>[^@]+)@", re.IGNORECASE)
 _TOKEN = re.compile(r"[\w-]+")
 
 
@@ -274,12 +277,24 @@ def _addresses(form: Form) -> list[str]:
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def reply_invoice_ids(addresses: list[str]) -> list[str]:
+def reply_ids(addresses: list[str]) -> list[str]:
+    """The opaque ids of the `reply+<id>@...` recipients."""
     ids = []
     for address in addresses:
         if m := _REPLY_ADDRESS.match(address):
-            ids.append(m.group("invoice"))
+            ids.append(m.group("id"))
     return ids
+
+
+def invoices_of_replies(settings: Settings, rids: list[str]) -> list[str]:
+    """The invoices the reply ids name; none when no page secret can be had (the reply is
+    then matched by subject and sender, as before reply addresses existed)."""
+    try:
+        found = [customer_links.invoice_of_reply(settings, rid) for rid in rids]
+    except (OSError, ValueError) as err:
+        log.warning("reply addresses not checked", error=str(err))
+        return []
+    return [invoice_id for invoice_id in found if invoice_id is not None]
 
 
 def subject_tokens(subject: str) -> list[str]:
@@ -310,7 +325,8 @@ def _text(form: Form) -> str:
 
 async def _match(settings: Settings, form: Form, sender: str) -> tuple[list[Target], str]:
     url = settings.store_url
-    ids = reply_invoice_ids(_addresses(form))
+    rids = reply_ids(_addresses(form))
+    ids = await asyncio.to_thread(invoices_of_replies, settings, rids) if rids else []
     if ids and (found := await asyncio.to_thread(open_targets_by_id, url, ids)):
         return found, "reply address"
     customers = await asyncio.to_thread(customers_by_email, url, sender)
