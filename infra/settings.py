@@ -221,9 +221,10 @@ class Settings(BaseSettings):
         }
 
     def local_channels(self) -> tuple[Channel, ...]:
-        """Channels a journey delivers by local activity: those without a rate to keep.
-        The starter fixes them in each journey's input, so a journey keeps its way of
-        delivering for life; a rate-limited channel needs its task queue."""
+        """Channels delivered by local activity: those without a rate to keep. The starter
+        puts them in each journey's input as a first guess; a worker with a provider for one
+        of them since answers `rerouted`, and the journey uses the channel's task queue from
+        then on (`workflows.activity_calls.deliver`)."""
         return tuple(ch for ch, rate in self.channel_rates().items() if rate is None)
 
 

@@ -370,8 +370,8 @@ class InvoiceJourney:
         )
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
-        local = req.channel in self._inp.local_channels
-        return await calls.deliver(req, summary, local=local)
+        local = req.channel in self._inp.local_channels and req.channel not in self._ledger.routed
+        return await calls.deliver(req, summary, local=local, routed=self._ledger.routed)
 
     # --- bookkeeping -----------------------------------------------------------------------
 

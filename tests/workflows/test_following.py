@@ -3,12 +3,24 @@ and outbox: a changed record, a revoked consent, a provider switched on while th
 
 from __future__ import annotations
 
+from temporalio.testing import WorkflowEnvironment
+
 from domain.messages import ConsentChange, CustomerChanged, InvoiceVoided
+from infra.settings import Settings
 from tests.factories import customer, journey_input
-from tests.workflows.test_journey import JourneyDriver, journeys, pay, steps_out
+from tests.fakes.fixtures import TWILIO_FROM, fake_twilio
+from tests.fakes.twilio import FakeTwilio
+from tests.workflows.test_journey import (
+    JourneyDriver,
+    events_per_step,
+    journeys,
+    pay,
+    steps_out,
+)
+from worker import build_worker
 from workflows.journey import InvoiceJourney
 
-__all__ = ["journeys"]  # the fixture, shared with test_journey
+__all__ = ["fake_twilio", "journeys"]  # fixtures shared with test_journey and the fakes
 
 
 async def test_a_changed_record_reaches_the_next_step(journeys: JourneyDriver) -> None:
@@ -68,3 +80,60 @@ async def test_a_record_does_not_undo_the_customers_own_stop(journeys: JourneyDr
     assert steps_out(state)[-2:] == ["email:fallback", "email:sent"]
     await handle.signal(InvoiceJourney.invoice_voided, InvoiceVoided(event_id="evt_void_stop"))
     assert (await handle.result()).phase == "voided"
+
+
+async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configured(
+    temporal_env: WorkflowEnvironment, settings: Settings, fake_twilio: FakeTwilio
+) -> None:
+    """Started while every channel went to the outbox (local activities); Twilio configured
+    before its SMS step (a worker restarted with it): the SMS and the call go to Twilio, on
+    their rate-limited queues, and email stays on the outbox's local path."""
+    twilio = settings.model_copy(
+        update={
+            "twilio_account_sid": fake_twilio.account_sid,
+            "twilio_auth_token": fake_twilio.auth_token,
+            "twilio_from_number": TWILIO_FROM,
+            "twilio_api_base_url": fake_twilio.url,
+            "provider_timeout_seconds": 2.0,
+        }
+    )
+    driver = JourneyDriver(temporal_env, settings)
+    inp = journey_input("inv_rerouted").model_copy(
+        update={"local_channels": settings.local_channels()}
+    )
+    async with build_worker(temporal_env.client, settings):
+        handle = await driver.start(inp)
+        await driver.through_step(handle, 0)
+    async with build_worker(temporal_env.client, twilio):
+        await driver.through_step(handle, 3)
+        await handle.signal(InvoiceJourney.payment_received, pay("evt_rerouted", "1310.00"))
+        result = await driver.finish(handle, "rerouted_to_provider")
+
+    sent = [h.detail for h in result.history if h.kind == "step" and h.outcome == "sent"]
+    assert [d.split(" via ")[1].split(",")[0] for d in sent] == [
+        "outbox",
+        "twilio",
+        "twilio",
+        "outbox",
+    ]
+    assert len(fake_twilio.messages) == 1 and len(fake_twilio.calls) == 1
+    keys = [m.step_key for m in driver.outbox("inv_rerouted")]
+    assert keys == ["step-0-email", "step-3-email", "thank-you"]
+    events = list((await handle.fetch_history()).events)
+    queued = [
+        (
+            e.activity_task_scheduled_event_attributes.activity_type.name,
+            e.activity_task_scheduled_event_attributes.task_queue.name,
+        )
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    q = settings.temporal_task_queue
+    assert queued == [("send_sms", f"{q}-sms"), ("place_call", f"{q}-call")]
+    costs = events_per_step(events)
+    print("history events per step (outbox, rerouted sms, rerouted call, outbox):", costs)
+    assert len(costs) == 4 and costs[0] <= 8 and costs[3] <= 8, costs
+    # A rerouted step is the queued path (11 events with the timer and the step's detail
+    # upsert) plus its local answer (1), once per channel and run; the first reroute of a
+    # run adds the `route-at-send` patch (a marker and its search-attribute upsert).
+    assert costs[1] <= 16 and costs[2] <= 14, costs  # 15 and 13 measured
