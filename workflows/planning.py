@@ -257,6 +257,7 @@ def snapshot(
         workflow_id=workflow_id,
         phase=decision.phase,
         segment=inp.segment,
+        next_segment=ledger.next_segment,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
         paid=ledger.paid,

@@ -44,7 +44,7 @@ async def test_update_reaches_every_running_journey_of_the_customer(stack: Stack
         kinds = [h.kind for h in state.history]
         assert "customer" in kinds, state.history
         # a customer of half a year would now be `new`: recorded, not applied
-        assert state.segment == "loyal"
+        assert (state.segment, state.next_segment) == ("loyal", "new")
         assert any(h.kind == "segment" and "new" in h.detail for h in state.history)
     untouched = await _state(stack, other["data"]["invoice"]["id"])
     assert [h.kind for h in untouched.history if h.kind == "customer"] == []

@@ -45,7 +45,7 @@ async def test_a_changed_record_reaches_the_next_step(journeys: JourneyDriver) -
     await handle.signal(InvoiceJourney.customer_updated, change)  # delivered twice: once
     state = await journeys.through_step(handle, 1)
 
-    assert state.segment == "standard"
+    assert (state.segment, state.next_segment) == ("standard", "habitual-late")
     kinds = [h.kind for h in state.history]
     assert kinds.count("customer") == 1 and kinds.count("segment") == 1
     [seg] = [h for h in state.history if h.kind == "segment"]
