@@ -3,10 +3,15 @@ and outbox: a changed record, a revoked consent, a provider switched on while th
 
 from __future__ import annotations
 
+from temporalio import workflow
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
 
+from activities.build import build_activities
 from domain.messages import ConsentChange, CustomerChanged, InvoiceVoided
-from domain.models import Policy, Step
+from domain.models import JourneyInput, Policy, Step, workflow_id_for
+from domain.state import JourneyState
 from infra.settings import Settings
 from tests.factories import customer, journey_input
 from tests.fakes.fixtures import TWILIO_FROM, fake_twilio
@@ -19,6 +24,7 @@ from tests.workflows.test_journey import (
     steps_out,
 )
 from worker import build_worker
+from workflows.customer_updates import apply_customer_update
 from workflows.journey import InvoiceJourney
 
 __all__ = ["fake_twilio", "journeys"]  # fixtures shared with test_journey and the fakes
@@ -152,3 +158,79 @@ async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configu
     # and run; the first reroute of a run adds the `route-at-send` patch (a marker and its
     # search-attribute upsert). Later steps on a rerouted channel are the queued path alone.
     assert costs[1] <= 16 and costs[2] <= 14 and costs[3] <= 13, costs  # 15, 13, 12 measured
+
+
+# --- the patch: a signal that older code ignored replays ignored ----------------------------
+
+
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
+class BeforeCustomerUpdates(InvoiceJourney):
+    """The journey as released before `customer_updated`: the signal changes nothing (older
+    code had no handler and buffered it: the same commands; the SDK lets no subclass drop a
+    handler)."""
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyState:
+        return await super().run(inp)
+
+    @workflow.signal
+    def customer_updated(self, u: CustomerChanged) -> None:
+        return None
+
+
+@workflow.defn(name="InvoiceJourney", sandboxed=False)
+class UnguardedUpdates(InvoiceJourney):
+    """`customer_updated` without its patch: applies the update to any history."""
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyState:
+        return await super().run(inp)
+
+    @workflow.signal
+    def customer_updated(self, u: CustomerChanged) -> None:
+        if self._first_time(u.event_id):
+            apply_customer_update(self._inp, self._ledger, u, workflow.now())
+            self._touch()
+
+
+async def test_an_update_older_code_ignored_replays_ignored(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A journey on older code got `customer_updated` (no SMS consent any more) and sent its
+    SMS anyway. Today's code replays that history as it ran, thanks to the patch; without
+    the patch it would fall back to email and break the journey."""
+    driver = JourneyDriver(temporal_env, settings)
+    queue = f"{settings.temporal_task_queue}-old"
+    inp = journey_input("inv_old_code").model_copy(
+        update={"local_channels": settings.local_channels()}
+    )
+    no_sms = customer(consent={"email": True, "sms": False, "call": True})
+    async with Worker(
+        temporal_env.client,
+        task_queue=queue,
+        workflows=[BeforeCustomerUpdates],
+        activities=build_activities(settings),
+    ):
+        handle = await temporal_env.client.start_workflow(
+            InvoiceJourney.run, inp, id=workflow_id_for("inv_old_code"), task_queue=queue
+        )
+        await driver.through_step(handle, 0)
+        change = CustomerChanged(event_id="evt_old_code", customer=no_sms)
+        await handle.signal(InvoiceJourney.customer_updated, change)
+        state = await driver.through_step(handle, 1)
+        assert steps_out(state) == ["email:sent", "sms:sent"]
+        await handle.terminate("recorded")
+    history = await handle.fetch_history()
+
+    today = Replayer(workflows=[InvoiceJourney], data_converter=pydantic_data_converter)
+    assert (
+        await today.replay_workflow(history, raise_on_replay_failure=False)
+    ).replay_failure is None
+    unguarded = Replayer(workflows=[UnguardedUpdates], data_converter=pydantic_data_converter)
+    failure = (
+        await unguarded.replay_workflow(history, raise_on_replay_failure=False)
+    ).replay_failure
+    # The unguarded update changes the plan the recorded timer belonged to: the replay breaks
+    # ("nondeterminism" or the timer machine's "transition is invalid", depending on where).
+    text = str(failure).lower()
+    assert failure is not None and ("nondetermin" in text or "workflow machines" in text), text
