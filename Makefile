@@ -14,7 +14,9 @@ DEV_ARGS ?= --demo
 TEST_DBS ?= sqlite postgres
 PYTEST_ARGS ?=
 
-.PHONY: venv dev test lint
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: venv dev test lint browser
 
 venv: $(STAMP)
 
@@ -28,12 +30,27 @@ $(STAMP): pyproject.toml
 dev: venv
 	$(BIN)/journeys dev $(DEV_ARGS)
 
+# The browser tests (tests/browser/) drive Debian's Chromium through the `playwright` package;
+# no browser is downloaded. On a fresh Debian machine (CI runs as root) it is installed here;
+# elsewhere, install a Chromium and point JOURNEYS_CHROMIUM at it, or the browser tests skip.
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "== installing Debian's chromium for the browser tests"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+				|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+		else \
+			echo "== no $(CHROMIUM) and no root apt-get: the browser tests will be skipped"; \
+		fi; \
+	fi
+
 # Each store gets its own pytest run; `set -e` stops at the first failing one, and pytest's
 # own non-zero statuses (1 failures, 5 no tests collected, ...) fail the target as they are.
-test: venv
+# The browser tests run in the SQLite run only (they skip themselves on PostgreSQL).
+test: venv browser
 	@set -e; for db in $(TEST_DBS); do \
 		echo "== tests with the store on $$db"; \
-		JOURNEYS_TEST_DB=$$db $(BIN)/pytest $(PYTEST_ARGS); \
+		JOURNEYS_TEST_DB=$$db JOURNEYS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS); \
 	done
 
 lint: venv

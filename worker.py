@@ -6,18 +6,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import build_activities
+from activities.build import build_activities
+from activities.contracts import CHANNEL_ACTIVITIES
+from activities.metrics import MetricsInterceptor, serve_worker_metrics
 from infra.logging import configure_logging, get_logger
 from infra.migrations import init_db
 from infra.process import leave
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
-from workflows.engine import ACTIVITY_FOR_CHANNEL, channel_task_queue
+from workflows.activity_calls import channel_task_queue
 from workflows.journey import InvoiceJourney
 
 
@@ -49,10 +53,16 @@ class JourneyWorker:
         await asyncio.gather(*(w.__aexit__(None, None, None) for w in self.workers))
 
 
+def activity_name(fn: Callable[..., Any]) -> str:
+    """The name an activity is registered and invoked under (`activities.contracts`)."""
+    return str(getattr(fn, "__temporal_activity_definition").name)
+
+
 def build_worker(client: Client, settings: Settings) -> JourneyWorker:
     activities = build_activities(settings)
-    by_name = {getattr(a, "__temporal_activity_definition").name: a for a in activities}
+    by_name = {activity_name(a): a for a in activities}
     common = {
+        "interceptors": [MetricsInterceptor(settings)],
         "max_concurrent_activities": settings.worker_max_concurrent_activities,
         "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     }
@@ -72,7 +82,7 @@ def build_worker(client: Client, settings: Settings) -> JourneyWorker:
             Worker(
                 client,
                 task_queue=channel_task_queue(settings.temporal_task_queue, channel),
-                activities=[by_name[ACTIVITY_FOR_CHANNEL[channel]]],
+                activities=[by_name[activity_name(CHANNEL_ACTIVITIES[channel])]],
                 max_task_queue_activities_per_second=rate,
                 **common,  # type: ignore[arg-type]
             )
@@ -84,6 +94,7 @@ async def run_worker(settings: Settings) -> None:
     log = get_logger("worker")
     init_db(settings.store_url)
     client = await connect(settings)
+    serve_worker_metrics(settings)
     worker = build_worker(client, settings)
     log.info("worker started", task_queue=settings.temporal_task_queue)
     await worker.run()

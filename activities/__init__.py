@@ -1,61 +1,8 @@
 """Every side effect of a journey, as Temporal activities on classes built with their
 dependencies (the money-transfer sample's style), so that tests can inject fakes.
 
-The workflow calls them by name: send_email, send_sms, place_call, hand_over, record_outcome.
+The journey invokes them by reference to `activities.contracts` (send_email, send_sms,
+place_call, hand_over, record_outcome); `activities.build` builds what the worker registers.
+This package's own module stays empty so that importing the contracts (workflow code does)
+does not import the providers' SDKs or the store.
 """
-
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-from activities.delivery import ChannelSender, DeliveryActivities
-from activities.handover import HandoverActivities
-from activities.outbox import OutboxSender
-from activities.outcome import OutcomeActivities
-from activities.sendgrid_sender import SendGridSender
-from activities.twilio_sender import TwilioCallSender, TwilioSmsSender, make_client
-from infra.settings import Settings
-
-__all__ = [
-    "DeliveryActivities",
-    "HandoverActivities",
-    "OutcomeActivities",
-    "build_activities",
-    "build_senders",
-]
-
-
-def build_senders(settings: Settings) -> dict[str, ChannelSender]:
-    """SendGrid and Twilio when their credentials are set, else the outbox, per channel."""
-    email: ChannelSender
-    sms: ChannelSender
-    call: ChannelSender
-    if settings.sendgrid_enabled:
-        email = SendGridSender(settings)
-    else:
-        email = OutboxSender(settings.store_url, "email")
-    if settings.twilio_enabled:
-        client = make_client(settings)
-        sms = TwilioSmsSender(settings, client)
-        call = TwilioCallSender(settings, client)
-    else:
-        sms = OutboxSender(settings.store_url, "sms")
-        call = OutboxSender(settings.store_url, "call")
-    return {"email": email, "sms": sms, "call": call}
-
-
-def build_activities(settings: Settings) -> list[Callable[..., Any]]:
-    senders = build_senders(settings)
-    delivery = DeliveryActivities(
-        settings, email=senders["email"], sms=senders["sms"], call=senders["call"]
-    )
-    handover = HandoverActivities(settings)
-    outcome = OutcomeActivities(settings)
-    return [
-        delivery.send_email,
-        delivery.send_sms,
-        delivery.place_call,
-        handover.hand_over,
-        outcome.record_outcome,
-    ]

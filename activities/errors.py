@@ -21,7 +21,7 @@ from infra.logging import redact
 
 if TYPE_CHECKING:
     from activities.rendering import RenderedMessage
-    from domain.models import DeliveryRequest
+    from domain.payloads import DeliveryRequest
 
 DELIVERY_REJECTED = "DeliveryRejected"
 PROVIDER_AUTH_FAILED = "ProviderAuthFailed"

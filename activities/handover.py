@@ -16,11 +16,11 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from structlog.contextvars import bound_contextvars
-from temporalio import activity
 
+from activities.contracts import HandoverContract
 from activities.errors import PROVIDER_UNAVAILABLE, permanent, retryable, scrub
 from activities.ledger import attempts_for
-from domain.models import HandoverRequest, HandoverResult
+from domain.payloads import HandoverRequest, HandoverResult
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import (
@@ -109,13 +109,15 @@ def agency_reference(payload: Any, invoice_id: str) -> str:
     return idempotency_key(invoice_id)
 
 
-class HandoverActivities:
+class HandoverActivities(HandoverContract):
+    """hand_over (`HandoverContract`): to the agency's API when one is configured, else to
+    the outbox."""
+
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         self._settings = settings
         self._transport = transport
 
-    @activity.defn(name="hand_over")
-    async def hand_over(self, request: HandoverRequest) -> HandoverResult:
+    async def hand_over_claim(self, request: HandoverRequest) -> HandoverResult:
         with bound_contextvars(invoice_id=request.invoice_id, workflow_id=request.workflow_id):
             existing = await asyncio.to_thread(self._find, request.invoice_id)
             if existing is not None:
@@ -145,15 +147,8 @@ class HandoverActivities:
         """Insert the handover (plus the dev-inbox copy in the embedded default) once."""
         try:
             with session_scope(self._settings.store_url) as session:
-                row = HandoverRow(
-                    invoice_id=request.invoice_id,
-                    customer_id=request.customer_id,
-                    currency=request.currency,
-                    balance=request.balance,
-                    fees=request.fees,
-                    evidence=evidence_json,
-                    delivered_to=delivered_to,
-                    reference=reference,
+                row = HandoverRow.from_request(
+                    request, evidence=evidence_json, delivered_to=delivered_to, reference=reference
                 )
                 session.add(row)
                 if delivered_to == EMBEDDED_DESTINATION:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from activities.errors import RECONCILING, retryable
-from domain.models import DeliveryRequest
+from domain.payloads import DeliveryRequest
 from infra.store import ContactAttemptRow, session_scope, utcnow
 
 Decision = Literal["send", "already_sent", "uncertain"]
@@ -74,23 +74,6 @@ def _compare_and_set(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def first_attempt(
-    request: DeliveryRequest, provider: str, status: str, provider_id: str | None = None
-) -> ContactAttemptRow:
-    """A step's ledger row as its first attempt writes it: "sending" before a provider is
-    called, or "sent" where delivery commits in the same transaction (the outbox)."""
-    return ContactAttemptRow(
-        invoice_id=request.invoice_id,
-        step_key=request.step_key,
-        channel=request.channel,
-        template=request.template,
-        status=status,
-        provider=provider,
-        provider_id=provider_id,
-        attempts=1,
-    )
-
-
 def claim(
     store_url: str,
     request: DeliveryRequest,
@@ -111,7 +94,7 @@ def claim(
     """
     try:
         with session_scope(store_url) as session:
-            session.add(first_attempt(request, provider, "sending"))
+            session.add(ContactAttemptRow.from_request(request, provider, "sending"))
         return Claim("send", provider, attempts=1)
     except IntegrityError:
         pass  # the step has been claimed before: decide from its state below

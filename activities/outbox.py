@@ -1,4 +1,4 @@
-"""The embedded default's "provider": messages are stored for the dev inbox instead of sent.
+"""The embedded default's sender: messages are stored for the dev inbox instead of sent.
 
 Because the outbox is our own database, delivery and its ledger entry commit in one
 transaction. That makes outbox delivery exactly-once, not merely at-most-once: a crash either
@@ -12,10 +12,15 @@ from typing import Final
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.ledger import first_attempt, mark_sent_in
+from activities import ledger
 from activities.rendering import RenderedMessage
-from domain.models import Channel, DeliveryRequest
-from infra.store import OutboxMessageRow, session_scope
+from activities.senders import ProviderName, settled, step_fields
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.values import Channel
+from infra.logging import get_logger
+from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
+
+log = get_logger(__name__)
 
 PROVIDER: Final = "outbox"
 
@@ -25,11 +30,22 @@ def outbox_id(row: OutboxMessageRow) -> str:
 
 
 class OutboxSender:
-    provider: Final = PROVIDER
+    provider: Final[ProviderName] = PROVIDER
 
     def __init__(self, store_url: str, channel: Channel) -> None:
         self._store_url = store_url
         self.channel = channel
+
+    def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> DeliveryResult:
+        """Store the message and its "sent" mark together. A step left "sending" by an
+        earlier outbox attempt proves nothing was stored, so it is claimed again."""
+        if (first := self._deliver_first(request, message)) is not None:
+            return self._delivered(request, first, stored=True)
+        claim = ledger.claim(self._store_url, request, self.provider, resend_if_sending=True)
+        if (answer := settled(claim, self.provider, request)) is not None:
+            return answer
+        provider_id, stored = self._deliver_claimed(request, message)
+        return self._delivered(request, provider_id, stored=stored)
 
     def existing(self, invoice_id: str, step_key: str) -> OutboxMessageRow | None:
         with session_scope(self._store_url) as session:
@@ -38,33 +54,37 @@ class OutboxSender:
             )
             return session.exec(statement).first()
 
-    def deliver_first(self, request: DeliveryRequest, message: RenderedMessage) -> str | None:
+    def _delivered(
+        self, request: DeliveryRequest, provider_id: str, *, stored: bool
+    ) -> DeliveryResult:
+        log.info("step delivered to outbox", provider_id=provider_id, **step_fields(request))
+        status = "sent" if stored else "already_sent"
+        return DeliveryResult(status=status, provider=self.provider, provider_id=provider_id)
+
+    def _deliver_first(self, request: DeliveryRequest, message: RenderedMessage) -> str | None:
         """The common case in one transaction: the step's ledger row, already "sent", and
         its message. Returns the outbox id, or None when the step has a ledger row already
         (a retry, or an overlapping attempt): the caller then goes through the claim."""
         try:
             with session_scope(self._store_url) as session:
                 provider_id = self._store(session, request, message)
-                session.add(first_attempt(request, self.provider, "sent", provider_id))
+                session.add(
+                    ContactAttemptRow.from_request(request, self.provider, "sent", provider_id)
+                )
             return provider_id
         except IntegrityError:
             return None
 
     def _store(self, session: Session, request: DeliveryRequest, message: RenderedMessage) -> str:
         """Add the message to the caller's transaction; its outbox id."""
-        row = OutboxMessageRow(
-            invoice_id=request.invoice_id,
-            step_key=request.step_key,
-            channel=request.channel,
-            to_address=request.to,
-            subject=message.subject,
-            body=message.body,
-        )
+        row = OutboxMessageRow.from_request(request, message.subject, message.body)
         session.add(row)
         session.flush()
         return outbox_id(row)
 
-    def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> tuple[str, bool]:
+    def _deliver_claimed(
+        self, request: DeliveryRequest, message: RenderedMessage
+    ) -> tuple[str, bool]:
         """Store the message and mark the step sent, atomically.
 
         Returns the outbox id and whether this call stored it (False: an overlapping attempt
@@ -73,7 +93,7 @@ class OutboxSender:
         try:
             with session_scope(self._store_url) as session:
                 provider_id = self._store(session, request, message)
-                mark_sent_in(
+                ledger.mark_sent_in(
                     session, request.invoice_id, request.step_key, self.provider, provider_id
                 )
             return provider_id, True

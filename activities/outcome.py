@@ -1,31 +1,54 @@
-"""Recording how a journey ended, for reporting (resolved at which step, at what cost)."""
+"""Recording how a journey ended, for reporting: the invoice's status, and the outcome row
+(`JourneyOutcomeRow`) the experience report aggregates, in one transaction."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from structlog.contextvars import bound_contextvars
-from temporalio import activity
 
-from domain.models import JourneyOutcome
+from activities.contracts import OutcomeContract
+from activities.metrics import JOURNEYS_ENDED
+from activities.outcome_facts import outcome_row
+from domain.policies import PolicyConfigError, PolicyFile
+from domain.state import JourneyOutcome
 from infra.logging import get_logger
+from infra.policy_file import PolicyFileCache
 from infra.settings import Settings
-from infra.store import InvoiceRow, session_scope
+from infra.store import InvoiceRow, JourneyOutcomeRow, session_scope
 
 log = get_logger(__name__)
 
 
-class OutcomeActivities:
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the store writes UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class OutcomeActivities(OutcomeContract):
+    """record_outcome (`OutcomeContract`)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._policies = PolicyFileCache(settings.policy_file)
 
-    @activity.defn(name="record_outcome")
-    async def record_outcome(self, outcome: JourneyOutcome) -> None:
-        """Idempotent: writing the same outcome twice leaves the same row."""
+    async def record(self, outcome: JourneyOutcome) -> None:
+        """Idempotent: writing the same outcome twice leaves the same rows."""
         with bound_contextvars(invoice_id=outcome.invoice_id, workflow_id=outcome.workflow_id):
             await asyncio.to_thread(self._record, outcome)
 
+    def _policy_file(self) -> PolicyFile | None:
+        """The policy file as it is on disk now, re-read only when it changes. An unreadable
+        file does not stop the outcome from being recorded (only its policy-derived figures)."""
+        try:
+            return self._policies.get()
+        except (OSError, PolicyConfigError) as err:
+            log.warning("policy file unreadable; outcome recorded without it", error=str(err))
+            return None
+
     def _record(self, outcome: JourneyOutcome) -> None:
+        policies = self._policy_file()
         with session_scope(self._settings.store_url) as session:
             row = session.get(InvoiceRow, outcome.invoice_id, with_for_update=True)
             if row is None:
@@ -41,9 +64,24 @@ class OutcomeActivities:
             if row.workflow_id is None:
                 row.workflow_id = outcome.workflow_id
             session.add(row)
+            fact = outcome_row(session, outcome, row, policies)
+            existing = session.get(JourneyOutcomeRow, outcome.invoice_id)
+            # A retried activity writes the same close again: count each close once.
+            new_close = existing is None or (existing.outcome, _utc(existing.closed_at)) != (
+                fact.outcome,
+                _utc(fact.closed_at),
+            )
+            if existing is not None:
+                for name, value in fact.model_dump(exclude={"invoice_id"}).items():
+                    setattr(existing, name, value)
+                fact = existing
+            session.add(fact)
+        if new_close:
+            JOURNEYS_ENDED.labels(fact.outcome, fact.segment).inc()
         log.info(
             "journey outcome recorded",
             phase=outcome.phase,
+            segment=fact.segment,
             steps_sent=outcome.steps_sent,
             resolved_at_step=outcome.resolved_at_step,
         )

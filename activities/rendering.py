@@ -19,8 +19,10 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from domain.jurisdiction import opt_out_line, pack_for
-from domain.models import WEEKDAYS, DeliveryRequest, OpeningHours
+from domain.contact_rules import opt_out_line
+from domain.jurisdiction import pack_for
+from domain.opening_hours import WEEKDAYS, OpeningHours
+from domain.payloads import DeliveryRequest
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
 BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}
@@ -77,8 +79,11 @@ def template_name(request: DeliveryRequest) -> str:
     return f"{request.locale}/{request.template}.{request.channel}.j2"
 
 
-def template_context(request: DeliveryRequest) -> dict[str, Any]:
-    """Everything a template may use, already formatted for the customer's locale."""
+def template_context(request: DeliveryRequest, page_url: str | None = None) -> dict[str, Any]:
+    """Everything a template may use, already formatted for the customer's locale.
+
+    `page_url` is the invoice's customer page (infra/customer_links.py), where the customer
+    pays, promises, asks for a plan or a call, disputes, and rates us afterwards."""
     locale = request.locale
 
     def money(amount: Decimal) -> str:
@@ -108,6 +113,7 @@ def template_context(request: DeliveryRequest) -> dict[str, Any]:
         "due_date": format_date(request.due_date, format="long", locale=BABEL_LOCALES[locale]),
         "ocr": request.ocr,
         "payment_url": request.payment_url,
+        "page_url": page_url,
         "final_notice": request.final_notice,
         "service_phone": request.service_phone,
         "service_hours": format_hours(request.service_hours, locale)
@@ -146,7 +152,9 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessage:
+def render(
+    templates_dir: Path | str, request: DeliveryRequest, page_url: str | None = None
+) -> RenderedMessage:
     """Render `templates/<locale>/<template>.<channel>.j2` for one delivery.
 
     Email templates define `{% block subject %}` and `{% block body %}`; SMS and call
@@ -156,7 +164,7 @@ def render(templates_dir: Path | str, request: DeliveryRequest) -> RenderedMessa
     """
     env = _environment(str(templates_dir))
     template = env.get_template(template_name(request))
-    variables = template_context(request)
+    variables = template_context(request, page_url)
     if request.channel == "email":
         missing = {"subject", "body"} - set(template.blocks)
         if missing:

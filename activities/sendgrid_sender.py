@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, Mail, ReplyTo
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import (
@@ -34,7 +34,9 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from domain.models import DeliveryRequest
+from activities.senders import ProviderSender
+from domain.payloads import DeliveryRequest
+from infra import customer_links
 from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"
@@ -95,13 +97,15 @@ def _headers(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-class SendGridSender:
-    """Sends one rendered email; knows nothing about the ledger."""
+class SendGridSender(ProviderSender):
+    """Sends one rendered email; the ledger around it is `ProviderSender`'s."""
 
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: SendGridAPIClient | None = None) -> None:
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
         self._from = settings.sendgrid_from_email
+        self._settings = settings
         self._client = client or SendGridAPIClient(
             api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host
         )
@@ -122,6 +126,9 @@ class SendGridSender:
         )
         # Echoed back in SendGrid's event webhook, so events find their journey without
         # anyone looking up an address.
+        # A reply comes back through Inbound Parse to this journey, found by the opaque id.
+        if reply_to := customer_links.reply_address(self._settings, request.invoice_id):
+            mail.reply_to = ReplyTo(reply_to)
         mail.custom_arg = [
             CustomArg("invoice_id", request.invoice_id),
             CustomArg("step_key", request.step_key),

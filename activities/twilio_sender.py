@@ -33,7 +33,9 @@ from activities.errors import (
     scrub,
 )
 from activities.rendering import RenderedMessage
-from domain.models import DeliveryRequest, Locale
+from activities.senders import ProviderSender
+from domain.payloads import DeliveryRequest
+from domain.values import Locale
 from infra.settings import Settings
 
 PROVIDER: Final = "twilio"
@@ -123,10 +125,11 @@ def make_client(settings: Settings) -> Client:
     return client
 
 
-class _TwilioSender:
+class _TwilioSender(ProviderSender):
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
         if not settings.twilio_from_number:
             raise ValueError("TWILIO_FROM_NUMBER is required to send through Twilio")
         self._from = settings.twilio_from_number

@@ -27,8 +27,10 @@ from pydantic import (
 )
 
 from domain.interest import check_rate_table
-from domain.jurisdiction import UnknownJurisdictionError, pack_for, validate_policy
-from domain.models import OpeningHours, Policy
+from domain.jurisdiction import UnknownJurisdictionError, pack_for
+from domain.models import Policy
+from domain.opening_hours import OpeningHours
+from domain.policy_check import validate_policy
 from domain.segmentation import SegmentationThresholds
 from domain.windows import CALL_MIN_OPEN
 

@@ -39,7 +39,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from domain.models import Currency, Customer, PositiveMoney
+from domain.models import Customer
+from domain.values import Currency, PositiveMoney
 
 SEGMENTS = ("loyal", "standard", "new", "habitual-late")
 

@@ -34,7 +34,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from domain.jurisdiction import US_TIME_ZONES, US_TIME_ZONES_WITH_TERRITORIES
-from domain.models import OpeningHours
+from domain.opening_hours import OpeningHours
 
 __all__ = [
     "CALL_MIN_OPEN",

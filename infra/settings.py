@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -10,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from domain.models import Channel
+    from domain.values import Channel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,12 +125,88 @@ class Settings(BaseSettings):
     )
     collection_agency_url: str | None = None
     collection_agency_token: str | None = None
+    # --- measuring the experience (report, leakage, metrics; appended) ---
+    report_cost_currency: str = Field(
+        default="SEK", description="Currency of the provider costs in the report."
+    )
+    report_cost_per_email: Decimal = Field(
+        default=Decimal("0.01"), ge=0, description="Provider cost of one email (example price)."
+    )
+    report_cost_per_sms: Decimal = Field(
+        default=Decimal("0.60"), ge=0, description="Provider cost of one SMS (example price)."
+    )
+    report_cost_per_call_minute: Decimal = Field(
+        default=Decimal("0.90"), ge=0, description="Provider cost of one call minute (example)."
+    )
+    report_call_minutes: Decimal = Field(
+        default=Decimal("2"),
+        ge=0,
+        description="Minutes billed per placed call: the ledger keeps no call durations.",
+    )
+    leakage_window_days: int = Field(
+        default=90,
+        ge=0,
+        description="A customer who churns within this many days after a journey ended counts "
+        "as leaked by that journey.",
+    )
+    leakage_silence_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="If set, a customer with no new invoice this many days after their last "
+        "journey ended counts as leaked too.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's Prometheus /metrics listens on."
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus /metrics; 0 turns it off.",
+    )
+    # --- customer page (/pay/{token}; appended) ---
+    customer_page_secret: str | None = Field(
+        default=None,
+        description="Signs the customer-page links and its forms. Unset: a random secret kept "
+        "in DATA_DIR/customer_page_secret (the embedded default); set it wherever the worker "
+        "and the API do not share DATA_DIR.",
+    )
+    customer_page_link_days: int = Field(
+        default=60, ge=1, le=3650, description="Days a page link works after its journey ends."
+    )
+    customer_page_actions_per_token: int = Field(
+        default=10, ge=1, description="Actions one page link may post per 10 minutes."
+    )
+    customer_page_requests_per_address: int = Field(
+        default=120, ge=1, description="Page requests one client address may make per 10 minutes."
+    )
+    sendgrid_inbound_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$",
+        description="Domain whose mail SendGrid Inbound Parse receives: outgoing email gets "
+        "the reply-to reply+<opaque id>@<it>. Unset: no reply-to.",
+    )
+    bankgiro: str | None = Field(default=None, description="Bankgiro number shown on the page.")
+    plusgiro: str | None = Field(default=None, description="Plusgiro number shown on the page.")
 
     @property
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'journeys.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """Where customers and providers reach the API: PUBLIC_BASE_URL, else API_HOST:API_PORT."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "localhost" if self.api_host in ("127.0.0.1", "0.0.0.0") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def outbox_in_use(self) -> bool:
+        """Some channel delivers to the outbox (the embedded default): the dev inbox is on."""
+        return not (self.sendgrid_enabled and self.twilio_enabled)
 
     @property
     def sendgrid_enabled(self) -> bool:
@@ -149,9 +226,10 @@ class Settings(BaseSettings):
         }
 
     def local_channels(self) -> tuple[Channel, ...]:
-        """Channels a journey delivers by local activity: those without a rate to keep.
-        The starter fixes them in each journey's input, so a journey keeps its way of
-        delivering for life; a rate-limited channel needs its task queue."""
+        """Channels delivered by local activity: those without a rate to keep. The starter
+        puts them in each journey's input as a first guess; a worker with a provider for one
+        of them since answers `rerouted`, and the journey uses the channel's task queue from
+        then on (`workflows.activity_calls.deliver`)."""
         return tuple(ch for ch, rate in self.channel_rates().items() if rate is None)
 
 

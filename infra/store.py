@@ -17,6 +17,9 @@ from sqlalchemy import Column, Numeric, Text, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
+from domain.models import Customer, Invoice, workflow_id_for
+from domain.payloads import DeliveryRequest, HandoverRequest
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -45,6 +48,33 @@ class CustomerRow(SQLModel, table=True):
     churned_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_customer(cls, customer: Customer) -> CustomerRow:
+        return cls(id=customer.id, **_customer_values(customer))
+
+    def update_from(self, customer: Customer) -> None:
+        """The billing system's latest word on the customer; churn is kept."""
+        for key, value in _customer_values(customer).items():
+            setattr(self, key, value)
+        self.updated_at = utcnow()
+
+
+def _customer_values(c: Customer) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "locale": c.locale,
+        "timezone": c.timezone or "",  # "" is an unknown zone (the column is NOT NULL)
+        "customer_since": c.customer_since,
+        "consent_email": c.consent.email,
+        "consent_sms": c.consent.sms,
+        "consent_call": c.consent.call,
+        "fee_agreed": c.fee_agreed,
+        "is_business": c.is_business,
+        "vulnerable": c.vulnerable,
+    }
+
 
 class InvoiceRow(SQLModel, table=True):
     __tablename__ = "invoices"
@@ -69,6 +99,27 @@ class InvoiceRow(SQLModel, table=True):
     resolved_at_step: int | None = None
     closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_invoice(
+        cls, invoice: Invoice, *, segment: str | None, segment_reason: str | None
+    ) -> InvoiceRow:
+        """A newly issued invoice: open, its whole amount still due, its journey's id known."""
+        return cls(
+            id=invoice.id,
+            number=invoice.number,
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            amount_due=invoice.amount_due,
+            issued_at=invoice.issued_at,
+            due_date=invoice.due_date,
+            ocr=invoice.ocr,
+            payment_url=invoice.payment_url,
+            segment=segment,
+            segment_reason=segment_reason,
+            workflow_id=workflow_id_for(invoice.id),
+            balance=invoice.amount_due,
+        )
 
 
 class JourneyEventRow(SQLModel, table=True):
@@ -108,6 +159,23 @@ class ContactAttemptRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_request(
+        cls, request: DeliveryRequest, provider: str, status: str, provider_id: str | None = None
+    ) -> ContactAttemptRow:
+        """A step's row as its first attempt writes it: "sending" before a provider is
+        called, or "sent" where delivery commits in the same transaction (the outbox)."""
+        return cls(
+            invoice_id=request.invoice_id,
+            step_key=request.step_key,
+            channel=request.channel,
+            template=request.template,
+            status=status,
+            provider=provider,
+            provider_id=provider_id,
+            attempts=1,
+        )
+
 
 class OutboxMessageRow(SQLModel, table=True):
     """Where email, SMS and calls go in the embedded default: stored, never lost."""
@@ -124,6 +192,20 @@ class OutboxMessageRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def from_request(
+        cls, request: DeliveryRequest, subject: str | None, body: str
+    ) -> OutboxMessageRow:
+        """The rendered message of one step, as the dev inbox shows it."""
+        return cls(
+            invoice_id=request.invoice_id,
+            step_key=request.step_key,
+            channel=request.channel,
+            to_address=request.to,
+            subject=subject,
+            body=body,
+        )
+
 
 class HandoverRow(SQLModel, table=True):
     __tablename__ = "handovers"
@@ -138,6 +220,21 @@ class HandoverRow(SQLModel, table=True):
     delivered_to: str
     reference: str
     created_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_request(
+        cls, request: HandoverRequest, *, evidence: str, delivered_to: str, reference: str
+    ) -> HandoverRow:
+        return cls(
+            invoice_id=request.invoice_id,
+            customer_id=request.customer_id,
+            currency=request.currency,
+            balance=request.balance,
+            fees=request.fees,
+            evidence=evidence,
+            delivered_to=delivered_to,
+            reference=reference,
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -217,3 +314,85 @@ class WebhookEventRow(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     outcome: str = Field(sa_column=Column(Text, nullable=False))
     """What handling it did (and, for Twilio, the TwiML answered, to answer a retry the same)."""
+
+
+# --- journey outcomes, for measuring the experience (appended: activities/outcome.py writes,
+# infra/report_store.py reads, domain/reporting.py aggregates) ----------------------------------
+
+
+class JourneyOutcomeRow(SQLModel, table=True):
+    """How one finished journey went, one row per invoice, rewritten by each close (a journey
+    reopened by a reversed payment closes again): the facts the report aggregates, fixed at
+    close so that a later policy or price change does not rewrite the past."""
+
+    __tablename__ = "journey_outcomes"
+
+    invoice_id: str = Field(primary_key=True)
+    workflow_id: str
+    customer_id: str = Field(index=True)
+    segment: str = Field(index=True)
+    policy_name: str = Field(index=True)
+    """The policy the journey ran under: the segment's policy in the policy file."""
+    policy_version: str | None = None
+    """A digest of that policy as the worker had it loaded at close (policies carry no
+    version of their own), so that two versions of a policy can be told apart."""
+    outcome: str = Field(index=True)
+    """paid, credited, voided, cancelled or handed_over."""
+    steps_sent: int = 0
+    resolved_at_step: int | None = None
+    """How many steps had gone out when the journey was resolved (0: before any reminder)."""
+    resolved_channel: str | None = None
+    """The channel of the last step sent before the resolution, if any step went out."""
+    currency: str
+    amount_due: Decimal = _money()
+    due_date: date
+    paid_on: date | None = None
+    days_to_pay: int | None = None
+    """Days from the due date to the payment (negative: paid early); paid journeys only."""
+    contacts_email: int = 0
+    contacts_sms: int = 0
+    contacts_call: int = 0
+    fees_charged: Decimal = _money()
+    fees_waived: Decimal = _money()
+    interest_accrued: Decimal = _money()
+    """Statutory late-payment interest on the amount due from the due date to the close."""
+    interest_waived: Decimal = _money()
+    """Of that, what was not claimed: all of it unless the claim went to collection."""
+    lifetime_value: Decimal = _money()
+    """The customer's lifetime value in `currency` at close: what a churn would lose."""
+    closed_at: datetime = Field(index=True)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+# --- customer page: its links and the customers' ratings ----------------------------------------
+# (appended by the customer-page work: infra/customer_links.py, starter/pay_*.py)
+
+
+class CustomerPageLinkRow(SQLModel, table=True):
+    """Which invoice a customer-page link opens. The link id is an HMAC of the invoice id under
+    the page secret (infra/customer_links.py), so a link names no invoice and no person; this
+    row maps it back, and `revoked_at` withdraws a link before it expires."""
+
+    __tablename__ = "customer_page_links"
+
+    link_id: str = Field(primary_key=True)
+    invoice_id: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class CsatRatingRow(SQLModel, table=True):
+    """A customer's rating (1-5) of the reminder experience: one per journey, a second one
+    replaces the first. `step_index` is the journey's last step sent when it was given."""
+
+    __tablename__ = "csat_ratings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(unique=True, index=True)
+    invoice_id: str = Field(index=True)
+    rating: int
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    phase: str
+    step_index: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

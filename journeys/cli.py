@@ -1,8 +1,8 @@
 """The `journeys` command (SPEC, "Commands"): the top floor of the house.
 
-Each group of commands lives beside its idea (events_cli, journey_cli, ops_cli, admin_cli);
-this module mounts them under one name and runs the long-lived processes. How every command
-reports errors and exits is `journeys.command`.
+Each group of commands lives beside its idea (events_cli, journey_cli, ops_cli, admin_cli,
+report_cli, simulate_cli); this module mounts them under one name and runs the long-lived
+processes. How every command reports errors and exits is `journeys.command`.
 """
 
 from __future__ import annotations
@@ -32,13 +32,19 @@ def _mount_operations() -> None:
     """Commands that live beside their subject (schema, replay check, API keys, dead letters)
     are mounted here so that `journeys` is the one command a person needs to know."""
     from journeys.admin_cli import dead_letters_app, keys_app
+    from journeys.links_cli import links_app
     from journeys.ops_cli import db_app, replay, worker_health
+    from journeys.report_cli import report
+    from journeys.simulate_cli import simulate_command
 
     app.add_typer(db_app, name="db")
     app.command("replay")(replay)
     app.command("worker-health")(worker_health)
     app.add_typer(keys_app, name="keys")
     app.add_typer(dead_letters_app, name="dead-letters")
+    app.command("report")(report)
+    app.command("simulate")(simulate_command)
+    app.add_typer(links_app, name="links")
 
 
 @app.callback()

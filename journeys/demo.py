@@ -25,7 +25,9 @@ from typing import Any, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
 
-from domain.models import Currency, CustomerResponse, Invoice, PositiveMoney
+from domain.messages import CustomerResponse
+from domain.models import Invoice
+from domain.values import Currency, PositiveMoney
 from infra.logging import get_logger
 from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings

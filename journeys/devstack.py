@@ -235,7 +235,7 @@ def _banner(
     if server is not None:
         lines.append(f"  Temporal UI    http://localhost:{server.ui_port}")
     if api:
-        lines += [f"  API docs       {base}/docs", f"  Dev inbox      {base}/dev/outbox"]
+        lines += [f"  API docs       {base}/docs", f"  Dev inbox      {base}/dev/inbox"]
     log_hint = f"  (server log: {server.log_path})" if server else ""
     lines.append(f"  Temporal       {settings.temporal_address}{log_hint}")
     if worker:
@@ -300,8 +300,20 @@ async def run_stack(
 
             clock = compressed_clock(demo.seconds_per_day)
         if worker:
+            from activities.metrics import serve_worker_metrics
             from worker import build_worker
 
+            try:
+                # With the API in this process, its /metrics already shows the worker's
+                # metrics (one registry); only a worker on its own serves a port for them.
+                if not api:
+                    serve_worker_metrics(settings)
+            except OSError as e:
+                raise StackError(
+                    f"worker metrics cannot listen on {settings.worker_metrics_host}:"
+                    f"{settings.worker_metrics_port} ({e}); set WORKER_METRICS_PORT "
+                    "(0 turns it off)"
+                ) from None
             temporal_worker = build_worker(client, settings)
             tasks["worker"] = asyncio.create_task(temporal_worker.run(), name="worker")
         if api:

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.models import AGENT_ACTIONS, JourneyState
+from domain.messages import AGENT_ACTIONS
+from domain.state import JourneyState
 from journeys.command import UserError, command, load_settings, out
 
 

@@ -21,13 +21,9 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import (
-    AgentAction,
-    AgentRequest,
-    CustomerResponse,
-    JourneyState,
-    workflow_id_for,
-)
+from domain.messages import AgentAction, AgentRequest, CustomerResponse
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from starter.tagged_union import TaggedUnion
 from workflows.journey import InvoiceJourney
 

@@ -13,39 +13,33 @@ are mounted here so that one app serves the whole contract.
 
 from __future__ import annotations
 
-import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import (
-    HTMLResponse,
-    JSONResponse,
-    PlainTextResponse,
-    RedirectResponse,
-    Response,
-)
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlmodel import col, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from domain.models import JourneyState
+from domain.state import JourneyState
 from infra.logging import bind_journey, get_logger
 from infra.policy_file import load_policies
 from infra.settings import Settings, get_settings
-from infra.store import OutboxMessageRow, session_scope
 from infra.temporal import connect
 from starter import (
     auth,
     deadletters,
+    dev_inbox,
     idempotency,
     metrics,
+    pay_page,
+    reports_api,
     webhooks_sendgrid,
     webhooks_stripe,
     webhooks_twilio_sms,
@@ -77,7 +71,6 @@ from starter.routing import MAX_FORM_BYTES, ClientDep, IngestDep, SettingsDep
 
 log = get_logger("starter.api")
 
-OUTBOX_PAGE_SIZE = 200
 FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
 
 
@@ -196,57 +189,9 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get(
-    "/dev/outbox",
-    dependencies=[Depends(auth.require_role())],
-    response_class=HTMLResponse,
-    tags=["ops"],
-)
-def dev_outbox(settings: SettingsDep) -> HTMLResponse:
-    """The embedded default's "dev inbox": what email/SMS/calls would have said."""
-    with session_scope(settings.store_url) as s:
-        rows = s.exec(
-            select(OutboxMessageRow)
-            .order_by(col(OutboxMessageRow.created_at).desc(), col(OutboxMessageRow.id).desc())
-            .limit(OUTBOX_PAGE_SIZE)
-        ).all()
-    return HTMLResponse(render_outbox(rows))
-
-
 @router.get("/", include_in_schema=False)
 def root() -> RedirectResponse:
     return RedirectResponse("/docs")
-
-
-def render_outbox(rows: Any) -> str:
-    e = html.escape
-    items = []
-    for r in rows:
-        journey = f"/v1/invoices/{e(r.invoice_id)}/journey"
-        subject = f"<strong>{e(r.subject)}</strong><br>" if r.subject else ""
-        items.append(
-            "<tr>"
-            f"<td>{e(r.created_at.strftime('%Y-%m-%d %H:%M:%S'))}</td>"
-            f"<td><a href='{journey}'>{e(r.invoice_id)}</a></td>"
-            f"<td>{e(r.channel)}</td><td>{e(r.to_address)}</td>"
-            f"<td>{subject}<pre>{e(r.body)}</pre></td>"
-            "</tr>"
-        )
-    body = "".join(items) or "<tr><td colspan='5'>Nothing sent yet.</td></tr>"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        "<meta http-equiv='refresh' content='5'>"
-        "<title>Dev inbox - Reminder Journeys</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2em}"
-        "table{border-collapse:collapse;width:100%}"
-        "td,th{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}"
-        "pre{white-space:pre-wrap;margin:0;font-family:inherit}</style></head><body>"
-        "<h1>Dev inbox</h1><p>Email, SMS and calls the journeys sent while SendGrid and Twilio "
-        f"are not configured, newest first (at most {OUTBOX_PAGE_SIZE}). "
-        "The page refreshes every 5 seconds.</p>"
-        "<table><tr><th>when (UTC)</th><th>invoice</th><th>channel</th><th>to</th>"
-        f"<th>message</th></tr>{body}</table></body></html>"
-    )
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -341,18 +286,43 @@ def create_app(
     for extra in (
         auth.router,
         deadletters.router,
+        reports_api.router,
         webhooks_twilio_sms.router,
         webhooks_twilio_voice.router,
         webhooks_twilio_status.router,
         webhooks_sendgrid.router,
         webhooks_stripe.router,
+        dev_inbox.router,
     ):
         app.include_router(extra)
+    pay_page.mount(app, settings, policies)
     _install_error_handlers(app)
     app.add_middleware(
         BodyLimit,
         default=settings.max_request_bytes,
         limits={"/v1/webhooks/sendgrid/inbound": MAX_FORM_BYTES},
     )
+    _count_webhook_refusals(app)  # added last, so outermost: a webhook's 413 is counted too
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     return app
+
+
+WEBHOOK_PREFIX = "/v1/webhooks/"
+WEBHOOK_PROVIDERS = frozenset({"twilio", "sendgrid", "stripe"})
+
+
+def _count_webhook_refusals(app: FastAPI) -> None:
+    """Count every 4xx a webhook route answers, by provider, without touching the webhook
+    modules: a provider whose requests we keep refusing (a rotated secret, a changed payload)
+    shows on the dashboard before anyone reads the dead letters."""
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith(WEBHOOK_PREFIX) and 400 <= response.status_code < 500:
+            provider = path.removeprefix(WEBHOOK_PREFIX).split("/", 1)[0]
+            if provider not in WEBHOOK_PROVIDERS:  # no label per made-up path
+                provider = "other"
+            metrics.WEBHOOK_REFUSALS.labels(provider, str(response.status_code)).inc()
+        return response

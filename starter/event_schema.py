@@ -20,12 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.models import (
-    Customer,
-    Invoice,
-    PositiveMoney,
-    valid_phone,
-)
+from domain.models import Customer, Invoice, valid_phone
+from domain.values import PositiveMoney
 from starter.tagged_union import TaggedUnion
 
 

@@ -13,13 +13,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from domain.models import (
-    Customer,
-    workflow_id_for,
-)
-from domain.segmentation import (
-    PastInvoice,
-)
+from domain.models import Customer
+from domain.segmentation import PastInvoice
 from infra.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
 from starter.event_schema import (
     AnyEvent,
@@ -49,6 +44,18 @@ def find_events(url: str, event_ids: Sequence[str]) -> list[JourneyEventRow]:
 def invoice_known(url: str, invoice_id: str) -> bool:
     with session_scope(url) as s:
         return s.get(InvoiceRow, invoice_id) is not None
+
+
+def open_invoices_of(url: str, customer_id: str) -> list[str]:
+    """The customer's open invoices, whose journeys are running: from the store, which ingest
+    keeps, not from Temporal's visibility (eventually consistent, and a scan)."""
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(InvoiceRow.id)
+            .where(InvoiceRow.customer_id == customer_id, InvoiceRow.status == "open")
+            .order_by(col(InvoiceRow.id))
+        )
+        return list(rows.all())
 
 
 def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInvoice]:
@@ -94,32 +101,12 @@ def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInv
     return history
 
 
-def _customer_values(c: Customer) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "email": c.email,
-        "phone": c.phone,
-        "locale": c.locale,
-        "timezone": c.timezone,
-        "customer_since": c.customer_since,
-        "consent_email": c.consent.email,
-        "consent_sms": c.consent.sms,
-        "consent_call": c.consent.call,
-        "fee_agreed": c.fee_agreed,
-        "is_business": c.is_business,
-        "vulnerable": c.vulnerable,
-    }
-
-
 def _upsert_customer(s: Any, c: Customer) -> None:
     row = s.get(CustomerRow, c.id)
-    values = _customer_values(c)
     if row is None:
-        s.add(CustomerRow(id=c.id, **values))
+        s.add(CustomerRow.from_customer(c))
         return
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.updated_at = datetime.now(UTC)
+    row.update_from(c)
     s.add(row)
 
 
@@ -142,23 +129,7 @@ def record_issued(
     with session_scope(url) as s:
         _upsert_customer(s, event.data.customer)
         if s.get(InvoiceRow, inv.id) is None:
-            s.add(
-                InvoiceRow(
-                    id=inv.id,
-                    number=inv.number,
-                    customer_id=inv.customer_id,
-                    currency=inv.currency,
-                    amount_due=inv.amount_due,
-                    issued_at=inv.issued_at,
-                    due_date=inv.due_date,
-                    ocr=inv.ocr,
-                    payment_url=inv.payment_url,
-                    segment=segment,
-                    segment_reason=reason,
-                    workflow_id=workflow_id_for(inv.id),
-                    balance=inv.amount_due,
-                )
-            )
+            s.add(InvoiceRow.from_invoice(inv, segment=segment, segment_reason=reason))
         s.add(_event_row(event, outcome, "applied"))
 
 

@@ -17,7 +17,8 @@ import hashlib
 import json
 from typing import Any
 
-from domain.models import AgentAction, JourneyState
+from domain.messages import AgentAction
+from domain.state import JourneyState
 from infra.settings import Settings
 from starter.routing import remember, seen
 

@@ -8,11 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import holidays
 
-from domain.models import (
-    Invoice,
-    JourneyClock,
-    Policy,
-)
+from domain.models import Invoice, JourneyClock, Policy
 
 ClockFactory = Callable[[Invoice], JourneyClock]
 """Chooses the journey clock per invoice; the demo compresses days, production uses none."""

@@ -1,8 +1,9 @@
 """Prometheus metrics of the API process (`GET /metrics`).
 
 What ops watch from outside Temporal: how many billing events arrive and how they end, how
-many are refused (a billing system sending bad data), and what agents do. Journey-level
-figures (phases, steps) live in Temporal's visibility and the store; they are not duplicated.
+many are refused (a billing system sending bad data), what agents do, journeys started and
+webhook requests refused. What happens inside journeys (steps, fallbacks, provider errors,
+lateness, handovers, ends) is measured by the worker (activities/metrics.py) on its own port.
 """
 
 from __future__ import annotations
@@ -22,4 +23,27 @@ AGENT_ACTIONS = Counter(
     "journeys_agent_actions_total",
     "Agent actions by action and result (applied, refused).",
     ["action", "result"],
+)
+JOURNEYS_STARTED = Counter(
+    "journeys_started_total",
+    "Journeys started, by segment (counted where they start: ingest of invoice.issued).",
+    ["segment"],
+)
+WEBHOOK_REFUSALS = Counter(
+    "journeys_webhook_refusals_total",
+    "Webhook requests refused (bad signature, bad body, unknown sender), by provider and "
+    "HTTP status.",
+    ["provider", "status_code"],
+)
+CUSTOMER_PAGE_ACTIONS = Counter(
+    "journeys_customer_page_actions_total",
+    "Answers sent from the customer page, by action and HTTP status (200 applied, 409 refused "
+    "by the journey, 422 bad input, 503 no answer).",
+    ["action", "status"],
+)
+CUSTOMER_PAGE_REFUSED = Counter(
+    "journeys_customer_page_refused_total",
+    "Customer-page requests refused before reaching a journey, by reason (bad_link, "
+    "revoked_link, expired_link, too_many, csrf).",
+    ["reason"],
 )

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
 
-from domain.models import AgentAction
+from domain.messages import AgentAction
 from starter.event_schema import BillingEvent
 
 

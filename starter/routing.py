@@ -20,7 +20,7 @@ import email.policy
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from email.parser import BytesParser
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
@@ -34,7 +34,8 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Customer, Locale, workflow_id_for
+from domain.models import Customer, workflow_id_for
+from domain.values import Locale
 from infra.settings import Settings
 from infra.store import (
     ContactAttemptRow,
@@ -296,17 +297,6 @@ def attempt_by_provider_id(
         return s.exec(statement).first()
 
 
-def set_sms_consent(url: str, customer_ids: Sequence[str], granted: bool) -> None:
-    with session_scope(url) as s:
-        for customer_id in customer_ids:
-            row = s.get(CustomerRow, customer_id)
-            if row is None:
-                continue
-            row.consent_sms = granted
-            row.updated_at = datetime.now(UTC)
-            s.add(row)
-
-
 def customer_from_row(row: CustomerRow | None) -> Customer | None:
     """The stored customer as the product model, or None if it is not (or no longer) valid."""
     if row is None:
@@ -319,7 +309,7 @@ def customer_from_row(row: CustomerRow | None) -> Customer | None:
                 "email": row.email,
                 "phone": row.phone,
                 "locale": row.locale,
-                "timezone": row.timezone,
+                "timezone": row.timezone or None,  # "" is stored for an unknown zone
                 "customer_since": row.customer_since,
                 "consent": {
                     "email": row.consent_email,

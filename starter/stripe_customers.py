@@ -48,6 +48,10 @@ def _valid_timezone(name: object) -> str | None:
     return name
 
 
+_OLD_DEFAULT_ZONE = "Europe/Stockholm"
+"""What a customer without a zone used to be given, before an unknown zone stayed unknown."""
+
+
 def country_timezone(country: str | None) -> str | None:
     """The country's time zone if it has exactly one (Sweden yes, the United States no)."""
     if not country:
@@ -108,6 +112,10 @@ def build_customer(
         None if known else country_timezone(country)
     ):
         base["timezone"] = tz
+    elif known is not None and known.timezone == _OLD_DEFAULT_ZONE and country not in (None, "SE"):
+        # Stored when every customer without a zone was given Stockholm: in another country
+        # that was a guess, so their country's only zone, or unknown (never guessed again).
+        base["timezone"] = country_timezone(country)
     consent = dict(base.get("consent") or {})
     for channel in ("email", "sms", "call"):
         if (flag := _flag(metadata, f"consent_{channel}")) is not None:

@@ -23,7 +23,8 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from domain.models import AgentTask, workflow_id_for
+from domain.messages import AgentTask
+from domain.models import workflow_id_for
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.deadletters import record_async

@@ -21,7 +21,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from domain.models import AgentTask, CustomerResponse
+from domain.messages import AgentTask, CustomerResponse
 from infra.logging import get_logger
 from infra.settings import Settings
 from starter.actions import JourneyClosed, JourneyNotFound, RequestRefused, customer_response

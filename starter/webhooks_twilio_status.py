@@ -17,7 +17,7 @@ from fastapi import Response
 from temporalio.client import Client
 
 from activities.twilio_sender import INVALID_RECIPIENT_CODES, OPTED_OUT_CODES
-from domain.models import DeliveryFailure
+from domain.messages import DeliveryFailure
 from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.routing import ClientDep, Form, SettingsDep, attempt_by_provider_id, signal_journey

@@ -21,7 +21,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from activities.rendering import format_hours
 from activities.twilio_sender import VOICE_LANGUAGES
-from domain.models import AgentTask, ConversationHeld, CustomerResponse, Locale, OpeningHours
+from domain.messages import AgentTask, ConversationHeld, CustomerResponse
+from domain.opening_hours import OpeningHours
+from domain.values import Locale
 from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.routing import (

@@ -15,7 +15,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.settings import Settings
 from journeys import cli, command
 from tests.starter.conftest import issued, payment

@@ -90,7 +90,7 @@ async def test_dev_stack_comes_up_runs_the_demo_and_stops_cleanly(tmp_path: Path
         banner = await stack.start("--demo", "--seconds-per-day", "1")
         assert f"http://localhost:{stack.ui}" in banner
         assert f"http://localhost:{stack.api}/docs" in banner
-        assert f"http://localhost:{stack.api}/dev/outbox" in banner
+        assert f"http://localhost:{stack.api}/dev/inbox" in banner
         demo = await stack.read_until("Follow one:")
         invoices = re.findall(r"^\s+(inv-[0-9a-f]{4}-\w+)\s+(\S+)", demo, re.MULTILINE)
         segments = {segment for _, segment in invoices}

@@ -5,11 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from domain.models import JourneyInput
-from infra.temporal import AMOUNT_DUE, CUSTOMER_ID, INVOICE_ID, SEGMENT
-from workflows.planning import Decision, Ledger
+from infra.temporal import (
+    AMOUNT_DUE,
+    CUSTOMER_ID,
+    INVOICE_ID,
+    JOURNEY_PHASE,
+    NEXT_ACTION_AT,
+    SEGMENT,
+)
+from workflows.journey_time import calendar_zone, contact_zones, known_zone
+from workflows.ledger import Ledger
+from workflows.planning import Decision
 
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
 
@@ -33,21 +43,39 @@ def step_label(inp: JourneyInput, index: int) -> str:
     return f"step {index + 1}/{len(inp.policy.steps)}: {kind} ({step.template})"
 
 
-def _when(inp: JourneyInput, at: datetime) -> str:
+def _when(inp: JourneyInput, ledger: Ledger, at: datetime) -> str:
     if inp.clock.compressed:
         return f"{at:%Y-%m-%d %H:%M:%S} UTC (demo clock)"
-    local = at.astimezone(ZoneInfo(inp.customer.timezone))
-    return f"{local:%Y-%m-%d %H:%M} {inp.customer.timezone}"
+    zone = calendar_zone(inp, ledger)
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {zone}"
+
+
+def zone_line(inp: JourneyInput, ledger: Ledger) -> str:
+    """Says plainly when the customer's zone is unknown, and which clocks contacts keep to."""
+    zone = known_zone(inp, ledger)
+    if zone is not None:
+        return f"Customer's time zone: {zone}"
+    zones = contact_zones(inp, ledger)
+    return "Customer's time zone: **unknown**; contacts only at times that suit " + (
+        f"every one of {', '.join(zones)}" if len(zones) > 1 else f"{zones[0]} (the company's)"
+    )
 
 
 def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> str:
     money = f"{ledger.balance:.2f} {inp.invoice.currency}"
     if decision.kind == "step" and decision.step_index is not None and decision.at:
-        next_line = f"Next: {step_label(inp, decision.step_index)} at {_when(inp, decision.at)}"
+        next_line = (
+            f"Next: {step_label(inp, decision.step_index)} at {_when(inp, ledger, decision.at)}"
+        )
     elif decision.kind == "handover" and decision.at:
-        next_line = f"Next: hand over to collection at {_when(inp, decision.at)} if still unpaid"
+        next_line = (
+            f"Next: hand over to collection at {_when(inp, ledger, decision.at)} if still unpaid"
+        )
     elif decision.kind == "release_hold" and decision.at:
-        next_line = f"Waiting ({decision.phase}) until {_when(inp, decision.at)}, then resumes"
+        next_line = (
+            f"Waiting ({decision.phase}) until {_when(inp, ledger, decision.at)}, then resumes"
+        )
     elif decision.phase == "awaiting_agent":
         next_line = "Waiting for an agent: no automatic step is left"
     elif ledger.closed is not None:
@@ -57,8 +85,31 @@ def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> st
     return (
         f"**{next_line}**\n\n"
         f"Phase: {decision.phase} · Balance: {money} · Fees: {ledger.fees:.2f} · "
-        f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}"
+        f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}\n\n"
+        f"{zone_line(inp, ledger)}"
     )
+
+
+def publish(
+    inp: JourneyInput, ledger: Ledger, decision: Decision, published: tuple[object, ...]
+) -> tuple[object, ...]:
+    """Keep the journey's search attributes and current details in step with the plan, writing
+    them only when they change (`published` is what was written last; the new one is
+    returned) so that history stays small. Workflow code: call it from the journey only."""
+    now_published = (decision.phase, decision.at, ledger.balance, len(ledger.history))
+    if now_published == published:
+        return published
+    if now_published[:2] != published[:2]:
+        workflow.upsert_search_attributes(
+            [
+                JOURNEY_PHASE.value_set(decision.phase),
+                NEXT_ACTION_AT.value_set(decision.at)
+                if decision.at is not None
+                else NEXT_ACTION_AT.value_unset(),
+            ]
+        )
+    workflow.set_current_details(current_details(inp, ledger, decision))
+    return now_published
 
 
 def static_summary(inp: JourneyInput) -> str:
@@ -74,11 +125,12 @@ def static_details(inp: JourneyInput) -> str:
         f"**Invoice {i.number}** ({i.id}) for customer {inp.customer.id}",
         f"Amount {i.amount_due:.2f} {i.currency}, issued {i.issued_at}, due {i.due_date}",
         f"Segment **{inp.segment}**" + (f": {inp.segment_reason}" if inp.segment_reason else ""),
+        f"Customer's time zone: {inp.customer.timezone or '**unknown**'}",
         "",
         "Policy:",
     ]
     for n, step in enumerate(p.steps):
-        fee = f", fee {step.fee:.2f}" if step.fee else ""
+        fee = f", {step.fee_kind.replace('_', ' ')} fee {step.fee:.2f}" if step.fee else ""
         kind = "final notice" if step.final_notice else CHANNEL_WORDS[step.channel]
         lines.append(f"{n + 1}. day {step.offset_days:+d}: {kind} `{step.template}`{fee}")
     if p.handover_after_days is not None:

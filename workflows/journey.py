@@ -1,58 +1,82 @@
 """`InvoiceJourney`: one durable workflow per unpaid invoice, from issue to its end.
 
-Only the entry points live here: the run, the signals, the updates with their validators
-and the query, each handing over to `workflows.engine.JourneyEngine` (the behaviour) or
-`workflows.rules` (what an event does to the ledger).
+Read it top to bottom: the entry points (the run, the signals, the updates with their
+validators, the query), then the journey's loop, then each thing the loop does. What is next
+and when comes from `workflows.planning.decide`, what an event or action does to the ledger
+from `workflows.rules`, and every I/O from an activity, called by reference through
+`workflows.activity_calls` with its timeouts and retries. A journey sleeps on one timer at
+a time and wakes at once when a signal or update changes the ledger.
 
-The journey runs outside the SDK's sandbox (`sandboxed=False`). Its logic lives in plain
-modules that the sandbox would pass through anyway, so the sandbox guarded little, while
-re-creating it for every journey cost 39 kB per cached journey and a quarter of the
-worker's throughput (bench/run.py, README "Performance"). Determinism is guarded instead by
-tests/workflows/test_determinism.py (no clock, randomness, I/O or threads in workflow code)
-and by replaying stored histories (test_replay.py).
+This is workflow code: time from `workflow.now()`, waiting from timers, no module-level state.
+It runs outside the SDK's sandbox (`sandboxed=False`): re-creating the sandbox for every
+journey cost 39 kB per cached journey and a quarter of the worker's throughput (bench/run.py,
+README "Performance") and guarded little. tests/workflows/test_determinism.py (no clock,
+randomness, I/O or threads in the modules the journey imports) and the stored histories of
+test_replay.py guard determinism instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+from decimal import Decimal
+
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-import workflows.engine as engine
+import workflows.activity_calls as calls
+import workflows.planning as planning
 import workflows.rules as rules
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     AgentTask,
     ConsentChange,
     ConversationHeld,
+    CustomerChanged,
     CustomerResponse,
     DeliveryFailure,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
-    JourneyState,
     PaymentReceived,
     PaymentReversed,
-    workflow_id_for,
 )
+from domain.models import JourneyInput, Step, workflow_id_for
+from domain.payloads import DeliveryRequest
+from domain.state import HistoryEntry, JourneyState
+from domain.values import Channel
+from workflows.customer_updates import CUSTOMER_UPDATES_PATCH, apply_customer_update
+from workflows.describe import publish, search_attributes, step_label
+from workflows.requests import delivery_request, handover_request, journey_outcome
+
+LEAN_JOURNEY_PATCH = "lean-journey"
+"""Journeys started since this patch leave the search attributes the starter set alone and
+record their outcome in a local activity. Journeys started before it replay as they ran."""
 
 
 @workflow.defn(name="InvoiceJourney", sandboxed=False)
-class InvoiceJourney(engine.JourneyEngine):
+class InvoiceJourney:
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
-        super().__init__(inp)
+        self._inp = inp
+        self._ledger = (
+            planning.load_ledger(inp.carried)
+            if inp.carried is not None
+            else planning.Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
+        )
+        # Decided before any handler runs, once per run: see workflows.ledger.Revisions.
+        self._ledger.revisions = planning.Revisions.from_patches(workflow.patched)
+        self._changed = False
+        self._published: tuple[object, ...] = ()
+        self._lean = False
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyState:
-        return await self._run()
+        """Remind until the invoice is closed, then thank a payer and record the outcome."""
+        self._begin()
+        await self._remind_until_closed()
+        await self._finish()
+        return self._state()
 
     # --- signals: billing events -----------------------------------------------------------
-
-    def _first_time(self, event_id: str) -> bool:
-        if event_id in self._ledger.applied_events:
-            return False
-        self._ledger.applied_events.add(event_id)
-        return True
 
     @workflow.signal
     def payment_received(self, p: PaymentReceived) -> None:
@@ -82,6 +106,12 @@ class InvoiceJourney(engine.JourneyEngine):
     def consent_changed(self, c: ConsentChange) -> None:
         if self._first_time(c.event_id):
             rules.apply_consent(self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def customer_updated(self, u: CustomerChanged) -> None:
+        if workflow.patched(CUSTOMER_UPDATES_PATCH) and self._first_time(u.event_id):
+            apply_customer_update(self._inp, self._ledger, u, workflow.now())
             self._touch()
 
     @workflow.signal
@@ -128,9 +158,241 @@ class InvoiceJourney(engine.JourneyEngine):
                 f"{req.action.action} refused: {err}", type="InvalidAgentAction", non_retryable=True
             )
 
+    # --- query: what callers see -----------------------------------------------------------
+
     @workflow.query
     def state(self) -> JourneyState:
         return self._state()
+
+    # --- the journey -----------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        inp = self._inp
+        self._lean = workflow.patched(LEAN_JOURNEY_PATCH)
+        if not self._lean:  # journeys started before the starter set these
+            workflow.upsert_search_attributes(
+                [pair.key.value_set(pair.value) for pair in search_attributes(inp)]
+            )
+        if inp.customer.vulnerable and inp.carried is None:
+            self._ledger.open_tasks.append(
+                "vulnerable customer: no calls or fees; check the journey suits them"
+            )
+
+    async def _remind_until_closed(self) -> None:
+        """Ask the plan what is next; wait for it (or for news) and do it, until closed."""
+        inp, ledger = self._inp, self._ledger
+        while ledger.closed is None:
+            if self._history_too_long():
+                await self._continue_as_new()
+            decision = planning.decide(inp, ledger)
+            self._publish(decision)
+            now = workflow.now()
+            if decision.at is None or decision.at > now:
+                await self._sleep_until(decision)
+                continue
+            if decision.kind == "step" and decision.step_index is not None:
+                await self._run_step(decision.step_index)
+            elif decision.kind == "fallback" and decision.step_index is not None:
+                ledger.fallbacks.pop(0)
+                await self._run_step(decision.step_index)
+            elif decision.kind == "installment_reminder" and decision.step_index is not None:
+                await self._remind_installment(decision.step_index)
+            elif decision.kind == "installment_check" and decision.step_index is not None:
+                rules.check_installment(inp, ledger, decision.step_index, now)
+            elif decision.kind == "release_hold":
+                self._lift_expired_hold()
+            elif decision.kind == "handover":
+                await self._hand_over()
+
+    async def _finish(self) -> None:
+        """A paid invoice is thanked; every closed journey's outcome goes to the store."""
+        self._publish(planning.decide(self._inp, self._ledger))
+        if self._ledger.closed == "paid":
+            await self._thank()
+        await self._record_outcome()
+        # Let an update that closed the journey answer its caller before the run completes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self._inp.history_limit
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Start a fresh run with the same input and the ledger so far: long journeys (a
+        36-installment plan) keep a small history, and nothing they knew is lost."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = self._inp.model_copy(update={"carried": planning.dump_ledger(self._ledger)})
+        workflow.continue_as_new(carried)
+
+    async def _sleep_until(self, decision: planning.Decision) -> None:
+        self._changed = False
+        timeout = None if decision.at is None else decision.at - workflow.now()
+        summary = None
+        if decision.at is not None:
+            summary = f"{decision.kind.replace('_', ' ')} at {decision.at:%Y-%m-%d %H:%M} UTC"
+        with contextlib.suppress(TimeoutError):  # the timer fired: time for the next action
+            await workflow.wait_condition(
+                lambda: self._changed, timeout=timeout, timeout_summary=summary
+            )
+
+    # --- the steps -------------------------------------------------------------------------
+
+    async def _run_step(self, index: int) -> None:
+        """Deliver step `index` on its channel, or on the next one the customer can be
+        reached on; when none is left, a person gets a task instead. Nothing is skipped
+        silently: every fallback is in the history."""
+        inp, ledger = self._inp, self._ledger
+        step = inp.policy.steps[index]
+        label = step_label(inp, index)
+        ledger.next_index = max(ledger.next_index, index + 1)
+        while True:
+            channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
+            if channel is None:
+                task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
+                ledger.open_tasks.append(task)
+                self._note(index, None, f"agent task: {task}", "agent_task")
+                return
+            if channel != step.channel:
+                why = "; ".join(reasons) or "previous channel failed"
+                self._note(index, channel, f"{label} falls back to {channel} ({why})", "fallback")
+            ledger.tried.setdefault(index, set()).add(channel)
+            on_channel = step.model_copy(update={"channel": channel})
+            fee = planning.fee_for_step(inp, ledger, step, channel)
+            req = self._request(on_channel, f"step-{index}-{channel}", fee.amount)
+            if channel == "call":
+                ledger.call_attempts.append(workflow.now())
+            delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
+            if delivered:
+                ledger.fees += req.fee_this_step
+                if fee.amount > 0 and fee.kind is not None:
+                    ledger.fee_kinds.append(fee.kind)
+                ledger.steps_sent += 1
+                if step.final_notice:
+                    ledger.final_notice_at = workflow.now()
+                charged = f", fee {fee.amount:.2f} ({fee.reason})" if fee.amount else ""
+                self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
+                return
+            self._note(index, channel, f"{label}: {outcome}", "failed")
+            if error not in calls.BAD_ADDRESS_ERRORS:
+                return  # the provider kept failing: recorded, and the journey goes on
+            ledger.bad_channels.add(channel)
+
+    async def _remind_installment(self, index: int) -> None:
+        """One reminder before each installment, on the first channel that reaches the
+        customer. The request's balance and due date are the installment's own."""
+        ledger = self._ledger
+        ledger.plan_reminded = index
+        due, amount = ledger.plan[index]
+        if (channel := planning.first_open_channel(self._inp, self._ledger)) is None:
+            return
+        step = Step(offset_days=0, channel=channel, template="installment_reminder")
+        req = self._request(step, f"plan-{index}-{channel}")
+        req = req.model_copy(update={"balance": amount, "due_date": due})
+        _, outcome, _ = await self._deliver(req, f"installment {index + 1} reminder")
+        detail = f"installment {index + 1} reminder ({channel}): {outcome}"
+        ledger.history.append(
+            HistoryEntry(at=workflow.now(), kind="plan", detail=detail, channel=channel)
+        )
+
+    def _lift_expired_hold(self) -> None:
+        ledger, now = self._ledger, workflow.now()
+        holds = ledger.holds
+        if holds.promise_date is not None:
+            detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
+        else:
+            detail = f"pause until {holds.paused_until} ended; journey resumes"
+        planning.release_holds(self._inp, ledger, now)
+        ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
+
+    async def _hand_over(self) -> None:
+        """The last step: the claim and its evidence go to the collection agency. The plan
+        decides on it only after the final notice's waiting time, with no dispute, promise
+        or payment plan open and any approval the company wants given."""
+        ledger = self._ledger
+        req = handover_request(self._inp, ledger, workflow.info().workflow_id)
+        result = await calls.hand_over(req)
+        # A payment or dispute that arrived while the agency was being called is recorded in
+        # the history; the handover itself has happened and cannot be taken back here.
+        if ledger.closed is None:
+            ledger.closed = "handed_over"
+        ledger.history.append(
+            HistoryEntry(
+                at=workflow.now(),
+                kind="handover",
+                detail=f"handed over to {result.delivered_to} (reference {result.reference})",
+            )
+        )
+
+    async def _thank(self) -> None:
+        """A paid invoice gets a thank-you on the first channel the customer accepts."""
+        if (channel := planning.first_open_channel(self._inp, self._ledger)) is None:
+            return
+        step = Step(offset_days=0, channel=channel, template="thank_you")
+        _, outcome, _ = await self._deliver(
+            self._request(step, "thank-you"), f"thank-you {channel}"
+        )
+        detail = f"thank-you {channel}: {outcome}"
+        self._ledger.history.append(
+            HistoryEntry(at=workflow.now(), kind="thank_you", detail=detail)
+        )
+
+    async def _record_outcome(self) -> None:
+        now, workflow_id = workflow.now(), workflow.info().workflow_id
+        outcome = journey_outcome(self._inp, self._ledger, workflow_id, now)
+        await calls.record_outcome(outcome, local=self._lean)
+
+    # --- contacting the customer -----------------------------------------------------------
+
+    def _request(self, step: Step, key: str, fee_now: Decimal = Decimal("0")) -> DeliveryRequest:
+        return delivery_request(
+            self._inp,
+            self._ledger,
+            step,
+            key,
+            workflow_id=workflow.info().workflow_id,
+            now=workflow.now(),
+            fee_now=fee_now,
+        )
+
+    def _note(self, index: int, channel: Channel | None, detail: str, outcome: str) -> None:
+        self._ledger.history.append(
+            HistoryEntry(
+                at=workflow.now(),
+                kind="step",
+                detail=detail,
+                step_index=index,
+                channel=channel,
+                outcome=outcome,
+            )
+        )
+
+    async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
+        local = req.channel in self._inp.local_channels and req.channel not in self._ledger.routed
+        return await calls.deliver(req, summary, local=local, routed=self._ledger.routed)
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def _first_time(self, event_id: str) -> bool:
+        """Billing events are delivered at least once; each changes the ledger once."""
+        if event_id in self._ledger.applied_events:
+            return False
+        self._ledger.applied_events.add(event_id)
+        return True
+
+    def _touch(self) -> None:
+        """Wake the loop: a signal or update changed what is next."""
+        self._changed = True
+
+    def _state(self) -> JourneyState:
+        return planning.snapshot(
+            self._inp, self._ledger, workflow.info().workflow_id, workflow.now()
+        )
+
+    def _publish(self, decision: planning.Decision) -> None:
+        self._published = publish(self._inp, self._ledger, decision, self._published)
 
 
 __all__ = ["InvoiceJourney", "workflow_id_for"]

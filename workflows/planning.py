@@ -6,29 +6,64 @@ Pure functions over plain data, no I/O and no clock of their own (the workflow p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Literal
 
-from pydantic import TypeAdapter
-
-from domain.interest import MissingReferenceRateError, late_interest
-from domain.jurisdiction import FeeDecision, call_allowed, lawful_fee, pack_for
-from domain.models import (
-    CLOSED_PHASES,
-    Channel,
-    Customer,
-    HistoryEntry,
-    JourneyClock,
-    JourneyInput,
-    JourneyState,
-    NextStep,
-    Phase,
-    Step,
+from domain.models import JourneyInput
+from domain.state import CLOSED_PHASES, JourneyState, NextStep, Phase
+from workflows.channels import (
+    channel_unavailable,
+    first_open_channel,
+    pick_channel,
+    unavailable_channels,
 )
-from domain.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
+from workflows.journey_time import (
+    calendar_zone,
+    contact_slot,
+    contact_zones,
+    customer_today,
+    day_instant,
+    journey_days,
+    journey_today,
+    known_zone,
+)
+from workflows.ledger import Holds, Ledger, Revisions, dump_ledger, hold_phase, load_ledger
+from workflows.money import fee_for_step, interest_due, plan_fee
+
+__all__ = [
+    # what the workflow reaches through `planning` (workflows.journey)
+    "Decision",
+    "Ledger",
+    "Revisions",
+    "channel_unavailable",
+    "first_open_channel",
+    "decide",
+    "dump_ledger",
+    "fee_for_step",
+    "interest_due",
+    "load_ledger",
+    "pick_channel",
+    "release_holds",
+    "snapshot",
+    # planning's own
+    "CONTACT_REQUEST_PAUSE_DAYS",
+    "MAX_PROMISE_DAYS",
+    "ActionKind",
+    "Holds",
+    "customer_today",
+    "days_to_shift",
+    "handover_at",
+    "hold_ends_at",
+    "installment_kept",
+    "installment_schedule",
+    "is_closed",
+    "plan_decision",
+    "plan_fee",
+    "planned_at",
+    "step_at",
+]
 
 MAX_PROMISE_DAYS = 30
 """How far ahead a promise to pay may reach before it needs a payment plan instead."""
@@ -36,130 +71,12 @@ CONTACT_REQUEST_PAUSE_DAYS = 3
 """A customer who asks to be called gets this long for customer service to call back."""
 
 
-# --- journey time ----------------------------------------------------------------------------
-
-
-def journey_days(n: float, clock: JourneyClock) -> timedelta:
-    """Length of `n` journey days: real days, or seconds each on the demo's compressed clock."""
-    return timedelta(seconds=n * clock.seconds_per_day)
-
-
-def day_instant(day: date, hour: float, clock: JourneyClock, tz_name: str) -> datetime:
-    """The UTC instant of `hour` o'clock on journey day `day` in the customer's time zone."""
-    if clock.origin is not None and clock.origin_date is not None:
-        offset = (day - clock.origin_date).days + hour / 24
-        return clock.origin + journey_days(offset, clock)
-    whole = int(hour)
-    minutes = round((hour - whole) * 60)
-    local = datetime.combine(day, time(whole, minutes), tzinfo=ZoneInfo(tz_name))
-    return local.astimezone(UTC)
-
-
-def journey_today(now: datetime, clock: JourneyClock, tz_name: str) -> date:
-    """The customer's calendar date at `now` (on the demo clock, the compressed date)."""
-    if clock.origin is not None and clock.origin_date is not None:
-        elapsed = (now - clock.origin).total_seconds() / clock.seconds_per_day
-        return clock.origin_date + timedelta(days=int(elapsed // 1))
-    return now.astimezone(ZoneInfo(tz_name)).date()
-
-
-# --- the journey's own state -----------------------------------------------------------------
-
-
-@dataclass
-class Holds:
-    """What keeps the journey from contacting the customer right now."""
-
-    paused: bool = False
-    paused_until: date | None = None
-    promise_date: date | None = None
-    dispute_open: bool = False
-    plan: Literal["requested", "active"] | None = None
-
-
-@dataclass
-class Ledger:
-    """The mutable state of one journey, owned by the workflow and changed by its handlers."""
-
-    due_date: date
-    amount_due: Decimal
-    paid: Decimal = Decimal("0")
-    credited: Decimal = Decimal("0")
-    fees: Decimal = Decimal("0")
-    next_index: int = 0
-    steps_sent: int = 0
-    delay: timedelta = timedelta(0)
-    """How far pauses have pushed the remaining steps back."""
-    final_notice_at: datetime | None = None
-    handover_not_before: datetime | None = None
-    holds: Holds = field(default_factory=Holds)
-    closed: Phase | None = None
-    resolved_at_step: int | None = None
-    applied_events: set[str] = field(default_factory=set)
-    history: list[HistoryEntry] = field(default_factory=list)
-    consent: dict[Channel, bool] = field(default_factory=dict)
-    """Consent changes since the journey started; the input's snapshot holds the rest."""
-    bad_channels: set[Channel] = field(default_factory=set)
-    """Channels whose address is known bad (hard bounce, invalid or opted-out number)."""
-    tried: dict[int, set[Channel]] = field(default_factory=dict)
-    """Per step, the channels already used, so a fallback never repeats one."""
-    fallbacks: list[tuple[int, datetime]] = field(default_factory=list)
-    """Steps to deliver again on another channel, and since when."""
-    handover_approval: Literal["required", "approved", "blocked"] | None = None
-    open_tasks: list[str] = field(default_factory=list)
-    plan: list[tuple[date, Decimal]] = field(default_factory=list)
-    """An approved payment plan's installments (due date, amount)."""
-    plan_next: int = 0
-    plan_reminded: int = -1
-    vulnerable: bool = False
-    """An agent marked the customer vulnerable during the journey (see `customer`)."""
-    call_attempts: list[datetime] = field(default_factory=list)
-    """When calls were placed: the US pack allows at most 7 in 7 days."""
-    last_conversation: datetime | None = None
-    """When the customer last spoke with customer service (no US call within 7 days)."""
-    fee_kinds: list[str] = field(default_factory=list)
-    """Kinds of fee already charged (a reminder fee is charged once per invoice)."""
-    plan_paid_before: Decimal = Decimal("0")
-    """Payments and credits before the plan began: installments count what came after."""
-
-    @property
-    def balance(self) -> Decimal:
-        return max(Decimal("0"), self.amount_due + self.fees - self.paid - self.credited)
-
-
-_LEDGER = TypeAdapter(Ledger)
-
-
-def dump_ledger(ledger: Ledger) -> dict[str, Any]:
-    """The ledger as JSON-ready data, carried into the next run on continue-as-new."""
-    data: dict[str, Any] = _LEDGER.dump_python(ledger, mode="json")
-    return data
-
-
-def load_ledger(data: dict[str, Any]) -> Ledger:
-    return _LEDGER.validate_python(data)
-
-
-def hold_phase(holds: Holds) -> Phase | None:
-    """The hold that explains the journey's state, strongest first."""
-    if holds.dispute_open:
-        return "disputed"
-    if holds.plan == "requested":
-        return "plan_requested"
-    if holds.plan == "active":
-        return "plan_active"
-    if holds.paused:
-        return "paused"
-    if holds.promise_date is not None:
-        return "promised"
-    return None
-
-
-def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
+def hold_ends_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
     """When the active hold lifts by itself, or None if only a person can lift it."""
+    holds = ledger.holds
     if holds.dispute_open or holds.plan is not None:
         return None
-    tz = inp.customer.timezone
+    tz = calendar_zone(inp, ledger)
     ends: list[datetime] = []
     if holds.paused:
         if holds.paused_until is None:
@@ -172,34 +89,22 @@ def hold_ends_at(inp: JourneyInput, holds: Holds) -> datetime | None:
     return max(ends) if ends else None
 
 
+def planned_at(inp: JourneyInput, ledger: Ledger, index: int, extra_days: int = 0) -> datetime:
+    """Step `index`'s planned instant before the contact windows: its day (due date, offset,
+    pauses in whole calendar days) at the send hour in the customer's zone."""
+    step = inp.policy.steps[index]
+    day = ledger.due_date + timedelta(days=step.offset_days + ledger.delay_days + extra_days)
+    local = day_instant(day, inp.policy.send_hour, inp.clock, calendar_zone(inp, ledger))
+    return local + ledger.delay
+
+
 def step_at(inp: JourneyInput, ledger: Ledger, index: int) -> datetime:
     """When step `index` goes out: its planned day and hour, moved to the next moment customer
     service is open (for a call, open for at least 30 more minutes), never on a holiday, and
     inside the jurisdiction's contact hours in the customer's zone."""
-    step = inp.policy.steps[index]
-    day = ledger.due_date + timedelta(days=step.offset_days)
-    planned = day_instant(day, inp.policy.send_hour, inp.clock, inp.customer.timezone)
-    return contact_slot(inp, planned + ledger.delay, step.channel)
-
-
-def contact_slot(inp: JourneyInput, planned: datetime, channel: Channel) -> datetime:
-    # The demo's compressed clock has no hours of the day to respect.
-    if inp.opening_hours is None or inp.clock.compressed:
-        return planned
-    pack = pack_for(inp.jurisdiction)
-    try:
-        return next_contact_slot(
-            planned,
-            inp.opening_hours,
-            inp.customer.timezone,
-            frozenset(inp.holidays),
-            min_open=CALL_MIN_OPEN if channel == "call" else timedelta(0),
-            jurisdiction_hours=pack.contact_hours,
-        )
-    except NoContactSlotError:
-        # Hours that never allow this contact are refused when the policy file loads; a
-        # journey started before must not fail its workflow task forever: keep the plan.
-        return planned
+    return contact_slot(
+        inp, ledger, planned_at(inp, ledger, index), inp.policy.steps[index].channel
+    )
 
 
 def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
@@ -242,10 +147,12 @@ def decide(inp: JourneyInput, ledger: Ledger) -> Decision:
     if held == "plan_active":
         return plan_decision(inp, ledger)
     if held is not None:
-        ends = hold_ends_at(inp, ledger.holds)
+        ends = hold_ends_at(inp, ledger)
         return Decision("release_hold" if ends else "wait", held, ends)
     if ledger.fallbacks:
         index, since = ledger.fallbacks[0]
+        if ledger.revisions.windowed_contacts:
+            since = contact_slot(inp, ledger, since, inp.policy.steps[index].channel)
         return Decision("fallback", "scheduled", since, index)
     if ledger.next_index < len(inp.policy.steps):
         return Decision(
@@ -278,10 +185,12 @@ def plan_decision(inp: JourneyInput, ledger: Ledger) -> Decision:
     if ledger.plan_next >= len(ledger.plan):
         return Decision("wait", "plan_active", None)
     due, _ = ledger.plan[ledger.plan_next]
-    tz, hour, policy = inp.customer.timezone, inp.policy.send_hour, inp.policy
+    tz, hour, policy = calendar_zone(inp, ledger), inp.policy.send_hour, inp.policy
     if ledger.plan_reminded < ledger.plan_next:
         remind_day = due - timedelta(days=policy.installment_reminder_days)
         at = day_instant(remind_day, hour, inp.clock, tz)
+        if ledger.revisions.windowed_contacts:
+            at = contact_slot(inp, ledger, at, "email")
         return Decision("installment_reminder", "plan_active", at, ledger.plan_next)
     check_day = due + timedelta(days=policy.installment_grace_days)
     at = day_instant(check_day, hour, inp.clock, tz)
@@ -300,103 +209,30 @@ def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
     period and the rest keep their spacing."""
     ledger.holds = Holds()
     not_before = now + journey_days(inp.policy.resume_grace_days, inp.clock)
-    if ledger.next_index < len(inp.policy.steps):
+    if ledger.next_index >= len(inp.policy.steps):
+        ledger.handover_not_before = not_before
+    elif ledger.revisions.calendar_shifts:
+        ledger.delay_days += days_to_shift(inp, ledger, ledger.next_index, not_before)
+    else:
         late_by = not_before - step_at(inp, ledger, ledger.next_index)
         if late_by > timedelta(0):
             ledger.delay += late_by
-    else:
-        ledger.handover_not_before = not_before
 
 
-# --- channels --------------------------------------------------------------------------------
-
-FALLBACK_ORDER: dict[Channel, tuple[Channel, ...]] = {
-    "email": ("email", "sms"),
-    "sms": ("sms", "email"),
-    "call": ("call", "sms", "email"),
-}
-"""Where a step goes when its own channel cannot be used: never from a message up to a call."""
-
-
-def customer(inp: JourneyInput, ledger: Ledger) -> Customer:
-    """The customer as the journey knows them now: the start snapshot plus what agents said."""
-    if ledger.vulnerable and not inp.customer.vulnerable:
-        return inp.customer.model_copy(update={"vulnerable": True})
-    return inp.customer
-
-
-def channel_unavailable(
-    inp: JourneyInput, ledger: Ledger, channel: Channel, now: datetime | None = None
-) -> str | None:
-    """Why `channel` cannot reach this customer now, or None if it can."""
-    c = customer(inp, ledger)
-    if not ledger.consent.get(channel, getattr(c.consent, channel)):
-        return f"no consent for {channel}"
-    if (c.email if channel == "email" else c.phone) is None:
-        return "no email address" if channel == "email" else "no phone number"
-    if channel in ledger.bad_channels:
-        return f"{channel} address known bad"
-    if channel == "call" and c.vulnerable:
-        return "no automated calls to a vulnerable customer"
-    if channel == "call" and now is not None:
-        allowed, earliest = call_allowed(
-            ledger.call_attempts, ledger.last_conversation, now, pack_for(inp.jurisdiction)
-        )
-        if not allowed:
-            return f"call limit reached until {earliest:%Y-%m-%d %H:%M} UTC"
-    return None
-
-
-def pick_channel(
-    inp: JourneyInput, ledger: Ledger, index: int, now: datetime | None = None
-) -> tuple[Channel | None, list[str]]:
-    """The first usable channel for step `index`, and why each channel before it was not."""
-    preferred = inp.policy.steps[index].channel
-    reasons: list[str] = []
-    for channel in FALLBACK_ORDER[preferred]:
-        if channel in ledger.tried.get(index, set()):
-            continue
-        why = channel_unavailable(inp, ledger, channel, now)
-        if why is None:
-            return channel, reasons
-        reasons.append(why)
-    return None, reasons
-
-
-def unavailable_channels(inp: JourneyInput, ledger: Ledger) -> tuple[Channel, ...]:
-    channels: tuple[Channel, ...] = ("email", "sms", "call")
-    return tuple(c for c in channels if channel_unavailable(inp, ledger, c))
-
-
-# --- money -----------------------------------------------------------------------------------
-
-
-def interest_due(inp: JourneyInput, ledger: Ledger, now: datetime) -> Decimal:
-    """Statutory late-payment interest on what is unpaid of the invoice itself (fees carry
-    none), from the original due date until today; zero where no rate table is configured."""
-    if not inp.reference_rates:
-        return Decimal("0")
-    today = journey_today(now, inp.clock, inp.customer.timezone)
-    principal = max(Decimal("0"), inp.invoice.amount_due - ledger.paid - ledger.credited)
-    if today <= inp.invoice.due_date or principal == 0:
-        return Decimal("0")
-    try:
-        return late_interest(principal, inp.invoice.due_date, today, inp.reference_rates)
-    except MissingReferenceRateError:
-        return Decimal("0")  # a rate not configured yet: show none rather than a guess
-
-
-def fee_for_step(inp: JourneyInput, ledger: Ledger, step: Step, channel: Channel) -> FeeDecision:
-    """The fee this step may lawfully charge: capped, once per kind, only where agreed, never
-    to a vulnerable customer (domain.jurisdiction has the rules and their sources)."""
-    return lawful_fee(
-        step.fee,
-        customer(inp, ledger),
-        ledger.fee_kinds,
-        pack_for(inp.jurisdiction),
-        currency=inp.invoice.currency,
-        channel=channel,
+def days_to_shift(inp: JourneyInput, ledger: Ledger, index: int, not_before: datetime) -> int:
+    """The fewest whole days in the customer's calendar that bring step `index`'s planned
+    instant to `not_before` or later. Whole days, not hours: a step planned for 09:00 stays at
+    09:00 local time across a daylight-saving change (the windows then move it if needed)."""
+    if planned_at(inp, ledger, index) >= not_before:
+        return 0
+    zone = calendar_zone(inp, ledger)
+    gap = journey_today(not_before, inp.clock, zone) - journey_today(
+        planned_at(inp, ledger, index), inp.clock, zone
     )
+    days = max(0, gap.days - 1)
+    while planned_at(inp, ledger, index, days) < not_before:
+        days += 1
+    return days
 
 
 # --- the state the `state` query returns -----------------------------------------------------
@@ -421,6 +257,7 @@ def snapshot(
         workflow_id=workflow_id,
         phase=decision.phase,
         segment=inp.segment,
+        next_segment=ledger.next_segment,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
         paid=ledger.paid,
@@ -437,6 +274,8 @@ def snapshot(
         or ("required" if inp.handover_requires_approval else None),
         open_tasks=tuple(ledger.open_tasks),
         channels_unavailable=unavailable_channels(inp, ledger),
+        customer_timezone=known_zone(inp, ledger),
+        contact_zones=contact_zones(inp, ledger),
         history=tuple(ledger.history),
     )
 

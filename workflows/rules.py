@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from domain.models import (
+from domain.messages import (
     AddNoteAction,
     AgentRequest,
     AgentTask,
@@ -23,10 +24,8 @@ from domain.models import (
     CustomerResponse,
     DeliveryFailure,
     ExtendAction,
-    HistoryEntry,
     InvoiceCredited,
     InvoiceVoided,
-    JourneyInput,
     MarkVulnerableAction,
     PauseAction,
     PaymentReceived,
@@ -37,19 +36,22 @@ from domain.models import (
     SetPromiseAction,
     WaiveFeeAction,
 )
+from domain.models import JourneyInput
+from domain.state import HistoryEntry
+from domain.windows import is_open
+from workflows.journey_time import calendar_zone, customer_today
+from workflows.ledger import Ledger, customer
+from workflows.money import amount_text as _money
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
     MAX_PROMISE_DAYS,
-    Ledger,
     installment_kept,
-    installment_schedule,
-    journey_today,
     release_holds,
 )
+from workflows.plans import approve_plan, customer_plan_request
 
-
-def _money(amount: Decimal, inp: JourneyInput) -> str:
-    return f"{amount:.2f} {inp.invoice.currency}"
+MAX_CALL_AHEAD_DAYS = 14
+"""How far ahead a customer may book a call."""
 
 
 def _closed_error(ledger: Ledger) -> str | None:
@@ -185,7 +187,7 @@ def check_response(
 ) -> str | None:
     if err := _closed_error(ledger):
         return err
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if r.kind == "promise":
         assert r.promise_date is not None  # the model requires it
         if r.promise_date < today:
@@ -197,11 +199,25 @@ def check_response(
             )
     if r.kind == "plan_request" and ledger.holds.plan is not None:
         return f"a payment plan is already {ledger.holds.plan}"
+    if r.call_at is not None:
+        return _check_call_slot(inp, r.call_at, now)
+    return None
+
+
+def _check_call_slot(inp: JourneyInput, call_at: datetime, now: datetime) -> str | None:
+    """A call the customer books must be ahead, not too far, and while someone can answer."""
+    if call_at <= now:
+        return "the time to call you has already passed; choose a later time"
+    if call_at > now + timedelta(days=MAX_CALL_AHEAD_DAYS):
+        return f"a call can be booked at most {MAX_CALL_AHEAD_DAYS} days ahead"
+    hours = inp.opening_hours
+    if hours is not None and not is_open(call_at, hours, None, inp.holidays):
+        return "customer service is closed at that time; choose a time within its opening hours"
     return None
 
 
 def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: datetime) -> None:
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     holds = ledger.holds
     if r.kind == "promise":
         holds.promise_date = r.promise_date
@@ -209,6 +225,8 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
     elif r.kind == "dispute":
         holds.dispute_open = True
         detail = "customer disputes the claim; no contact until an agent resolves it"
+    elif r.kind == "plan_request" and r.plan_months is not None:
+        detail = customer_plan_request(inp, ledger, r.plan_months, now)
     elif r.kind == "plan_request":
         holds.plan = "requested"
         detail = "customer asked for a payment plan; waiting for an agent"
@@ -216,6 +234,13 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
         holds.paused = True
         holds.paused_until = today + timedelta(days=CONTACT_REQUEST_PAUSE_DAYS)
         detail = f"customer asked to be contacted; agent task, paused until {holds.paused_until}"
+        if r.call_at is not None:
+            zone = calendar_zone(inp, ledger)
+            local = r.call_at.astimezone(ZoneInfo(zone))
+            holds.paused_until = max(holds.paused_until, local.date() + timedelta(days=1))
+            when = f"{local:%Y-%m-%d %H:%M} ({zone})"
+            ledger.open_tasks.append(f"customer:{r.channel}: call the customer at {when}")
+            detail = f"customer asked to be called at {when}; paused until {holds.paused_until}"
     if r.message:
         detail += f" (message: {r.message[:200]})"
     ledger.history.append(
@@ -231,7 +256,7 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         return err
     a = req.action
     holds = ledger.holds
-    today = journey_today(now, inp.clock, inp.customer.timezone)
+    today = customer_today(inp, ledger, now)
     if isinstance(a, PauseAction):
         if holds.paused:
             return "the journey is already paused"
@@ -271,7 +296,7 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         if ledger.handover_approval == "blocked":
             return "handover is already blocked"
     elif isinstance(a, MarkVulnerableAction):
-        if ledger.vulnerable or inp.customer.vulnerable:
+        if customer(inp, ledger).vulnerable:
             return "the customer is already marked vulnerable"
     return None
 
@@ -302,23 +327,7 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
                 release_holds(inp, ledger, now)
             detail = "dispute rejected; journey resumes"
     elif isinstance(a, ApprovePlanAction):
-        today = journey_today(now, inp.clock, inp.customer.timezone)
-        fee = inp.policy.plan_fee or Decimal("0")
-        if not inp.customer.fee_agreed or inp.customer.vulnerable:
-            fee = Decimal("0")
-        ledger.fees += fee
-        first_due = a.first_due or today + timedelta(days=a.interval_days)
-        ledger.plan = installment_schedule(
-            ledger.balance, a.installments, first_due, a.interval_days
-        )
-        ledger.plan_next, ledger.plan_reminded = 0, -1
-        ledger.plan_paid_before = ledger.paid + ledger.credited
-        holds.plan = "active"
-        fee_text = f", plan fee {_money(fee, inp)}" if fee else ""
-        detail = (
-            f"payment plan approved: {a.installments} installments every {a.interval_days} days "
-            f"from {first_due}{fee_text}"
-        )
+        detail = approve_plan(inp, ledger, a.installments, a.interval_days, a.first_due, now)
     elif isinstance(a, RejectPlanAction):
         release_holds(inp, ledger, now)
         detail = "payment plan rejected; journey resumes"

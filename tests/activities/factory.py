@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.models import Channel, DeliveryRequest, HandoverRequest, HistoryEntry
+from domain.payloads import DeliveryRequest, HandoverRequest
+from domain.state import HistoryEntry
+from domain.values import Channel
 
 EMAIL = "berit@example.se"
 PHONE = "+46701234567"

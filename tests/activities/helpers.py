@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
-from activities import build_activities
+from activities.build import build_activities
 from activities.delivery import DeliveryActivities
 from activities.ledger import get_attempt
-from domain.models import DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
 

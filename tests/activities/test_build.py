@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from temporalio import activity
 
-from activities import build_activities, build_senders
+from activities.build import build_activities, build_senders
+from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
 from activities.outbox import OutboxSender
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender
 from infra.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["send_email", "send_sms", "place_call", "hand_over", "record_outcome"]
 
 
@@ -45,3 +52,33 @@ def test_credentials_choose_the_real_providers(
     only_email = build_senders(sendgrid_settings)
     assert isinstance(only_email["email"], SendGridSender)
     assert isinstance(only_email["sms"], OutboxSender)
+
+
+def test_the_worker_registers_the_definitions_the_journey_invokes(
+    settings: Settings, sendgrid_settings: Settings
+) -> None:
+    """The journey names its activities by reference to `activities.contracts`; what the
+    worker registers must be those very definitions, whichever senders are chosen."""
+    invoked = {
+        *CHANNEL_ACTIVITIES.values(),
+        HandoverContract.hand_over,
+        OutcomeContract.record_outcome,
+    }
+    for configured in (settings, sendgrid_settings):
+        registered = {getattr(fn, "__func__", None) for fn in build_activities(configured)}
+        assert registered == invoked
+
+
+def test_importing_the_journey_loads_no_provider_or_store() -> None:
+    """Workflow code imports the contracts; the package around them must not drag the
+    providers' SDKs or the store into every process that only starts journeys."""
+    code = (
+        "import sys, workflows.journey\n"
+        "heavy = ('twilio', 'sendgrid', 'sqlmodel', 'jinja2', 'httpx', 'activities.delivery')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip() == ""

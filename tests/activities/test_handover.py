@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.handover import HandoverActivities
-from domain.models import HandoverRequest, HandoverResult
+from domain.payloads import HandoverRequest, HandoverResult
 from infra.settings import Settings
 from infra.store import CustomerRow, HandoverRow, session_scope
 from tests.activities.factory import (

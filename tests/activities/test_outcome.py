@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
 from activities.outcome import OutcomeActivities
-from domain.models import JourneyOutcome
+from domain.state import JourneyOutcome
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
 

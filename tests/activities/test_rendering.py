@@ -15,7 +15,8 @@ from activities.rendering import (
     render,
     template_context,
 )
-from domain.models import CHANNELS, Channel, Locale, OpeningHours
+from domain.opening_hours import OpeningHours
+from domain.values import CHANNELS, Channel, Locale
 from infra.settings import REPO_ROOT
 from tests.activities.factory import delivery_request
 

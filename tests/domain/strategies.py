@@ -8,15 +8,8 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from domain.models import (
-    WEEKDAYS,
-    Consent,
-    Customer,
-    OpeningHours,
-    OpeningInterval,
-    Policy,
-    Step,
-)
+from domain.models import Consent, Customer, Policy, Step
+from domain.opening_hours import WEEKDAYS, OpeningHours, OpeningInterval
 
 ZONES = (
     "Europe/Stockholm",
@@ -110,7 +103,7 @@ def customers() -> st.SearchStrategy[Customer]:
         Customer,
         id=st.just("cus_1"),
         name=st.just("Kund"),
-        timezone=st.sampled_from(ZONES),
+        timezone=ZONE_OR_UNKNOWN,
         consent=st.builds(Consent, email=st.booleans(), sms=st.booleans(), call=st.booleans()),
         fee_agreed=st.booleans(),
         is_business=st.booleans(),
@@ -126,14 +119,18 @@ FEES = st.one_of(
 
 
 @st.composite
-def policies(draw: st.DrawFn) -> Policy:
+def policies(draw: st.DrawFn, fee_kinds: bool = False) -> Policy:
+    """Any policy, lawful or not (run-time rules must hold even for one the load check would
+    refuse). `fee_kinds`: steps' fees may also be collection-letter fees."""
     offsets = sorted(draw(st.lists(st.integers(-5, 60), min_size=1, max_size=8)))
+    kinds = ("reminder", "collection_letter") if fee_kinds else ("reminder",)
     steps = [
         Step(
             offset_days=offset,
             channel=draw(st.sampled_from(("email", "sms", "call"))),
             template="reminder",
             fee=draw(FEES),
+            fee_kind=draw(st.sampled_from(kinds)),
         )
         for offset in offsets
     ]
@@ -142,4 +139,9 @@ def policies(draw: st.DrawFn) -> Policy:
         steps=tuple(steps),
         send_hour=draw(st.integers(0, 23)),
         plan_fee=draw(FEES),
+        resume_grace_days=draw(st.integers(0, 5)),
     )
+
+
+ZONE_OR_UNKNOWN = st.one_of(st.none(), st.sampled_from(ZONES))
+"""A customer's zone, or None: unknown."""

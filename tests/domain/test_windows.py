@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from domain import windows
 from domain.jurisdiction import US
-from domain.models import WEEKDAYS, JourneyClock, OpeningHours
+from domain.models import JourneyClock
+from domain.opening_hours import WEEKDAYS, OpeningHours
 from domain.windows import (
     CALL_MIN_OPEN,
     US_TIME_ZONES,
@@ -26,12 +27,18 @@ from domain.windows import (
     next_contact_slot,
 )
 from tests.domain.strategies import US_SERVICE_ZONES, ZONES, holidays_near, instants, opening_hours
-from workflows.planning import day_instant
+from workflows.journey_time import day_instant
 
 US_HOURS = (time(8), time(21))
 SE_HOURS = OpeningHours()  # Monday to Friday 08:00-20:00, Europe/Stockholm
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 # --- the oracle ------------------------------------------------------------------------------

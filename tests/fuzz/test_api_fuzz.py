@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from hypothesis import given
 
-from domain.models import JourneyState
+from domain.state import JourneyState
 from starter.actions import get_state
 from tests.fuzz.conftest import FUZZ, Fuzz, check_answer, store_snapshot
 from tests.fuzz.strategies import hostile

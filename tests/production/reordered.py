@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from domain.models import JourneyInput, JourneyState
+from domain.models import JourneyInput
+from domain.state import JourneyState
 from workflows.journey import InvoiceJourney
 
 

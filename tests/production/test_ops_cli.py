@@ -17,7 +17,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra import migrations
 from infra.settings import REPO_ROOT, Settings
 from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_polling

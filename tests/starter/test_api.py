@@ -12,7 +12,8 @@ from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.store import (
     CustomerRow,
     DeadLetterRow,
@@ -235,7 +236,7 @@ async def test_health_docs_and_the_dev_inbox(stack: Stack) -> None:
                 body="<script>alert(1)</script> Betala 1250.00 SEK",
             )
         )
-    page = await stack.http.get("/dev/outbox")
+    page = await stack.http.get("/dev/inbox")
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Betala 1250.00 SEK" in page.text
     assert "<script>" not in page.text

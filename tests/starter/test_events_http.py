@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.store import CustomerRow, DeadLetterRow, JourneyEventRow, session_scope
 from tests.starter.conftest import Stack, customer, issued, new_id, payment
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from domain.models import AGENT_ACTIONS
+from domain.messages import AGENT_ACTIONS
 from starter.actions import ACTIONS, ActionRejected, parse_action
 from starter.event_schema import EVENTS
 from starter.tagged_union import TaggedUnion, tagged_members

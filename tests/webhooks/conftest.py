@@ -32,7 +32,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from domain.models import JourneyState, workflow_id_for
+from domain.models import workflow_id_for
+from domain.state import JourneyState
 from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
@@ -227,32 +228,8 @@ async def start_journey(
     customer, invoice = inp.customer, inp.invoice
     with session_scope(inbound.settings.store_url) as s:
         if s.get(CustomerRow, customer.id) is None:
-            s.add(
-                CustomerRow(
-                    id=customer.id,
-                    name=customer.name,
-                    email=customer.email,
-                    phone=customer.phone,
-                    locale=customer.locale,
-                    timezone=customer.timezone,
-                    consent_email=True,
-                    consent_sms=True,
-                    consent_call=True,
-                )
-            )
-        s.add(
-            InvoiceRow(
-                id=invoice.id,
-                number=invoice.number,
-                customer_id=customer.id,
-                currency=invoice.currency,
-                amount_due=invoice.amount_due,
-                issued_at=invoice.issued_at,
-                due_date=invoice.due_date,
-                workflow_id=workflow_id_for(invoice.id),
-                balance=invoice.amount_due,
-            )
-        )
+            s.add(CustomerRow.from_customer(customer))
+        s.add(InvoiceRow.from_invoice(invoice, segment=inp.segment, segment_reason="test"))
     handle = await inbound.client.start_workflow(
         InvoiceJourney.run,
         inp,

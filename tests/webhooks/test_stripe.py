@@ -14,7 +14,8 @@ import pytest
 from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import Consent, Customer, JourneyState, workflow_id_for
+from domain.models import Consent, Customer, workflow_id_for
+from domain.state import JourneyState
 from infra.store import CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from starter.event_schema import parse_event
 from starter.stripe_events import (
@@ -96,6 +97,28 @@ def test_finalized_becomes_invoice_issued() -> None:
     assert customer["phone"] == "+46701234567"  # national format, normalised with the country
     assert (customer["locale"], customer["timezone"]) == ("sv", "Europe/Stockholm")
     assert parse_event(event).type == "invoice.issued"  # valid by the product's own rules
+
+
+def test_a_us_customer_without_a_zone_has_an_unknown_zone() -> None:
+    """The United States span several zones: the customer's stays unknown (None), so the
+    journey keeps to hours that suit every US zone, rather than being taken for Stockholm."""
+    invoice = stripe_invoice(customer_address={"country": "US"}, customer_phone=None)
+    mapped = map_event(stripe_event("invoice.finalized", invoice))
+    assert isinstance(mapped, ProductEvent)
+    customer = mapped.event["data"]["customer"]
+    assert customer.get("timezone") is None
+    assert parse_event(mapped.event).data.customer.timezone is None  # type: ignore[union-attr]
+
+
+def test_a_zone_stored_as_the_old_stockholm_default_is_dropped_for_another_country() -> None:
+    guessed = Customer(id="cus_stripe_1", name="Ann", timezone="Europe/Stockholm")
+    us = stripe_invoice(customer_address={"country": "US"}, customer_phone=None)
+    mapped = map_event(stripe_event("invoice.finalized", us), guessed)
+    assert isinstance(mapped, ProductEvent)
+    assert mapped.event["data"]["customer"]["timezone"] is None
+    swedish = map_event(stripe_event("invoice.finalized", stripe_invoice()), guessed)
+    assert isinstance(swedish, ProductEvent)
+    assert swedish.event["data"]["customer"]["timezone"] == "Europe/Stockholm"
 
 
 def test_what_we_know_about_a_customer_is_kept() -> None:
@@ -222,7 +245,7 @@ async def test_finalized_starts_a_journey_and_paid_ends_it(inbound: Inbound) -> 
     replay = await inbound.stripe(finalized)
     assert replay.json()["status"] == "duplicate"
 
-    handle = inbound.client.get_workflow_handle_for(InvoiceJourney.run, workflow_id_for(invoice_id))
+    handle = inbound.client.get_workflow_handle(workflow_id_for(invoice_id))
     state = await handle.query(InvoiceJourney.state)
     assert (state.phase, state.balance, state.currency) == ("scheduled", Decimal("1250"), "SEK")
     with session_scope(inbound.settings.store_url) as s:
@@ -272,9 +295,7 @@ async def test_uncollectible_leaves_a_task_for_an_agent(inbound: Inbound) -> Non
     written_off = copy.deepcopy(invoice)
     response = await inbound.stripe(stripe_event("invoice.marked_uncollectible", written_off))
     assert response.json()["status"] == "applied", response.text
-    handle = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"])
-    )
+    handle = inbound.client.get_workflow_handle(workflow_id_for(invoice["id"]))
     for _ in range(50):
         state = await handle.query(InvoiceJourney.state)
         if state.open_tasks:

@@ -24,27 +24,24 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import build_activities
-from domain.models import (
+from activities.build import build_activities
+from domain.messages import (
     AgentRequest,
-    Consent,
     ConsentChange,
     CustomerResponse,
     DeliveryFailure,
-    DeliveryRequest,
-    DeliveryResult,
-    JourneyInput,
-    JourneyState,
     PaymentReceived,
-    workflow_id_for,
 )
+from domain.models import Consent, JourneyInput, workflow_id_for
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.state import JourneyState
 from infra.settings import Settings
 from infra.store import HandoverRow, InvoiceRow, OutboxMessageRow, session_scope
 from tests.factories import POLICIES, journey_input
 from tests.histories import save_history
 from worker import build_worker
 from workflows.journey import InvoiceJourney
-from workflows.planning import journey_today
+from workflows.journey_time import journey_today
 
 Handle = WorkflowHandle[Any, JourneyState]
 
@@ -114,7 +111,7 @@ class JourneyDriver:
 
     async def today(self, handle: Handle, inp: JourneyInput) -> Any:
         now = await self.env.get_current_time(handle)
-        return journey_today(now, inp.clock, inp.customer.timezone)
+        return journey_today(now, inp.clock, inp.customer.timezone or "Europe/Stockholm")
 
     async def finish(self, handle: Handle, name: str) -> JourneyState:
         """Let the journey run to its end and keep its history for the replay tests."""
@@ -529,7 +526,7 @@ async def test_outbox_deliveries_run_as_local_activities(journeys: JourneyDriver
     ]
     assert scheduled == ["hand_over"]  # deliveries and the outcome are local activities
     markers = [e for e in events if e.HasField("marker_recorded_event_attributes")]
-    assert len(markers) == 1 + 4 + 1  # the lean-journey patch, four steps, the outcome
+    assert len(markers) == 2 + 4 + 1  # lean-journey and law-clock patches, 4 steps, outcome
     costs = events_per_step(events)
     assert len(costs) == 4 and max(costs) <= 8, costs
     with session_scope(journeys.settings.store_url) as s:

@@ -8,22 +8,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.models import (
+from domain.messages import (
     AgentRequest,
     CustomerResponse,
     DeliveryFailure,
     InvoiceCredited,
-    JourneyClock,
-    JourneyInput,
     PaymentReceived,
-    Policy,
     ResumeAction,
-    Step,
 )
+from domain.models import JourneyClock, JourneyInput, Policy, Step
 from domain.policies import PolicyConfigError, parse_policies
 from tests.factories import journey_input
-from workflows import planning, rules
-from workflows.planning import Ledger
+from workflows import journey_time, planning, rules
+from workflows.ledger import Ledger
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -51,9 +48,9 @@ def test_steps_keep_their_order_and_spacing() -> None:
 
 def test_compressed_clock_maps_days_to_seconds() -> None:
     clock = JourneyClock(seconds_per_day=10, origin=NOW, origin_date=date(2026, 11, 2))
-    at = planning.day_instant(date(2026, 11, 12), 12, clock, "Europe/Stockholm")
+    at = journey_time.day_instant(date(2026, 11, 12), 12, clock, "Europe/Stockholm")
     assert at == NOW + timedelta(seconds=105)
-    assert planning.journey_today(at, clock, "Europe/Stockholm") == date(2026, 11, 12)
+    assert journey_time.journey_today(at, clock, "Europe/Stockholm") == date(2026, 11, 12)
 
 
 def test_decide_walks_steps_then_handover_then_agent() -> None:
@@ -257,21 +254,21 @@ def test_hours_too_short_for_any_call_are_refused_at_load() -> None:
 
 
 def test_a_journey_with_hours_that_fit_no_call_keeps_its_plan() -> None:
-    from domain.models import OpeningHours
+    from domain.opening_hours import OpeningHours
 
     hours = OpeningHours.model_validate({"weekly": {"mon": ["08:00-08:20"]}})
     inp = journey_input().model_copy(update={"opening_hours": hours})
-    planned = planning.day_instant(
+    planned = journey_time.day_instant(
         inp.invoice.due_date + timedelta(days=inp.policy.steps[2].offset_days),
         inp.policy.send_hour,
         inp.clock,
-        inp.customer.timezone,
+        journey_time.calendar_zone(inp, ledger_for(inp)),
     )
     assert planning.step_at(inp, ledger_for(inp), 2) == planned  # the call: no slot, no crash
 
 
 def test_us_no_call_within_7_days_of_a_conversation() -> None:
-    from domain.models import ConversationHeld
+    from domain.messages import ConversationHeld
 
     inp = journey_input().model_copy(update={"jurisdiction": "US"})
     ledger = ledger_for(inp)

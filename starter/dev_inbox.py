@@ -1,0 +1,112 @@
+"""`/dev/inbox`: what the journeys sent, as each customer received it (the embedded default).
+
+Every email, SMS and call script the outbox holds, newest first, filterable by customer and
+by invoice, with the links in them clickable, so that `journeys dev --demo` can be followed
+from the customer's side, customer page included. It exists only while some channel
+delivers to the outbox; with SendGrid and Twilio both configured it is 404. `/dev/outbox`, its
+old address, redirects here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup, escape
+from sqlmodel import col, select
+
+from infra.settings import Settings
+from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, session_scope
+from starter import auth
+from starter.pay_view import render_page
+from starter.routing import SettingsDep
+
+PAGE_SIZE = 200
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+
+router = APIRouter(tags=["ops"])
+
+
+def linkify(text: str) -> Markup:
+    """Plain message text as HTML with its links clickable; everything else escaped."""
+    out: list[str] = []
+    last = 0
+    for match in _URL.finditer(text):
+        out.append(str(escape(text[last : match.start()])))
+        url = escape(match.group(0))
+        out.append(f'<a href="{url}">{url}</a>')
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def messages(
+    settings: Settings, customer: str | None, invoice: str | None
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The filtered messages, newest first, and every customer seen (id, name) for the filter."""
+    with session_scope(settings.store_url) as s:
+        query = (
+            select(OutboxMessageRow, InvoiceRow, CustomerRow)
+            .join(InvoiceRow, col(InvoiceRow.id) == col(OutboxMessageRow.invoice_id), isouter=True)
+            .join(CustomerRow, col(CustomerRow.id) == col(InvoiceRow.customer_id), isouter=True)
+        )
+        if customer:
+            query = query.where(col(InvoiceRow.customer_id) == customer)
+        if invoice:
+            query = query.where(col(OutboxMessageRow.invoice_id) == invoice)
+        rows = s.exec(
+            query.order_by(
+                col(OutboxMessageRow.created_at).desc(), col(OutboxMessageRow.id).desc()
+            ).limit(PAGE_SIZE)
+        ).all()
+        customers = s.exec(
+            select(CustomerRow.id, CustomerRow.name)
+            .where(col(CustomerRow.id).in_(select(InvoiceRow.customer_id)))
+            .order_by(CustomerRow.name)
+        ).all()
+    found = [
+        {
+            "message": m,
+            "customer_id": inv.customer_id if inv else None,
+            "customer_name": cus.name if cus else None,
+            "number": inv.number if inv else None,
+            "body": linkify(m.body),
+        }
+        for m, inv, cus in rows
+    ]
+    return found, [(cid, name) for cid, name in customers]
+
+
+@router.get(
+    "/dev/inbox",
+    dependencies=[Depends(auth.require_role())],
+    response_class=HTMLResponse,
+)
+def dev_inbox(
+    settings: SettingsDep,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    invoice: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    """The dev inbox: messages delivered to the outbox, newest first (at most 200)."""
+    if not settings.outbox_in_use:
+        raise HTTPException(404, "the dev inbox exists only while the outbox delivers messages")
+    found, customers = messages(settings, customer or None, invoice or None)
+    body = render_page(
+        settings,
+        "inbox.html.j2",
+        items=found,
+        customers=customers,
+        customer=customer or "",
+        invoice=invoice or "",
+        page_size=PAGE_SIZE,
+    )
+    return HTMLResponse(body)
+
+
+@router.get("/dev/outbox", include_in_schema=False)
+def dev_outbox(request: Request) -> RedirectResponse:
+    """The dev inbox's old address."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/dev/inbox{query}", status_code=308)
