@@ -12,7 +12,6 @@ own, larger limit (`routing.MAX_FORM_BYTES`); every other route has `MAX_REQUEST
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping
 
@@ -71,8 +70,13 @@ class BodyLimit:
                 started = True
             await send(message)
 
-        with contextlib.suppress(BodyTooLarge):
+        try:
             await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            # BodyTooLarge itself, or whatever a middleware in between made of it (an
+            # `@app.middleware("http")` hands it on inside an ExceptionGroup).
+            if not exceeded:
+                raise
         if exceeded and not started:
             await _refuse(send, limit)
 
