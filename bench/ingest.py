@@ -10,7 +10,9 @@ a journey that the worker runs to its first timer) and the HTTP API served in th
    `apply_event`, 16 ordering groups at a time: five store transactions and one start each);
 2. `new`: the same through today's `Ingest` (one store query per question, one transaction
    to record, many journey starts in flight: `starter/issue_batch.py`);
-3. `import`: `journeys events import` of a file of `--import-lines` lines, as its own process.
+3. `import`: `journeys events import` of a file of `--import-lines` lines, as its own process;
+4. `floor`: N starts of a bare workflow (a 2.3 kB argument, no search attributes, no worker),
+   64 in flight from one client: what the dev server itself allows on this machine now.
 
 Every phase checks that each invoice answered `started` once. It prints invoices a second and
 the ratio of each to `old` in the same run (medians over runs). Not part of the test suite.
@@ -194,9 +196,29 @@ async def import_phase(server: BenchServer, folder: Path, lines: int) -> dict[st
     }
 
 
+async def floor_phase(server: BenchServer, invoices: int) -> dict[str, float]:
+    """Bare starts, 64 in flight: the server's own ceiling for starting workflows here."""
+    gate = asyncio.Semaphore(64)
+    arg = "x" * 2300
+
+    async def start(n: int) -> None:
+        async with gate:
+            await server.client.start_workflow("Floor", arg, id=f"floor-{n}", task_queue="floor")
+
+    before = cpu_snapshot(server=server.pid)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(start(n) for n in range(invoices)))
+    elapsed = time.perf_counter() - t0
+    cpu = cpu_delta(before, cpu_snapshot(server=server.pid))
+    return {"invoices_per_s": invoices / elapsed, "elapsed_s": elapsed} | {
+        f"{k}_cpu_ms_per_invoice": 1000 * v / invoices for k, v in cpu.items()
+    }
+
+
 async def one_run(args: argparse.Namespace, root: Path, index: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     phases = ["old", "new", "import"] if index % 2 == 0 else ["new", "old", "import"]
+    phases.append("floor")
     if args.import_lines <= 0:
         phases.remove("import")
     for phase in phases:
@@ -205,6 +227,8 @@ async def one_run(args: argparse.Namespace, root: Path, index: int) -> dict[str,
             log(f"run {index + 1}: {phase}")
             if phase == "import":
                 result[phase] = await import_phase(server, folder, args.import_lines)
+            elif phase == "floor":
+                result[phase] = await floor_phase(server, args.invoices)
             else:
                 result[phase] = await api_phase(
                     server, folder, args.invoices, args.array, args.in_flight, old=phase == "old"
@@ -230,7 +254,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="journeys-ingest-"))
     runs = [asyncio.run(one_run(args, root, i)) for i in range(args.runs)]
     lines = [f"ingest: {args.invoices} invoices in arrays of {args.array}, R={args.runs}, medians"]
-    for phase in ("old", "new", "import"):
+    for phase in ("old", "new", "import", "floor"):
         values = [r[phase]["invoices_per_s"] for r in runs if phase in r]
         if not values:
             continue
