@@ -28,8 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from structlog.contextvars import bound_contextvars
 from temporalio.client import Client
 
+from domain.messages import CustomerChanged
 from domain.models import workflow_id_for
 from domain.policies import PolicyFile
+from domain.segmentation import choose_segment
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import JourneyEventRow
@@ -52,6 +54,7 @@ from starter.event_store import (
     history_of,
     invoice_known,
     mark_applied,
+    open_invoices_of,
     pending_for,
     record_customer_event,
     record_event,
@@ -59,7 +62,7 @@ from starter.event_store import (
 )
 from starter.issue_batch import start_issued
 from starter.journey_calendar import ClockFactory
-from starter.journey_signals import reopen, signal_change
+from starter.journey_signals import reopen, signal_change, tell_customer_journeys
 from starter.journey_start import issued_outcome, plan_journey, start_journey
 
 log = get_logger("starter.ingest")
@@ -240,7 +243,7 @@ async def _apply_event(
             elif isinstance(event, InvoiceChange):
                 outcome = await _apply_invoice_change(client, settings, event)
             else:
-                outcome = await _apply_customer_event(settings, event)
+                outcome = await _apply_customer_event(client, settings, policies, event)
         except IntegrityError:
             # Another delivery of this event (or another invoice.issued for the same invoice)
             # recorded first. The Temporal side is idempotent, so look again: the second pass
@@ -322,14 +325,20 @@ async def _drain_pending(client: Client, settings: Settings, invoice_id: str) ->
 
 
 async def _apply_customer_event(
-    settings: Settings, event: CustomerUpdated | CustomerChurned
+    client: Client,
+    settings: Settings,
+    policies: PolicyFile,
+    event: CustomerUpdated | CustomerChurned,
 ) -> EventOutcome:
     if isinstance(event, CustomerUpdated):
+        told = await _tell_journeys(client, settings, policies, event)
         outcome = EventOutcome(
             event_id=event.id,
             type=event.type,
             status="customer_updated",
-            detail="customer record updated; running journeys keep the snapshot they started with",
+            detail=f"customer record updated; {told} running journey(s) told: contact details, "
+            "locale, time zone, consent and business flag apply from their next step, a new "
+            "segment from the next invoice",
             customer_id=event.customer_id,
         )
     else:
@@ -342,3 +351,22 @@ async def _apply_customer_event(
         )
     await asyncio.to_thread(record_customer_event, settings.store_url, event, outcome)
     return outcome
+
+
+async def _tell_journeys(
+    client: Client, settings: Settings, policies: PolicyFile, event: CustomerUpdated
+) -> int:
+    """The new record to every running journey of the customer, with the segment it gives
+    now (recorded there, applied to the next invoice). The record was checked whole when the
+    event was parsed, so no journey sees a half-valid one; Temporal first, store second."""
+    url, cust = settings.store_url, event.data.customer
+    invoice_ids = await asyncio.to_thread(open_invoices_of, url, cust.id)
+    if not invoice_ids:
+        return 0
+    history = await asyncio.to_thread(history_of, url, cust.id, "")
+    as_of = event.occurred_at.date()
+    segment, reason = choose_segment(cust, history, policies.segmentation, as_of=as_of)
+    change = CustomerChanged(
+        event_id=event.id, customer=cust, segment=segment, segment_reason=reason[:500]
+    )
+    return await tell_customer_journeys(client, invoice_ids, change)
