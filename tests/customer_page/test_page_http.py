@@ -16,8 +16,9 @@ from infra.customer_links import revoke
 from infra.store import CsatRatingRow, InvoiceRow, session_scope
 from starter.api import create_app
 from starter.journey_calendar import compressed_clock
+from tests.api_server import free_port
 from tests.customer_page.stack import journey, overdue, page_path, page_settings, wait_for_outbox
-from tests.starter.conftest import Stack, free_port, issued, payment
+from tests.starter.conftest import Stack, issued, payment
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
