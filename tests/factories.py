@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from domain.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
+from domain.state import JourneyOutcome
 from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT
+from infra.store import InvoiceRow
 
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
 
@@ -62,3 +64,35 @@ def journey_input(
         policy=policy or POLICIES.segments[segment],
         clock=clock or JourneyClock(),
     )
+
+
+def invoice_row(
+    invoice_id: str = "inv_1001",
+    issued: date | None = None,
+    *,
+    status: str = "open",
+    segment: str | None = None,
+    **overrides: Any,
+) -> InvoiceRow:
+    """A stored invoice as ingest writes it (`InvoiceRow.from_invoice`), then in `status`."""
+    row = InvoiceRow.from_invoice(
+        invoice(invoice_id, issued, **overrides), segment=segment, segment_reason=None
+    )
+    row.status = status
+    return row
+
+
+def journey_outcome(**overrides: Any) -> JourneyOutcome:
+    """How the sample journey ended: paid after two steps."""
+    fields: dict[str, Any] = {
+        "invoice_id": "inv_1001",
+        "workflow_id": "invoice-inv_1001",
+        "phase": "paid",
+        "balance": "0.00",
+        "fees": "60.00",
+        "steps_sent": 2,
+        "resolved_at_step": 1,
+        "closed_at": datetime(2026, 12, 20, 9, 30, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return JourneyOutcome.model_validate(fields)
