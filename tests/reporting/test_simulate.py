@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from infra.settings import REPO_ROOT
-from journeys import cli, command
+from journeys import cli
 
 N = 20_000
 SHIPPED = REPO_ROOT / "config" / "policies.toml"
@@ -38,16 +38,6 @@ pay_before_first_reminder = 0.2
 pay_after = { email = 0.2, sms = 0.3, call = 0.4 }
 churn_after_harsh = 0.1
 """
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    def leave(status: int) -> NoReturn:
-        raise SystemExit(status)
-
-    monkeypatch.setattr(command, "leave", leave)
-    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
-    return CliRunner()
 
 
 def run(runner: CliRunner, behaviour: Path, *extra: str) -> Any:
