@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from domain.policies import PolicyConfigError, parse_policy_toml
+from domain.simulation import BehaviourError, parse_behaviour
 from infra.settings import REPO_ROOT
 from journeys import cli
 
@@ -114,3 +116,13 @@ def test_a_bad_behaviour_file_is_refused_by_name(runner: CliRunner, tmp_path: Pa
         cli.app, ["simulate", str(SHIPPED), str(GENTLE), "--behaviour", str(tmp_path / "no")]
     )
     assert missing.exit_code == 1 and "behaviour file not found" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("parse", "error"),
+    [(parse_policy_toml, PolicyConfigError), (parse_behaviour, BehaviourError)],
+)
+def test_a_file_that_is_not_toml_is_refused_by_its_name(parse: Any, error: type[Exception]) -> None:
+    """The policy file and the behaviour file read TOML alike: bad syntax names the file."""
+    with pytest.raises(error, match=r"^some\.toml: not valid TOML: "):
+        parse("segments = \n", "some.toml")
