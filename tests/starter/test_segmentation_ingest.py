@@ -4,7 +4,6 @@ store, the reason with its figures, whether handover waits for approval, the ref
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, cast
 
 from temporalio.client import Client
@@ -15,10 +14,10 @@ from domain.segmentation import (
     PastInvoice,
 )
 from infra.settings import Settings
-from infra.store import InvoiceRow, session_scope
+from infra.store import session_scope
 from starter.event_schema import parse_event
 from starter.ingest import apply_event
-from tests.factories import POLICIES
+from tests.factories import POLICIES, invoice_row
 from tests.segment_history import (
     billed,
 )
@@ -38,22 +37,18 @@ class _CapturingClient:
 def _seed(url: str, customer_id: str, history: list[PastInvoice]) -> None:
     with session_scope(url) as s:
         for n, p in enumerate(history):
-            s.add(
-                InvoiceRow(
-                    id=f"{customer_id}-h{n}",
-                    number=f"H{n}",
-                    customer_id=customer_id,
-                    currency=p.currency,
-                    amount_due=p.amount,
-                    issued_at=p.issued_at,
-                    due_date=p.due_date,
-                    status=p.status,
-                    balance=Decimal("0"),
-                    closed_at=datetime.combine(p.paid_on, time(12), tzinfo=UTC)
-                    if p.paid_on
-                    else None,
-                )
+            row = invoice_row(
+                f"{customer_id}-h{n}",
+                p.issued_at,
+                status=p.status,
+                customer_id=customer_id,
+                currency=p.currency,
+                amount_due=p.amount,
+                due_date=p.due_date,
             )
+            if p.paid_on is not None:  # what history_of falls back on without a payment event
+                row.closed_at = datetime.combine(p.paid_on, time(12), tzinfo=UTC)
+            s.add(row)
 
 
 async def _start(settings: Settings, event: dict[str, Any]) -> JourneyInput:
