@@ -20,7 +20,7 @@ from domain.messages import (
 from domain.models import JourneyInput, workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
-from infra.store import OutboxMessageRow, session_scope
+from infra.store import HandoverRow, OutboxMessageRow, session_scope
 from tests.histories import save_history
 from workflows.journey import InvoiceJourney
 from workflows.journey_time import journey_today
@@ -94,6 +94,11 @@ class JourneyDriver:
         result = await handle.result()
         await save_history(handle, name)
         return result
+
+    def handovers(self, invoice_id: str) -> list[HandoverRow]:
+        """What reached the collection agency for the invoice (none while a hold stands)."""
+        with session_scope(self.settings.store_url) as s:
+            return list(s.exec(select(HandoverRow).where(HandoverRow.invoice_id == invoice_id)))
 
     def outbox(self, invoice_id: str) -> list[OutboxMessageRow]:
         with session_scope(self.settings.store_url) as s:

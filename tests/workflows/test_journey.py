@@ -10,11 +10,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.messages import CustomerResponse
-from infra.store import HandoverRow, session_scope
 from tests.factories import journey_input
 from tests.workflows.journey_driver import JourneyDriver, action, pay, steps_out
 from workflows.journey import InvoiceJourney
@@ -31,8 +29,7 @@ async def test_full_path_email_sms_call_final_notice_handover(journeys: JourneyD
     assert result.balance == Decimal("1310.00")
     channels = [m.channel for m in journeys.outbox("inv_full")]
     assert channels[:4] == ["email", "sms", "call", "email"]
-    with session_scope(journeys.settings.store_url) as s:
-        handover = s.exec(select(HandoverRow).where(HandoverRow.invoice_id == "inv_full")).one()
+    [handover] = journeys.handovers("inv_full")
     assert handover.balance == Decimal("1310.00")
     assert "sms" in handover.evidence  # the whole contact history goes with the claim
 
@@ -110,8 +107,7 @@ async def test_dispute_blocks_handover_until_resolved(journeys: JourneyDriver) -
     )
     state = await journeys.forward(handle, 60)
     assert state.phase == "disputed"
-    with session_scope(journeys.settings.store_url) as s:
-        assert s.exec(select(HandoverRow)).all() == []
+    assert journeys.handovers("inv_dispute") == []
     state = await handle.execute_update(
         InvoiceJourney.agent_action, action(action="resolve-dispute", agent="agent-7")
     )
@@ -179,8 +175,7 @@ async def test_handover_waits_for_approval_when_required(journeys: JourneyDriver
     await journeys.through_step(handle, 3)
     state = await journeys.forward(handle, 30)
     assert state.phase == "awaiting_handover_approval"
-    with session_scope(journeys.settings.store_url) as s:
-        assert s.exec(select(HandoverRow)).all() == []
+    assert journeys.handovers("inv_guarded") == []
     state = await handle.execute_update(
         InvoiceJourney.agent_action, action(action="waive-fee", agent="a3")
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -18,7 +17,7 @@ from domain.messages import (
 from domain.models import Consent, workflow_id_for
 from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
-from infra.store import HandoverRow, InvoiceRow, session_scope
+from infra.store import InvoiceRow, session_scope
 from tests.factories import journey_input
 from tests.workflows.journey_driver import JourneyDriver, action, pay, steps_out
 from workflows.journey import InvoiceJourney
@@ -118,8 +117,7 @@ async def test_outbox_deliveries_run_as_local_activities(journeys: JourneyDriver
     assert len(markers) == 2 + 4 + 1  # lean-journey and law-clock patches, 4 steps, outcome
     costs = events_per_step(events)
     assert len(costs) == 4 and max(costs) <= 8, costs
-    with session_scope(journeys.settings.store_url) as s:
-        handover = s.exec(select(HandoverRow).where(HandoverRow.invoice_id == "inv_local")).one()
+    [handover] = journeys.handovers("inv_local")
     assert handover.balance == result.balance
 
 
