@@ -9,7 +9,7 @@ from typing import Any
 from domain.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
 from domain.state import JourneyOutcome
 from infra.policy_file import load_policies
-from infra.settings import REPO_ROOT
+from infra.settings import REPO_ROOT, Settings
 from infra.store import InvoiceRow
 
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
@@ -96,3 +96,16 @@ def journey_outcome(**overrides: Any) -> JourneyOutcome:
     }
     fields.update(overrides)
     return JourneyOutcome.model_validate(fields)
+
+
+def with_live_providers(settings: Settings) -> Settings:
+    """The settings as if SendGrid and Twilio accounts were configured (nothing calls them):
+    what switches the dev inbox off and puts provider rates on the channels."""
+    return settings.model_copy(
+        update={
+            "sendgrid_api_key": "SG.x",
+            "twilio_account_sid": "AC1",
+            "twilio_auth_token": "t",
+            "twilio_from_number": "+46700000000",
+        }
+    )

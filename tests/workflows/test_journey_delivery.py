@@ -18,7 +18,7 @@ from domain.models import Consent, workflow_id_for
 from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
-from tests.factories import journey_input
+from tests.factories import journey_input, with_live_providers
 from tests.workflows.journey_driver import JourneyDriver, action, pay, steps_out
 from workflows.journey import InvoiceJourney
 
@@ -171,14 +171,7 @@ async def test_paid_journey_thanks_and_records_its_outcome_locally(
 
 def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
     assert settings.channel_rates() == {"email": None, "sms": None, "call": None}
-    live = settings.model_copy(
-        update={
-            "sendgrid_api_key": "SG.x",
-            "twilio_account_sid": "AC1",
-            "twilio_auth_token": "t",
-            "twilio_from_number": "+46700000000",
-        }
-    )
+    live = with_live_providers(settings)
     assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0}
     assert settings.local_channels() == ("email", "sms", "call")
     assert live.local_channels() == ()
