@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.models import Consent, Customer, Invoice, JourneyClock, JourneyInput, Policy
+from domain.models import Customer, Invoice, JourneyClock, JourneyInput, Policy
 from domain.state import JourneyOutcome
 from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings
@@ -15,20 +15,42 @@ from infra.store import InvoiceRow
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
 
 
+# The SPEC's example event, verbatim. Its customer, Berit, is every sample's customer: in events
+# (tests/starter/conftest.py) and as the model.
+SPEC_EXAMPLE: dict[str, Any] = {
+    "id": "evt_0001",
+    "type": "invoice.issued",
+    "occurred_at": "2026-11-02T09:00:00Z",
+    "data": {
+        "invoice": {
+            "id": "inv_1001",
+            "number": "1001",
+            "customer_id": "cus_berit",
+            "currency": "SEK",
+            "amount_due": "1250.00",
+            "issued_at": "2026-11-02",
+            "due_date": "2026-11-30",
+            "ocr": "10014",
+            "payment_url": "https://billing.example/pay/inv_1001",
+        },
+        "customer": {
+            "id": "cus_berit",
+            "name": "Berit Andersson",
+            "email": "berit@example.se",
+            "phone": "+46701234567",
+            "locale": "sv",
+            "timezone": "Europe/Stockholm",
+            "customer_since": "2020-03-01",
+            "consent": {"email": True, "sms": True, "call": True},
+            "fee_agreed": True,
+            "is_business": False,
+        },
+    },
+}
+
+
 def customer(**overrides: Any) -> Customer:
-    fields: dict[str, Any] = {
-        "id": "cus_berit",
-        "name": "Berit Andersson",
-        "email": "berit@example.se",
-        "phone": "+46701234567",
-        "locale": "sv",
-        "timezone": "Europe/Stockholm",
-        "customer_since": date(2020, 3, 1),
-        "consent": Consent(email=True, sms=True, call=True),
-        "fee_agreed": True,
-    }
-    fields.update(overrides)
-    return Customer(**fields)
+    return Customer.model_validate({**SPEC_EXAMPLE["data"]["customer"], **overrides})
 
 
 def invoice(invoice_id: str = "inv_1001", issued: date | None = None, **overrides: Any) -> Invoice:

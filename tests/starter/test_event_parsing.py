@@ -22,7 +22,8 @@ from starter.event_schema import (
     parse_event,
     parse_events,
 )
-from tests.starter.conftest import SPEC_EXAMPLE, customer, issued, payment
+from tests.factories import SPEC_EXAMPLE
+from tests.starter.conftest import customer, issued, payment
 
 
 def test_the_spec_example_is_accepted() -> None:
