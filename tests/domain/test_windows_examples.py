@@ -104,25 +104,17 @@ def test_us_holiday_in_the_customers_zone_also_closes() -> None:
 
 def test_dst_days_count_wall_clock_hours() -> None:
     hours = OpeningHours.model_validate({"weekly": {"sun": ["02:15-02:45"]}})
-    fall_back = windows.contact_spans(
-        datetime(2026, 10, 24, 12, tzinfo=UTC),
-        datetime(2026, 10, 25, 12, tzinfo=UTC),
-        hours,
-        None,
-        frozenset(),
-    )
+
+    def spans_from_saturday_noon(saturday: datetime) -> list[tuple[datetime, datetime]]:
+        return windows.contact_spans(saturday, saturday + timedelta(days=1), hours, None, set())
+
+    fall_back = spans_from_saturday_noon(datetime(2026, 10, 24, 12, tzinfo=UTC))
     # 02:15-02:45 happens twice when clocks go back, and both count.
     assert [(a.time(), b.time()) for a, b in fall_back] == [
         (time(0, 15), time(0, 45)),
         (time(1, 15), time(1, 45)),
     ]
-    spring = windows.contact_spans(
-        datetime(2026, 3, 28, 12, tzinfo=UTC),
-        datetime(2026, 3, 29, 12, tzinfo=UTC),
-        hours,
-        None,
-        frozenset(),
-    )
+    spring = spans_from_saturday_noon(datetime(2026, 3, 28, 12, tzinfo=UTC))
     assert spring == []  # 02:15 never happens when clocks go forward
 
 
