@@ -118,3 +118,11 @@ def pay(event_id: str, amount: str) -> PaymentReceived:
 
 def action(**fields: Any) -> AgentRequest:
     return AgentRequest.model_validate({"action": fields})
+
+
+def events_per_step(events: list[Any]) -> list[int]:
+    """History events from each timer firing to the next timer (both counted): what one
+    executed step costs. The wake-up, its delivery and the wait for the next step."""
+    fired = [i for i, e in enumerate(events) if e.HasField("timer_fired_event_attributes")]
+    started = [i for i, e in enumerate(events) if e.HasField("timer_started_event_attributes")]
+    return [next(s for s in started if s > f) - f + 1 for f in fired if any(s > f for s in started)]

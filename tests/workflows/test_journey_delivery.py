@@ -3,8 +3,6 @@ queues, and the outbox's deliveries as local activities."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -19,7 +17,7 @@ from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
 from tests.factories import journey_input, with_live_providers
-from tests.workflows.journey_driver import JourneyDriver, action, pay, steps_out
+from tests.workflows.journey_driver import JourneyDriver, action, events_per_step, pay, steps_out
 from workflows.journey import InvoiceJourney
 
 
@@ -81,14 +79,6 @@ async def test_deliveries_run_on_per_channel_task_queues(journeys: JourneyDriver
 
 
 LOCAL = ("email", "sms", "call")
-
-
-def events_per_step(events: list[Any]) -> list[int]:
-    """History events from each timer firing to the next timer (both counted): what one
-    executed step costs. The wake-up, its delivery and the wait for the next step."""
-    fired = [i for i, e in enumerate(events) if e.HasField("timer_fired_event_attributes")]
-    started = [i for i, e in enumerate(events) if e.HasField("timer_started_event_attributes")]
-    return [next(s for s in started if s > f) - f + 1 for f in fired if any(s > f for s in started)]
 
 
 async def test_outbox_deliveries_run_as_local_activities(journeys: JourneyDriver) -> None:
