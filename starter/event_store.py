@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from domain.models import Customer
 from domain.segmentation import PastInvoice
+from infra.invoice_history import past_invoice
 from infra.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
 from starter.event_schema import (
     AnyEvent,
@@ -98,17 +99,7 @@ def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInv
         paid_on = None
         if r.status == "paid":
             paid_on = paid_dates.get(r.id) or (r.closed_at.date() if r.closed_at else None)
-        history.append(
-            PastInvoice(
-                invoice_id=r.id,
-                issued_at=r.issued_at,
-                due_date=r.due_date,
-                status=r.status,
-                paid_on=paid_on,
-                amount=r.amount_due,
-                currency=r.currency,
-            )
-        )
+        history.append(past_invoice(r, paid_on))
     return history
 
 
