@@ -39,7 +39,8 @@ from infra.settings import Settings
 from infra.store import get_engine
 from journeys.devstack import ApiServer
 from starter.api import create_app
-from tests.starter.conftest import free_port, issued
+from tests.api_server import free_port
+from tests.starter.conftest import issued
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
     PUBLIC_BASE,
