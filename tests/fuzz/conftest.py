@@ -72,6 +72,20 @@ UNSNAPSHOTTED = {
 journey's outcome row and the customer-page links its messages carry are written by journeys'
 activities in the background, whatever the request under test does."""
 
+BACKGROUND_COLUMNS = {
+    "invoices": {
+        "status",
+        "balance",
+        "fees",
+        "steps_sent",
+        "resolved_at_step",
+        "closed_at",
+        "workflow_id",
+    },
+}
+"""Columns a journey's outcome activity writes when it closes (activities/outcome.py), in the
+background like the tables above; the rest of the row is still compared."""
+
 
 class ApiThread:
     """uvicorn + worker on a loop of their own; stopped by `stop()`."""
@@ -178,7 +192,9 @@ def store_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         for table in SQLModel.metadata.sorted_tables:
             if table.name in UNSNAPSHOTTED:
                 continue
-            rows = conn.execute(text(f"SELECT * FROM {table.name}")).all()
+            skip = BACKGROUND_COLUMNS.get(table.name, set())
+            names = ", ".join(c.name for c in table.columns if c.name not in skip)
+            rows = conn.execute(text(f"SELECT {names} FROM {table.name}")).all()
             out[table.name] = sorted((tuple(map(repr, r)) for r in rows), key=repr)
     return out
 
@@ -193,7 +209,11 @@ def check_answer(
         detail = body.get("detail") if isinstance(body, dict) else None
         assert isinstance(detail, str) and detail.strip(), f"no problem named: {answer.text}"
         if before is not None and url is not None:
-            assert store_snapshot(url) == before, f"refused ({detail}) but the store changed"
+            after = store_snapshot(url)
+            changed = sorted(
+                t for t in after.keys() | before.keys() if after.get(t) != before.get(t)
+            )
+            assert not changed, f"refused ({detail}) but the store changed: {changed}"
 
 
 @pytest.fixture(scope="module")
