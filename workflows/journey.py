@@ -250,6 +250,9 @@ class InvoiceJourney:
         ledger.next_index = max(ledger.next_index, index + 1)
         while True:
             channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
+            if channel is None and planning.letter_would_help(inp, ledger, index):
+                if workflow.patched(planning.LETTER_PATCH):  # before: an agent task
+                    channel, _ = planning.pick_channel(inp, ledger, index, letter=True)
             if channel is None:
                 task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
                 ledger.open_tasks.append(task)
@@ -272,6 +275,8 @@ class InvoiceJourney:
                 ledger.steps_sent += 1
                 if step.final_notice:
                     ledger.final_notice_at = workflow.now()
+                if channel == "letter":
+                    ledger.letter_posted_at = workflow.now()
                 charged = f", fee {fee.amount:.2f} ({fee.reason})" if fee.amount else ""
                 self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
                 return

@@ -1,0 +1,94 @@
+"""A letter when nothing electronic reaches the customer (issue 13), in time skipping through
+the real worker and outbox: the PDF is read back and holds what the customer needs to pay."""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader
+
+from domain.messages import DeliveryFailure
+from domain.models import Consent
+from domain.postal import add_postal_days
+from infra import customer_links
+from infra.store import split_letter
+from tests.factories import journey_input
+from tests.workflows.test_journey import JourneyDriver, journeys, steps_out
+from workflows.journey import InvoiceJourney
+from workflows.journey_time import journey_today
+
+__all__ = ["journeys"]
+
+ADDRESS = ("Storgatan 1", "111 22 Stockholm")
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The PDF's text as a reader extracts it, whitespace normalised."""
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return " ".join(" ".join(page.extract_text().split()) for page in pages)
+
+
+async def test_no_email_and_no_sms_consent_gets_a_letter(journeys: JourneyDriver) -> None:
+    inp = journey_input(
+        "inv_paper",
+        email=None,
+        consent=Consent(email=True, sms=False, call=False),
+        postal_address=ADDRESS,
+    )
+    handle = await journeys.start(inp)
+    state = await journeys.through_step(handle, 0)
+
+    assert steps_out(state) == ["letter:fallback", "letter:sent"]
+    assert "no email address" in state.history[-2].detail and state.open_tasks == ()
+    [letter] = journeys.outbox("inv_paper")
+    assert (letter.channel, letter.step_key) == ("letter", "step-0-letter")
+    assert letter.to_address == "\n".join(ADDRESS)
+    text, pdf = split_letter(letter.body)
+    assert pdf is not None and pdf.startswith(b"%PDF")
+    page = customer_links.page_url(journeys.settings, "inv_paper")
+    extracted = pdf_text(pdf)
+    for expected in ("1 250,00 kr", "10014", page, "Berit Andersson", "Storgatan 1"):
+        assert expected in extracted, expected
+    assert "Exempelbolaget AB" in extracted  # the company's address block
+    assert page in text and "mejlet" not in text  # no "reply to this email" on paper
+
+    # The post gets its days: the next step waits two postal days after the letter.
+    posted = journey_today(state.history[-1].at, inp.clock, "Europe/Stockholm")
+    arrives = add_postal_days(posted, inp.policy.postal_days_after_letter, inp.holidays)
+    assert state.next_step is not None
+    assert journey_today(state.next_step.at, inp.clock, "Europe/Stockholm") >= arrives
+
+
+async def test_a_bounced_email_without_sms_consent_becomes_a_letter(
+    journeys: JourneyDriver,
+) -> None:
+    inp = journey_input(
+        "inv_bounce_paper",
+        consent=Consent(email=True, sms=False, call=False),
+        postal_address=ADDRESS,
+        locale="en",
+    )
+    handle = await journeys.start(inp)
+    await journeys.through_step(handle, 0)
+    bounce = DeliveryFailure(
+        event_id="sg-paper-1",
+        step_key="step-0-email",
+        channel="email",
+        reason="bounce: 550 no such user",
+    )
+    await handle.signal(InvoiceJourney.delivery_failed, bounce)
+    await journeys.settle(handle, lambda s: len(journeys.outbox("inv_bounce_paper")) == 2)
+    email, letter = journeys.outbox("inv_bounce_paper")
+    assert (email.channel, letter.channel) == ("email", "letter")
+    _, pdf = split_letter(letter.body)
+    assert pdf is not None
+    extracted = pdf_text(pdf)
+    assert "SEK 1,250.00" in extracted and "OCR reference: 10014" in extracted
+
+
+async def test_without_a_postal_address_it_stays_an_agent_task(journeys: JourneyDriver) -> None:
+    inp = journey_input("inv_nowhere", email=None, consent=Consent(sms=False))
+    handle = await journeys.start(inp)
+    state = await journeys.through_step(handle, 0)
+    assert journeys.outbox("inv_nowhere") == []
+    assert "no way to reach the customer" in state.open_tasks[0]  # as before letters
