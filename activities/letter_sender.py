@@ -74,9 +74,7 @@ class LetterProviderSender(ProviderSender):
         self._transport = transport
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(
-            timeout=self._timeout, headers=self._headers, transport=self._transport
-        )
+        return httpx.Client(timeout=self._timeout, headers=self._headers, transport=self._transport)
 
     def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         """Returns the provider's letter id."""

@@ -7,7 +7,6 @@ contacts went out (the idempotency ledger), the outbox of the embedded default, 
 from __future__ import annotations
 
 import base64
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime

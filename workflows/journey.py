@@ -269,14 +269,7 @@ class InvoiceJourney:
                 ledger.call_attempts.append(workflow.now())
             delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
             if delivered:
-                ledger.fees += req.fee_this_step
-                if fee.amount > 0 and fee.kind is not None:
-                    ledger.fee_kinds.append(fee.kind)
-                ledger.steps_sent += 1
-                if step.final_notice:
-                    ledger.final_notice_at = workflow.now()
-                if channel == "letter":
-                    ledger.letter_posted_at = workflow.now()
+                rules.apply_step_sent(ledger, on_channel, req.fee_this_step, fee, workflow.now())
                 charged = f", fee {fee.amount:.2f} ({fee.reason})" if fee.amount else ""
                 self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
                 return

@@ -17,8 +17,8 @@ from domain.state import CLOSED_PHASES, JourneyState, NextStep, Phase
 from workflows.channels import (
     LETTER_PATCH,
     channel_unavailable,
-    letter_would_help,
     first_open_channel,
+    letter_would_help,
     pick_channel,
     unavailable_channels,
 )
