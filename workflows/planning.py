@@ -33,7 +33,7 @@ from workflows.journey_time import (
     known_zone,
 )
 from workflows.ledger import Holds, Ledger, Revisions, dump_ledger, hold_phase, load_ledger
-from workflows.money import fee_for_step, interest_due, plan_fee
+from workflows.money import fee_for_step, interest_due, interest_unknown_from, plan_fee
 
 __all__ = [
     # what the workflow reaches through `planning` (workflows.journey)
@@ -284,6 +284,7 @@ def snapshot(
         fees=ledger.fees,
         balance=ledger.balance,
         interest=interest_due(inp, ledger, now) if now is not None else Decimal("0"),
+        interest_unknown_from=interest_unknown_from(inp, ledger, now) if now else None,
         due_date=ledger.due_date,
         next_step=next_step,
         handover_at=decision.at if decision.kind == "handover" else None,

@@ -4,18 +4,25 @@ the real worker and outbox: the PDF is read back and holds what the customer nee
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from pypdf import PdfReader
 
+from domain.interest import PUBLISHED_REFERENCE_RATES
 from domain.messages import DeliveryFailure
 from domain.models import Consent
 from domain.postal import add_postal_days
 from infra import customer_links
+from infra.policy_file import load_policies
+from infra.settings import REPO_ROOT
 from infra.store import split_letter
 from tests.factories import journey_input
 from tests.workflows.test_journey import JourneyDriver, journeys, steps_out
+from workflows import planning
 from workflows.journey import InvoiceJourney
 from workflows.journey_time import journey_today
+from workflows.ledger import Ledger
 
 __all__ = ["journeys"]
 
@@ -92,3 +99,23 @@ async def test_without_a_postal_address_it_stays_an_agent_task(journeys: Journey
     state = await journeys.through_step(handle, 0)
     assert journeys.outbox("inv_nowhere") == []
     assert "no way to reach the customer" in state.open_tasks[0]  # as before letters
+
+
+def test_interest_past_the_last_published_half_year_is_named_not_guessed() -> None:
+    """The shipped table ends with 2026-01-01 (2026-07-01 was not published): a journey late
+    into July shows no interest and says which half-year's rate it lacks."""
+    inp = journey_input(issued=date(2026, 5, 1)).model_copy(
+        update={"reference_rates": dict(PUBLISHED_REFERENCE_RATES)}
+    )
+    ledger = Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
+    june = planning.snapshot(inp, ledger, "wf", datetime(2026, 6, 20, 12, tzinfo=UTC))
+    assert june.interest > 0 and june.interest_unknown_from is None
+    july = planning.snapshot(inp, ledger, "wf", datetime(2026, 7, 20, 12, tzinfo=UTC))
+    assert (july.interest, july.interest_unknown_from) == (Decimal("0"), date(2026, 7, 1))
+    ledger.paid = inp.invoice.amount_due  # nothing left to bear interest: nothing unknown
+    paid = planning.snapshot(inp, ledger, "wf", datetime(2026, 7, 20, 12, tzinfo=UTC))
+    assert paid.interest_unknown_from is None
+    assert (
+        date(2026, 7, 1)
+        not in load_policies(REPO_ROOT / "config" / "policies.toml").reference_rates
+    )
