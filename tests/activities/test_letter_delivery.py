@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import httpx
 import pytest
 from pypdf import PdfReader
 from temporalio.exceptions import ApplicationError
@@ -17,6 +18,7 @@ from domain.payloads import DeliveryRequest, DeliveryResult
 from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
+from starter.api import create_app
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import attempt, delivery_activities, outbox_rows
 from tests.fakes.post import FakePost
@@ -139,3 +141,20 @@ def test_postal_days_skip_weekends_and_holidays() -> None:
     assert add_postal_days(friday, 0, ()) == friday
     with pytest.raises(ValueError, match="negative"):
         add_postal_days(friday, -1, ())
+
+
+async def test_the_dev_inbox_shows_the_letter_and_serves_its_pdf(settings: Settings) -> None:
+    await send(settings, letter())
+    [row] = outbox_rows(settings)
+    app = create_app(settings)
+    app.state.client = None  # the inbox needs no Temporal
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        page = await http.get("/dev/inbox")
+        pdf = await http.get(f"/dev/inbox/letters/{row.id}.pdf")
+        missing = await http.get(f"/dev/inbox/letters/{(row.id or 0) + 1}.pdf")
+    assert f'href="/dev/inbox/letters/{row.id}.pdf"' in page.text
+    assert "base64" not in page.text and "OCR-nummer: 10014" in page.text
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert "OCR-nummer: 10014" in text_of(pdf.content)
+    assert missing.status_code == 404
