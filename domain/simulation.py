@@ -134,7 +134,7 @@ def simulate_one(
     else:
         for index, step in enumerate(policy.steps):
             sent = index + 1
-            contacts[step.channel] += 1
+            contacts[step.channel] = contacts.get(step.channel, 0) + 1  # letters too
             if _harsh(policy, index) and chance(b.churn_after_harsh):
                 churned = True
             if chance(b.dispute):

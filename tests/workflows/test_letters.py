@@ -4,14 +4,14 @@ the real worker and outbox: the PDF is read back and holds what the customer nee
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from pypdf import PdfReader
 
 from domain.interest import PUBLISHED_REFERENCE_RATES
 from domain.messages import DeliveryFailure
-from domain.models import Consent
+from domain.models import Consent, Policy, Step
 from domain.postal import add_postal_days
 from infra import customer_links
 from infra.policy_file import load_policies
@@ -119,3 +119,28 @@ def test_interest_past_the_last_published_half_year_is_named_not_guessed() -> No
         date(2026, 7, 1)
         not in load_policies(REPO_ROOT / "config" / "policies.toml").reference_rates
     )
+
+
+async def test_a_letter_step_and_the_post_gets_its_days(journeys: JourneyDriver) -> None:
+    """A policy may send a letter as a step; the email planned for the next day waits until
+    the letter has had its postal days (weekends and holidays not counted)."""
+    policy = Policy(
+        segment="standard",
+        steps=(
+            Step(offset_days=3, channel="letter", template="reminder"),
+            Step(offset_days=4, channel="email", template="reminder"),
+        ),
+        postal_days_after_letter=2,
+    )
+    inp = journey_input("inv_letter_step", policy=policy, postal_address=ADDRESS)
+    handle = await journeys.start(inp)
+    state = await journeys.through_step(handle, 0)
+    assert steps_out(state) == ["letter:sent"]
+    posted = journey_today(state.history[-1].at, inp.clock, "Europe/Stockholm")
+    planned = inp.invoice.due_date + timedelta(days=4)
+    arrives = add_postal_days(posted, 2, inp.holidays)
+    assert state.next_step is not None and arrives > planned
+    assert journey_today(state.next_step.at, inp.clock, "Europe/Stockholm") == arrives
+    state = await journeys.through_step(handle, 1)
+    assert steps_out(state) == ["letter:sent", "email:sent"]
+    assert [m.channel for m in journeys.outbox("inv_letter_step")] == ["letter", "email"]
