@@ -583,15 +583,17 @@ async def test_paid_journey_thanks_and_records_its_outcome_locally(
 
 
 def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
-    assert settings.channel_rates() == {"email": None, "sms": None, "call": None}
+    assert settings.channel_rates() == {"email": None, "sms": None, "call": None, "letter": None}
     live = settings.model_copy(
         update={
             "sendgrid_api_key": "SG.x",
             "twilio_account_sid": "AC1",
             "twilio_auth_token": "t",
             "twilio_from_number": "+46700000000",
+            "letter_provider_url": "http://127.0.0.1:9",
+            "letter_provider_key": "k",
         }
     )
-    assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0}
-    assert settings.local_channels() == ("email", "sms", "call")
+    assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0, "letter": 5.0}
+    assert settings.local_channels() == ("email", "sms", "call", "letter")
     assert live.local_channels() == ()
