@@ -252,7 +252,8 @@ class InvoiceJourney:
             channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
             if channel is None and planning.letter_would_help(inp, ledger, index):
                 if workflow.patched(planning.LETTER_PATCH):  # before: an agent task
-                    channel, _ = planning.pick_channel(inp, ledger, index, letter=True)
+                    now = workflow.now()
+                    channel, _ = planning.pick_channel(inp, ledger, index, now, letter=True)
             if channel is None:
                 task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
                 ledger.open_tasks.append(task)
