@@ -169,7 +169,10 @@ async def test_every_figure_of_a_paid_journey(settings: Settings, tmp_path: Path
     )
 
 
-async def test_a_handed_over_journey_keeps_its_fee_and_interest(settings: Settings) -> None:
+async def test_a_handed_over_journey_keeps_its_fee_and_interest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = with_rate_for_2026_h2(settings, tmp_path)
     seed(settings)
     record = OutcomeActivities(settings).record_outcome
     await ActivityEnvironment().run(record, paid_outcome())
