@@ -24,7 +24,6 @@ The behaviour file (TOML), every chance between 0 and 1:
 from __future__ import annotations
 
 import random
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +32,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.models import Policy
-from domain.policies import format_validation_error
+from domain.policies import format_validation_error, read_toml
 from domain.reporting import OutcomeFact, Report
 
 Chance = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -73,10 +72,7 @@ class BehaviourFile(BaseModel):
 
 
 def parse_behaviour(text: str, source: str) -> BehaviourFile:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise BehaviourError(f"{source}: not valid TOML: {err}") from None
+    raw = read_toml(text, source, BehaviourError)
     try:
         parsed = BehaviourFile.model_validate(raw)
     except ValidationError as err:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from domain.policies import PolicyConfigError, parse_policy_toml
+from domain.simulation import BehaviourError, parse_behaviour
 from infra.settings import REPO_ROOT
-from journeys import cli, command
+from journeys import cli
 
 N = 20_000
 SHIPPED = REPO_ROOT / "config" / "policies.toml"
@@ -38,16 +40,6 @@ pay_before_first_reminder = 0.2
 pay_after = { email = 0.2, sms = 0.3, call = 0.4 }
 churn_after_harsh = 0.1
 """
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    def leave(status: int) -> NoReturn:
-        raise SystemExit(status)
-
-    monkeypatch.setattr(command, "leave", leave)
-    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
-    return CliRunner()
 
 
 def run(runner: CliRunner, behaviour: Path, *extra: str) -> Any:
@@ -124,3 +116,13 @@ def test_a_bad_behaviour_file_is_refused_by_name(runner: CliRunner, tmp_path: Pa
         cli.app, ["simulate", str(SHIPPED), str(GENTLE), "--behaviour", str(tmp_path / "no")]
     )
     assert missing.exit_code == 1 and "behaviour file not found" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("parse", "error"),
+    [(parse_policy_toml, PolicyConfigError), (parse_behaviour, BehaviourError)],
+)
+def test_a_file_that_is_not_toml_is_refused_by_its_name(parse: Any, error: type[Exception]) -> None:
+    """The policy file and the behaviour file read TOML alike: bad syntax names the file."""
+    with pytest.raises(error, match=r"^some\.toml: not valid TOML: "):
+        parse("segments = \n", "some.toml")

@@ -18,13 +18,11 @@ from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT
 from infra.store import split_letter
 from tests.factories import journey_input
-from tests.workflows.test_journey import JourneyDriver, journeys, steps_out
+from tests.workflows.journey_driver import JourneyDriver, steps_out
 from workflows import planning
 from workflows.journey import InvoiceJourney
 from workflows.journey_time import journey_today
 from workflows.ledger import Ledger
-
-__all__ = ["journeys"]
 
 ADDRESS = ("Storgatan 1", "111 22 Stockholm")
 
