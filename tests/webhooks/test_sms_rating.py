@@ -10,10 +10,19 @@ import pytest
 from sqlmodel import select
 
 from domain.messages import PaymentReceived
-from infra.store import ContactAttemptRow, session_scope
+from domain.models import workflow_id_for
+from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
 from starter import csat
 from starter.webhooks_twilio_sms import parse_sms
-from tests.webhooks.conftest import Inbound, Journey, eventually, start_journey, state_of
+from tests.factories import journey_input
+from tests.webhooks.conftest import (
+    Inbound,
+    Journey,
+    eventually,
+    new_id,
+    start_journey,
+    state_of,
+)
 from tests.webhooks.test_twilio import SMS, TODAY, sms
 from workflows.journey import InvoiceJourney
 
@@ -38,8 +47,24 @@ def thank_you_sms_sent(inbound: Inbound, journey: Journey) -> bool:
         return row is not None and row.channel == "sms" and row.status == "sent"
 
 
+async def without_email(inbound: Inbound) -> Journey:
+    """A running journey for a customer with no email address: written contact goes by SMS."""
+    invoice_id = new_id("inv")
+    inp = journey_input(invoice_id, email=None)
+    with session_scope(inbound.settings.store_url) as s:
+        s.add(CustomerRow.from_customer(inp.customer))
+        s.add(InvoiceRow.from_invoice(inp.invoice, segment=inp.segment, segment_reason="test"))
+    handle = await inbound.client.start_workflow(
+        InvoiceJourney.run,
+        inp,
+        id=workflow_id_for(invoice_id),
+        task_queue=inbound.settings.temporal_task_queue,
+    )
+    return Journey(invoice_id, inp.customer.id, inp.invoice.number, handle)
+
+
 async def paid_and_thanked_by_sms(inbound: Inbound) -> Journey:
-    journey = await start_journey(inbound, email=None)  # written contact goes by SMS
+    journey = await without_email(inbound)
     balance = (await state_of(journey)).balance
     payment = PaymentReceived.model_validate(
         {"event_id": f"pay-{journey.invoice_id}", "amount": str(balance), "paid_at": TODAY}
