@@ -140,19 +140,18 @@ def pays_before_first_reminder(rng: random.Random, mix: BehaviourFile, segment: 
 def answer(
     rng: random.Random, mix: BehaviourFile, segment: str, channel: str, was_harsh: bool
 ) -> Answer:
-    """The customer's reaction to a reminder just delivered on `channel`. The draws come in a
-    fixed order (churn, dispute, promise, keeping it, paying) so a seed replays exactly."""
+    """The customer's reaction to a reminder just delivered on `channel`. Every reminder
+    takes the same five draws in the same order (churn, dispute, promise, keeping it, paying),
+    used or not, so that one customer's n-th reminder meets the same luck under both policies
+    and a difference between them comes from the policies alone."""
     b, seg = mix.behaviour, mix.segments[segment]
-
-    def chance(p: float) -> bool:
-        return rng.random() < min(1.0, p)
-
-    churns = was_harsh and chance(b.churn_after_harsh)
-    if chance(b.dispute):
+    leaves, disputes, promises, keeps, pays = (rng.random() for _ in range(5))
+    churns = was_harsh and leaves < b.churn_after_harsh
+    if disputes < b.dispute:
         return Answer("dispute", churns)
-    if chance(b.promise):
-        return Answer("promise_kept" if chance(b.keep_promise) else "promise_broken", churns)
-    if chance(b.pay_after.get(channel, 0.0) * seg.pay_factor):
+    if promises < b.promise:
+        return Answer("promise_kept" if keeps < b.keep_promise else "promise_broken", churns)
+    if pays < min(1.0, b.pay_after.get(channel, 0.0) * seg.pay_factor):
         return Answer("pay", churns)
     return Answer("nothing", churns)
 

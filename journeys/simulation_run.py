@@ -175,6 +175,7 @@ def issued_event(prefix: str, customer: Customer, today: datetime) -> InvoiceIss
                     "phone": f"+4670{n % 10_000_000:07d}",
                     "timezone": "Europe/Stockholm",
                     "consent": {"email": True, "sms": True, "call": True},
+                    "fee_agreed": True,
                 },
             },
         }
