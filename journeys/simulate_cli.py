@@ -59,7 +59,11 @@ def _difference_json(a: Report, b: Report) -> list[dict[str, Any]]:
 
 def _answers(run: PolicyRun) -> str:
     said = ", ".join(f"{k} {v}" for k, v in run.answers.items()) or "none"
-    return f"{said}; refused by the journey {run.refused}" if run.refused else said
+    if run.refused:
+        said += f"; refused by the journey {run.refused}"
+    if run.lost:
+        said += f"; lost to errors {run.lost} (see the log)"
+    return said
 
 
 def _run_json(run: PolicyRun) -> dict[str, Any]:
@@ -68,6 +72,7 @@ def _run_json(run: PolicyRun) -> dict[str, Any]:
         "waiting_for_a_person": run.waiting,
         "customer_answers": run.answers,
         "answers_refused": run.refused,
+        "answers_lost": run.lost,
         "seconds": round(run.seconds, 1),
     }
 

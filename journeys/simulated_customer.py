@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from temporalio.api.common.v1 import TimeSkippingConfig, WorkflowExecution
@@ -42,9 +43,11 @@ from domain.payloads import DeliveryRequest, DeliveryResult
 from domain.policies import PolicyFile
 from domain.simulation import PROMISE_DAYS, BehaviourFile, Customer, answer, harsh
 from domain.values import Channel
+from infra.logging import get_logger
 from infra.settings import Settings
 from starter.actions import (
     JourneyClosed,
+    NoWorker,
     RequestRefused,
     agent_action,
     customer_response,
@@ -53,7 +56,9 @@ from starter.actions import (
 from starter.event_schema import parse_event
 from starter.ingest import apply_event
 
+T = TypeVar("T")
 AGENT = "simulation"
+log = get_logger(__name__)
 
 
 async def set_time_skipping(client: Client, workflow_id: str, enabled: bool) -> None:
@@ -77,6 +82,32 @@ async def set_time_skipping(client: Client, workflow_id: str, enabled: bool) -> 
             raise
 
 
+RETRIED = {
+    RPCStatusCode.FAILED_PRECONDITION,  # the journey's workflow task is being retried
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+ATTEMPTS = 20
+
+
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """A busy machine makes the server or the worker slow to answer (a workflow task being
+    retried, a query timing out): the customer tries again, as a person would. Each call is
+    safe to repeat (ingest is idempotent by event id; the clock and the state are reads)."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await call()
+        except RPCError as err:
+            if err.status not in RETRIED or attempt == ATTEMPTS - 1:
+                raise
+        except NoWorker:
+            if attempt == ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(0.5 + attempt * 0.25)
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class Life:
     """One synthetic customer's invoice as the customer lives it."""
@@ -94,6 +125,8 @@ class Tally:
 
     answers: dict[str, int] = field(default_factory=dict)
     refused: int = 0
+    lost: int = 0
+    """Answers that could not be delivered even after retrying (logged)."""
 
     def add(self, what: str) -> None:
         self.answers[what] = self.answers.get(what, 0) + 1
@@ -156,41 +189,58 @@ class Customers:
         if reply.reaction == "nothing":
             return
         life.settled = reply.reaction != "promise_broken"
-        at = await self.now(request.invoice_id)
-        if reply.reaction == "pay":
-            await self.pay(request.invoice_id, request.balance, at)
+        invoice_id = request.invoice_id
+        try:
+            at = await patiently(lambda: self.now(invoice_id))
+            if reply.reaction == "pay":
+                await patiently(lambda: self.pay(invoice_id, request.balance, at))
+                return
+            await self._skip(invoice_id, False)
+        except Exception:
+            # The delivery itself stands; failing it would only make its retry find the step
+            # sent and the customer silent.
+            self.tally.lost += 1
+            log.exception("a simulated customer's answer was lost", invoice_id=invoice_id)
             return
-        await set_time_skipping(self.client, workflow_id_for(request.invoice_id), False)
         task = asyncio.create_task(self._answer_later(request, reply.reaction, at))
         self._later.add(task)
         task.add_done_callback(self._later.discard)
+
+    async def _skip(self, invoice_id: str, enabled: bool) -> None:
+        workflow_id = workflow_id_for(invoice_id)
+        await patiently(lambda: set_time_skipping(self.client, workflow_id, enabled))
 
     async def _answer_later(self, request: DeliveryRequest, reaction: str, at: datetime) -> None:
         invoice_id, channel = request.invoice_id, request.channel
         try:
             if reaction == "dispute":
                 await self._respond(invoice_id, channel, kind="dispute", message="not my order")
-                await agent_action(
-                    self.client, invoice_id, ResolveDisputeAction(agent=AGENT, outcome="cancel")
-                )
+                cancel = ResolveDisputeAction(agent=AGENT, outcome="cancel")
+                await patiently(lambda: agent_action(self.client, invoice_id, cancel))
             else:
                 promised = at.date() + timedelta(days=PROMISE_DAYS)
                 await self._respond(invoice_id, channel, kind="promise", promise_date=promised)
                 if reaction == "promise_kept":
-                    handle = self.client.get_workflow_handle(workflow_id_for(invoice_id))
-                    await self.env.fast_forward(handle, timedelta(days=PROMISE_DAYS - 1))
-                    state = await get_state(self.client, invoice_id)
-                    if state.balance > 0:
-                        await self.pay(invoice_id, state.balance, at + timedelta(PROMISE_DAYS - 1))
+                    await self._keep_promise(invoice_id, at + timedelta(days=PROMISE_DAYS - 1))
         except (RequestRefused, JourneyClosed):
             self.tally.refused += 1  # the journey's rules said no: it goes on as it would
+        except Exception:
+            self.tally.lost += 1
+            log.exception("a simulated customer's answer was lost", invoice_id=invoice_id)
         finally:
-            await set_time_skipping(self.client, workflow_id_for(invoice_id), True)
+            await self._skip(invoice_id, True)
+
+    async def _keep_promise(self, invoice_id: str, when: datetime) -> None:
+        """Let the journey's clock run to the day before the promised date, then pay."""
+        handle = self.client.get_workflow_handle(workflow_id_for(invoice_id))
+        await self.env.fast_forward(handle, timedelta(days=PROMISE_DAYS - 1))
+        state = await patiently(lambda: get_state(self.client, invoice_id))
+        if state.balance > 0:
+            await patiently(lambda: self.pay(invoice_id, state.balance, when))
 
     async def _respond(self, invoice_id: str, channel: Channel, **fields: Any) -> None:
-        await customer_response(
-            self.client, invoice_id, CustomerResponse(channel=channel, **fields)
-        )
+        response = CustomerResponse(channel=channel, **fields)
+        await patiently(lambda: customer_response(self.client, invoice_id, response))
 
 
 class SimulatedDelivery(DeliveryActivities):

@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -48,7 +49,13 @@ from infra.report_store import journey_report
 from infra.settings import Settings
 from infra.store import JourneyOutcomeRow, session_scope
 from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
-from journeys.simulated_customer import Customers, Life, SimulatedDelivery, set_time_skipping
+from journeys.simulated_customer import (
+    Customers,
+    Life,
+    SimulatedDelivery,
+    patiently,
+    set_time_skipping,
+)
 from starter.actions import get_state
 from starter.event_schema import EventOutcome, InvoiceIssued, parse_event
 from starter.event_store import record_issued
@@ -99,6 +106,7 @@ class PolicyRun:
     waiting: int
     answers: dict[str, int]
     refused: int
+    lost: int
     seconds: float
 
 
@@ -250,7 +258,7 @@ async def _waiting_for_a_person(client: Client, invoice_ids: Sequence[str]) -> i
     """How many of these journeys have nothing left on their clock (an approval, a task)."""
     waiting = 0
     for invoice_id in invoice_ids:
-        state = await get_state(client, invoice_id)
+        state = await patiently(partial(get_state, client, invoice_id))
         if state.next_step is None and state.handover_at is None:
             waiting += 1
     return waiting
@@ -323,8 +331,9 @@ async def run_policy(
                     if pays_before_first_reminder(life.rng, mix, customer.segment):
                         life.settled = True
                         customers.tally.add("pay_before_first_reminder")
-                        await customers.pay(invoice_id, AMOUNT, today)
-                    await set_time_skipping(client, workflow_id_for(invoice_id), True)
+                        await patiently(lambda: customers.pay(invoice_id, AMOUNT, today))
+                    workflow_id = workflow_id_for(invoice_id)
+                    await patiently(lambda: set_time_skipping(client, workflow_id, True))
                     return invoice_id
 
             invoice_ids = await asyncio.gather(*(begin(c) for c in portfolio))
@@ -340,6 +349,7 @@ async def run_policy(
             waiting=waiting,
             answers=dict(sorted(customers.tally.answers.items())),
             refused=customers.tally.refused,
+            lost=customers.tally.lost,
             seconds=time.monotonic() - started,
         )
 
