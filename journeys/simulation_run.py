@@ -20,11 +20,11 @@ import os
 import sys
 import tempfile
 import time
-from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func
