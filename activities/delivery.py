@@ -14,6 +14,7 @@ import asyncio
 
 from jinja2 import TemplateError
 from structlog.contextvars import bound_contextvars
+from temporalio import activity
 
 from activities.contracts import DeliveryContract
 from activities.errors import INVALID_REQUEST, TEMPLATE_ERROR, permanent
@@ -34,6 +35,12 @@ class DeliveryActivities(DeliveryContract):
         self._senders: dict[Channel, Sender] = {"email": email, "sms": sms, "call": call}
 
     async def contact(self, channel: Channel, request: DeliveryRequest) -> DeliveryResult:
+        provider = self._senders[channel].provider
+        if provider != "outbox" and activity.in_activity() and activity.info().is_local:
+            # The journey chose the outbox's local path from an older configuration; this
+            # worker has a provider now, whose rate only the channel's queue keeps. Nothing
+            # is sent or claimed: the journey sends through the queue (activity_calls.deliver).
+            return DeliveryResult(status="rerouted", provider=provider)
         with bound_contextvars(invoice_id=request.invoice_id, workflow_id=request.workflow_id):
             return await asyncio.to_thread(self.deliver, channel, request)
 

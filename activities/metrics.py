@@ -5,7 +5,8 @@ replays): the worker serves them on its own `/metrics` port (WORKER_METRICS_PORT
 (owned by activities/delivery.py) and the handover are measured without changing them:
 
 - `journeys_steps_total{channel,result}`: every attempt to deliver a reminder step, by the
-  channel it went out on and how it ended (sent, already_sent, uncertain; failed when the
+  channel it went out on and how it ended (sent, already_sent, uncertain; rerouted when a
+  local delivery met a worker with a provider and went on through the queue; failed when the
   provider refused for good, error when it will be retried).
 - `journeys_fallbacks_total{from_channel,to_channel}`: a step delivered on another channel
   than its policy's (no consent, a bad address, a failed channel), counted on its first attempt.

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, Mail, ReplyTo
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import (
@@ -34,6 +34,7 @@ from activities.errors import (
 from activities.rendering import RenderedMessage
 from activities.senders import ProviderSender
 from domain.payloads import DeliveryRequest
+from infra import customer_links
 from infra.settings import Settings
 
 PROVIDER: Final = "sendgrid"
@@ -102,6 +103,7 @@ class SendGridSender(ProviderSender):
     def __init__(self, settings: Settings, client: SendGridAPIClient | None = None) -> None:
         super().__init__(settings.store_url)
         self._from = settings.sendgrid_from_email
+        self._settings = settings
         self._client = client or SendGridAPIClient(
             api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host
         )
@@ -122,6 +124,9 @@ class SendGridSender(ProviderSender):
         )
         # Echoed back in SendGrid's event webhook, so events find their journey without
         # anyone looking up an address.
+        # A reply comes back through Inbound Parse to this journey, found by the opaque id.
+        if reply_to := customer_links.reply_address(self._settings, request.invoice_id):
+            mail.reply_to = ReplyTo(reply_to)
         mail.custom_arg = [
             CustomArg("invoice_id", request.invoice_id),
             CustomArg("step_key", request.step_key),

@@ -11,6 +11,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.models import Customer
 from domain.values import (
     Channel,
     Model,
@@ -213,3 +214,15 @@ class AgentTask(Model):
     event_id: str
     source: str = Field(min_length=1, max_length=100)
     summary: str = Field(min_length=1, max_length=2000)
+
+
+class CustomerChanged(Model):
+    """The billing system's new record of the customer (`customer.updated`), checked whole at
+    ingest. Contact details, locale, zone, consent and the business flag apply from the
+    journey's next step; the segment does not change mid-journey: `segment` is the one the
+    customer would get now (ingest computes it), recorded and used for their next invoice."""
+
+    event_id: str
+    customer: Customer
+    segment: str | None = None
+    segment_reason: str = Field(default="", max_length=500)

@@ -237,9 +237,10 @@ class JourneyInput(Model):
     history_limit: int = Field(default=10_000, ge=100)
     """Continue as new past this many history events (or when Temporal suggests it)."""
     local_channels: tuple[Channel, ...] = ()
-    """Channels delivered by a local activity (no provider rate to keep: the outbox); the
-    others go through their rate-limited task queue. Journeys started without it (all of
-    them before it existed) use the task queues."""
+    """Channels the starter's configuration delivered to the outbox: the journey asks for a
+    local activity on them, until a worker with a provider for one answers `rerouted` (then
+    that channel uses its rate-limited task queue). The others go through their queue.
+    Journeys started without it (all of them before it existed) use the task queues."""
 
     @field_validator("policy", "clock", "holidays", "opening_hours", "reference_rates")
     @classmethod

@@ -48,7 +48,9 @@ class DeliveryRequest(Model):
 
 
 class DeliveryResult(Model):
-    status: Literal["sent", "already_sent", "uncertain"]
+    status: Literal["sent", "already_sent", "uncertain", "rerouted"]
+    """`rerouted`: a local (outbox) delivery reached a worker that has a provider for the
+    channel now; nothing was sent, and the journey sends through the channel's queue."""
     provider: Literal["sendgrid", "twilio", "outbox"]
     provider_id: str | None = None
 

@@ -60,6 +60,9 @@ class JourneyState(Model):
     workflow_id: str
     phase: Phase
     segment: str
+    next_segment: str | None = None
+    """The segment the customer's latest record gives, when it differs: their next invoice
+    gets it; this journey keeps `segment` (and its policy) to the end."""
     currency: str
     amount_due: Money
     paid: Money

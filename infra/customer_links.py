@@ -80,6 +80,48 @@ def link_id(secret: bytes, invoice_id: str) -> str:
     return _b64(_mac(secret, "customer-page-link", invoice_id)[:16])
 
 
+def reply_id(secret: bytes, invoice_id: str) -> str:
+    """The invoice's link id in base32, lower case: safe in an email address's local part,
+    which mail systems may fold to one case. It names neither invoice nor customer, and is not
+    the page's credential (that needs the signature too)."""
+    raw = _mac(secret, "customer-page-link", invoice_id)[:16]
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def link_id_of_reply(rid: str) -> str | None:
+    """The link id a reply id stands for, or None if it is not one we could have made."""
+    text = rid.strip().upper()
+    if len(text) != 26 or not text.isalnum():
+        return None
+    try:
+        raw = base64.b32decode(text + "======")
+    except ValueError:
+        return None
+    return _b64(raw) if len(raw) == 16 else None
+
+
+def reply_address(settings: Settings, invoice_id: str) -> str | None:
+    """`reply+<reply id>@<SENDGRID_INBOUND_DOMAIN>` for an invoice's email, or None without
+    an inbound domain (or a secret to derive it from: the mail then goes without)."""
+    domain = settings.sendgrid_inbound_domain
+    if not domain:
+        return None
+    try:
+        return f"reply+{reply_id(page_secret(settings), invoice_id)}@{domain}"
+    except (OSError, ValueError) as err:
+        log.warning("reply-to address left out of an email", error=str(err))
+        return None
+
+
+def invoice_of_reply(settings: Settings, rid: str) -> str | None:
+    """The invoice a reply id names (its link row, registered on demand like a page's)."""
+    lid = link_id_of_reply(rid)
+    if lid is None:
+        return None
+    row = find_link(settings, lid)
+    return row.invoice_id if row is not None else None
+
+
 def _signature(secret: bytes, lid: str) -> str:
     return _b64(_mac(secret, "customer-page-signature", lid)[:12])
 

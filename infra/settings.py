@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     customer_page_requests_per_address: int = Field(
         default=120, ge=1, description="Page requests one client address may make per 10 minutes."
     )
+    sendgrid_inbound_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$",
+        description="Domain whose mail SendGrid Inbound Parse receives: outgoing email gets "
+        "the reply-to reply+<opaque id>@<it>. Unset: no reply-to.",
+    )
     bankgiro: str | None = Field(default=None, description="Bankgiro number shown on the page.")
     plusgiro: str | None = Field(default=None, description="Plusgiro number shown on the page.")
 
@@ -215,9 +221,10 @@ class Settings(BaseSettings):
         }
 
     def local_channels(self) -> tuple[Channel, ...]:
-        """Channels a journey delivers by local activity: those without a rate to keep.
-        The starter fixes them in each journey's input, so a journey keeps its way of
-        delivering for life; a rate-limited channel needs its task queue."""
+        """Channels delivered by local activity: those without a rate to keep. The starter
+        puts them in each journey's input as a first guess; a worker with a provider for one
+        of them since answers `rerouted`, and the journey uses the channel's task queue from
+        then on (`workflows.activity_calls.deliver`)."""
         return tuple(ch for ch, rate in self.channel_rates().items() if rate is None)
 
 

@@ -46,6 +46,18 @@ def invoice_known(url: str, invoice_id: str) -> bool:
         return s.get(InvoiceRow, invoice_id) is not None
 
 
+def open_invoices_of(url: str, customer_id: str) -> list[str]:
+    """The customer's open invoices, whose journeys are running: from the store, which ingest
+    keeps, not from Temporal's visibility (eventually consistent, and a scan)."""
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(InvoiceRow.id)
+            .where(InvoiceRow.customer_id == customer_id, InvoiceRow.status == "open")
+            .order_by(col(InvoiceRow.id))
+        )
+        return list(rows.all())
+
+
 def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInvoice]:
     """The customer's earlier invoices, with the date each was paid in full if it was.
 

@@ -33,6 +33,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from domain.messages import CustomerChanged
 from domain.models import JourneyClock, JourneyInput, workflow_id_for
 from domain.policies import PolicyFile
 from domain.segmentation import (
@@ -63,13 +64,14 @@ from starter.event_store import (
     history_of,
     invoice_known,
     mark_applied,
+    open_invoices_of,
     pending_for,
     record_customer_event,
     record_event,
     record_issued,
 )
 from starter.journey_calendar import ClockFactory, public_holidays
-from starter.journey_signals import reopen, signal_change
+from starter.journey_signals import reopen, signal_change, tell_customer_journeys
 from workflows.describe import search_attributes, static_details, static_summary
 from workflows.journey import InvoiceJourney
 
@@ -201,7 +203,7 @@ async def _apply_event(
             elif isinstance(event, InvoiceChange):
                 outcome = await _apply_invoice_change(client, settings, event)
             else:
-                outcome = await _apply_customer_event(settings, event)
+                outcome = await _apply_customer_event(client, settings, policies, event)
         except IntegrityError:
             # Another delivery of this event (or another invoice.issued for the same invoice)
             # recorded first. The Temporal side is idempotent, so look again: the second pass
@@ -338,14 +340,20 @@ async def _drain_pending(client: Client, settings: Settings, invoice_id: str) ->
 
 
 async def _apply_customer_event(
-    settings: Settings, event: CustomerUpdated | CustomerChurned
+    client: Client,
+    settings: Settings,
+    policies: PolicyFile,
+    event: CustomerUpdated | CustomerChurned,
 ) -> EventOutcome:
     if isinstance(event, CustomerUpdated):
+        told = await _tell_journeys(client, settings, policies, event)
         outcome = EventOutcome(
             event_id=event.id,
             type=event.type,
             status="customer_updated",
-            detail="customer record updated; running journeys keep the snapshot they started with",
+            detail=f"customer record updated; {told} running journey(s) told: contact details, "
+            "locale, time zone, consent and business flag apply from their next step, a new "
+            "segment from the next invoice",
             customer_id=event.customer_id,
         )
     else:
@@ -358,3 +366,22 @@ async def _apply_customer_event(
         )
     await asyncio.to_thread(record_customer_event, settings.store_url, event, outcome)
     return outcome
+
+
+async def _tell_journeys(
+    client: Client, settings: Settings, policies: PolicyFile, event: CustomerUpdated
+) -> int:
+    """The new record to every running journey of the customer, with the segment it gives
+    now (recorded there, applied to the next invoice). The record was checked whole when the
+    event was parsed, so no journey sees a half-valid one; Temporal first, store second."""
+    url, cust = settings.store_url, event.data.customer
+    invoice_ids = await asyncio.to_thread(open_invoices_of, url, cust.id)
+    if not invoice_ids:
+        return 0
+    history = await asyncio.to_thread(history_of, url, cust.id, "")
+    as_of = event.occurred_at.date()
+    segment, reason = choose_segment(cust, history, policies.segmentation, as_of=as_of)
+    change = CustomerChanged(
+        event_id=event.id, customer=cust, segment=segment, segment_reason=reason[:500]
+    )
+    return await tell_customer_journeys(client, invoice_ids, change)

@@ -18,7 +18,13 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.messages import InvoiceCredited, InvoiceVoided, PaymentReceived, PaymentReversed
+from domain.messages import (
+    CustomerChanged,
+    InvoiceCredited,
+    InvoiceVoided,
+    PaymentReceived,
+    PaymentReversed,
+)
 from domain.models import JourneyInput, workflow_id_for
 from infra.settings import Settings
 from starter.event_schema import (
@@ -93,6 +99,24 @@ async def signal_change(
             f"invoice {event.invoice_id!r} is known but Temporal has no journey for it"
         )
     return "journey_closed", f"the journey had already ended ({closed}); event recorded only"
+
+
+async def tell_customer_journeys(
+    client: Client, invoice_ids: list[str], change: CustomerChanged
+) -> int:
+    """Signal `customer_updated` to each of the customer's running journeys; how many heard
+    it (a journey that ended meanwhile answers NOT_FOUND and is skipped)."""
+    told = 0
+    for invoice_id in invoice_ids:
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(invoice_id))
+        try:
+            await handle.signal(InvoiceJourney.customer_updated, change)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue
+        told += 1
+    return told
 
 
 REOPEN_DUE_DAYS = 10

@@ -20,7 +20,7 @@ import email.policy
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from email.parser import BytesParser
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
@@ -295,17 +295,6 @@ def attempt_by_provider_id(
             statement = statement.where(ContactAttemptRow.provider == provider)
         statement = statement.order_by(col(ContactAttemptRow.id).desc())
         return s.exec(statement).first()
-
-
-def set_sms_consent(url: str, customer_ids: Sequence[str], granted: bool) -> None:
-    with session_scope(url) as s:
-        for customer_id in customer_ids:
-            row = s.get(CustomerRow, customer_id)
-            if row is None:
-                continue
-            row.consent_sms = granted
-            row.updated_at = datetime.now(UTC)
-            s.add(row)
 
 
 def customer_from_row(row: CustomerRow | None) -> Customer | None:

@@ -9,8 +9,11 @@ is 403 and nothing is applied. Each event is applied once by its `sg_event_id`:
   permanent=True)`, so the step is re-sent on the next channel and later steps skip email.
 - `bounce` of type `blocked` (the receiving server refused this time): `delivery_failed(email,
   permanent=False)`, the step falls back, later steps may use email again.
-- anything else (processed, delivered, deferred, open, click, spamreport, unsubscribe, ...):
-  recorded, not applied.
+- `unsubscribe`, `group_unsubscribe` and `spamreport`: the customer does not want our email;
+  email consent is withdrawn for every customer with that address (and the one whose invoice
+  the email was about) and their running journeys get `consent_changed(email, False)`, the
+  mechanism Twilio's STOP uses for SMS (`starter.consent`). `group_resubscribe` gives it back.
+- anything else (processed, delivered, deferred, open, click, ...): recorded, not applied.
 
 The journey comes from the `invoice_id`/`step_key` custom args every email carries
 (activities/sendgrid_sender.py), else from the ledger by the message id.
@@ -18,8 +21,10 @@ The journey comes from the `invoice_id`/`step_key` custom args every email carri
 `POST /v1/webhooks/sendgrid/inbound` is Inbound Parse (multipart form: from, to, subject,
 text, ...). SendGrid does not sign it, so when SENDGRID_INBOUND_TOKEN is set the URL must carry
 `?token=<it>` (configure the full URL in SendGrid); otherwise 403. The reply is matched to
-invoices by, in order: a `reply+<invoice id>@...` recipient, an open invoice's number in the
-subject, the sender's address (all of that customer's open invoices). Each matched journey
+invoices by, in order: the `reply+<opaque id>@<SENDGRID_INBOUND_DOMAIN>` recipient every
+reminder email carries as its reply-to (`infra.customer_links.reply_address`: the page link's
+id, no personal data, not the invoice id), an open invoice's number in the subject, the
+sender's address (all of that customer's open invoices). Each matched journey
 gets `agent_task(source="email reply", summary=subject + first 500 characters)`; a reply
 that matches nothing is a dead letter.
 """
@@ -40,9 +45,11 @@ from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from temporalio.client import Client
 
-from domain.messages import AgentTask, DeliveryFailure
+from domain.messages import AgentTask, ConsentChange, DeliveryFailure
+from infra import customer_links
 from infra.logging import get_logger
 from infra.settings import Settings
+from starter.consent import change_consent
 from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,
@@ -58,6 +65,7 @@ from starter.routing import (
     remember,
     seen,
     signal_journey,
+    target_for_invoice,
 )
 from workflows.journey import InvoiceJourney
 
@@ -71,13 +79,21 @@ MAX_EVENTS_BYTES = 8 * 1024 * 1024
 SIGNATURE = EventWebhookHeader.SIGNATURE
 TIMESTAMP = EventWebhookHeader.TIMESTAMP
 
-_REPLY_ADDRESS = re.compile(r"^reply\+(?P<invoice>[^@]+)@", re.IGNORECASE)
+_REPLY_ADDRESS = re.compile(r"^reply\+(?P<id>[^@]+)@", re.IGNORECASE)
 _TOKEN = re.compile(r"[\w-]+")
 
 
 # --- mapping (pure) --------------------------------------------------------------------------
 
 FailureKind = Literal["permanent", "temporary"]
+
+CONSENT_EVENTS: dict[str, bool] = {
+    "unsubscribe": False,
+    "group_unsubscribe": False,
+    "spamreport": False,
+    "group_resubscribe": True,
+}
+"""SendGrid events that are the customer's word on email: consent withdrawn or given back."""
 
 
 def failure_kind(event: dict[str, Any]) -> FailureKind | None:
@@ -173,6 +189,8 @@ async def _handle_event(settings: Settings, client: Client, event: object) -> st
     event_id: str = event["sg_event_id"]
     if await seen(settings, PROVIDER, event_id):
         return "duplicates"
+    if (granted := CONSENT_EVENTS.get(str(event.get("event")))) is not None:
+        return await _consent_event(settings, client, event, event_id, granted)
     kind = failure_kind(event)
     if kind is None:
         await remember(settings, PROVIDER, event_id, f"ignored: {event.get('event')}")
@@ -213,6 +231,35 @@ async def _handle_event(settings: Settings, client: Client, event: object) -> st
     return "applied" if result == "applied" else "ignored"
 
 
+async def _consent_event(
+    settings: Settings, client: Client, event: dict[str, Any], event_id: str, granted: bool
+) -> str:
+    """Unsubscribe, spam report or resubscribe: the customers with that address, and the one
+    whose invoice the email was about (its custom args), change their email consent."""
+    url = settings.store_url
+    customers = await asyncio.to_thread(customers_by_email, url, str(event.get("email") or ""))
+    ids = {c.id for c in customers}
+    invoice_id = event.get("invoice_id")
+    if isinstance(invoice_id, str) and (
+        owner := await asyncio.to_thread(target_for_invoice, url, invoice_id)
+    ):
+        ids.add(owner.customer_id)
+    kind = str(event.get("event"))
+    if not ids:
+        await record_async(settings, "sendgrid-events", event, f"{kind}: no customer found")
+        await remember(settings, PROVIDER, event_id, "dead letter: no customer")
+        return "dead_letters"
+    change = ConsentChange(
+        event_id=f"sendgrid:{event_id}", channel="email", granted=granted, source=f"SendGrid {kind}"
+    )
+    targets = await change_consent(settings, client, sorted(ids), change)
+    log.info("email consent changed", sendgrid_event=kind, granted=granted, journeys=len(targets))
+    await remember(
+        settings, PROVIDER, event_id, f"email consent {'given' if granted else 'withdrawn'}"
+    )
+    return "applied"
+
+
 # --- inbound parse ---------------------------------------------------------------------------
 
 
@@ -230,12 +277,24 @@ def _addresses(form: Form) -> list[str]:
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def reply_invoice_ids(addresses: list[str]) -> list[str]:
+def reply_ids(addresses: list[str]) -> list[str]:
+    """The opaque ids of the `reply+<id>@...` recipients."""
     ids = []
     for address in addresses:
         if m := _REPLY_ADDRESS.match(address):
-            ids.append(m.group("invoice"))
+            ids.append(m.group("id"))
     return ids
+
+
+def invoices_of_replies(settings: Settings, rids: list[str]) -> list[str]:
+    """The invoices the reply ids name; none when no page secret can be had (the reply is
+    then matched by subject and sender, as before reply addresses existed)."""
+    try:
+        found = [customer_links.invoice_of_reply(settings, rid) for rid in rids]
+    except (OSError, ValueError) as err:
+        log.warning("reply addresses not checked", error=str(err))
+        return []
+    return [invoice_id for invoice_id in found if invoice_id is not None]
 
 
 def subject_tokens(subject: str) -> list[str]:
@@ -266,7 +325,8 @@ def _text(form: Form) -> str:
 
 async def _match(settings: Settings, form: Form, sender: str) -> tuple[list[Target], str]:
     url = settings.store_url
-    ids = reply_invoice_ids(_addresses(form))
+    rids = reply_ids(_addresses(form))
+    ids = await asyncio.to_thread(invoices_of_replies, settings, rids) if rids else []
     if ids and (found := await asyncio.to_thread(open_targets_by_id, url, ids)):
         return found, "reply address"
     customers = await asyncio.to_thread(customers_by_email, url, sender)

@@ -34,6 +34,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from domain.messages import AgentTask, ConsentChange, CustomerResponse
 from domain.values import Locale
 from infra.settings import Settings
+from starter.consent import change_consent
 from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,
@@ -43,8 +44,6 @@ from starter.routing import (
     customers_by_phone,
     local_today,
     open_targets_for_customers,
-    set_sms_consent,
-    signal_journey,
 )
 from starter.sms_rating import rate_by_sms
 from starter.webhooks_twilio_common import (
@@ -56,7 +55,6 @@ from starter.webhooks_twilio_common import (
     twilio_router,
     twiml,
 )
-from workflows.journey import InvoiceJourney
 
 STOP_WORDS = frozenset(
     {"stop", "stopp", "stopall", "unsubscribe", "cancel", "end", "quit", "avsluta"}
@@ -271,15 +269,13 @@ async def _consent(sms: Sms) -> str:
     """STOP or START: the customer rows first (later steps read them), then each journey."""
     kind = sms.command.kind
     granted = kind == "start"
-    await asyncio.to_thread(set_sms_consent, sms.settings.store_url, sms.customer_ids, granted)
     change = ConsentChange(
         event_id=sms.event_id,
         channel="sms",
         granted=granted,
         source=f"SMS {sms.body.upper()[:40]}",
     )
-    for t in sms.targets:
-        await signal_journey(sms.client, t.invoice_id, InvoiceJourney.consent_changed, change)
+    await change_consent(sms.settings, sms.client, sms.customer_ids, change)
     return sms.text(kind)
 
 

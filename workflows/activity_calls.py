@@ -8,6 +8,7 @@ are the knobs an operator asks about ("how long do we retry an SMS?").
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -15,8 +16,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
-from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
-from domain.payloads import DeliveryRequest, HandoverRequest, HandoverResult
+from activities.contracts import (
+    CHANNEL_ACTIVITIES,
+    DeliveryContract,
+    HandoverContract,
+    OutcomeContract,
+)
+from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
 from domain.state import JourneyOutcome
 from domain.values import Channel
 
@@ -60,15 +66,26 @@ CHANNEL_QUEUES_PATCH = "per-channel-task-queues"
 """Journeys scheduled before the channel queues existed keep delivering on the base queue."""
 
 
+ROUTE_AT_SEND_PATCH = "route-at-send"
+"""Journeys since this patch follow the worker's providers: a local (outbox) delivery the
+worker answers `rerouted` goes through the channel's rate-limited queue, and so does every
+later one on that channel."""
+
+
 async def deliver(
-    req: DeliveryRequest, summary: str, *, local: bool
+    req: DeliveryRequest, summary: str, *, local: bool, routed: set[Channel] | None = None
 ) -> tuple[bool, str, str | None]:
     """Deliver one contact: (delivered, outcome for the history, error type if any).
 
     A channel without a provider's rate limit (the outbox) is delivered by a local activity
     (`local`), inside the workflow task that decided on it: one marker in the history instead
     of a task-queue round trip and a second workflow task. A rate-limited channel goes
-    through its own task queue, where the server holds it to the rate."""
+    through its own task queue, where the server holds it to the rate.
+
+    Which is which is the worker's configuration when the step is delivered: a worker with a
+    provider for a channel answers a local delivery `rerouted` without sending
+    (`activities.delivery`), and the step, and every later one on that channel (`routed`, the
+    ledger's), goes through the queue. The outbox journeys' steady state costs nothing extra."""
     contact = CHANNEL_ACTIVITIES[req.channel]
     try:
         if local:
@@ -80,19 +97,14 @@ async def deliver(
                 start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
             )
+            if result.status == "rerouted" and workflow.patched(ROUTE_AT_SEND_PATCH):
+                if routed is not None:
+                    routed.add(req.channel)
+                result = await _queued(contact, req, summary, channel_queue=True)
         else:
-            queue = None
-            if workflow.patched(CHANNEL_QUEUES_PATCH):
-                queue = channel_task_queue(workflow.info().task_queue, req.channel)
-            result = await workflow.execute_activity_method(
-                contact,
-                req,
-                task_queue=queue,
-                retry_policy=DELIVERY_RETRY,
-                summary=summary,
-                start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
-                schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
-            )
+            # A channel rerouted in this run is on the new code: its queue needs no patch.
+            channel_queue = routed is not None and req.channel in routed
+            result = await _queued(contact, req, summary, channel_queue=channel_queue)
     except (ActivityError, ApplicationError, TemporalTimeoutError) as err:
         # A queued activity's failure arrives wrapped in ActivityError; a local
         # activity's arrives as it was raised (or as the timeout that ended it).
@@ -101,6 +113,27 @@ async def deliver(
         kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "failed"
         return False, f"{kind}: {reason}", kind
     return True, f"{result.status} via {result.provider}", None
+
+
+async def _queued(
+    contact: Callable[[DeliveryContract, DeliveryRequest], Awaitable[DeliveryResult]],
+    req: DeliveryRequest,
+    summary: str,
+    *,
+    channel_queue: bool,
+) -> DeliveryResult:
+    queue = None
+    if channel_queue or workflow.patched(CHANNEL_QUEUES_PATCH):
+        queue = channel_task_queue(workflow.info().task_queue, req.channel)
+    return await workflow.execute_activity_method(
+        contact,
+        req,
+        task_queue=queue,
+        retry_policy=DELIVERY_RETRY,
+        summary=summary,
+        start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
+        schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
+    )
 
 
 async def hand_over(req: HandoverRequest) -> HandoverResult:

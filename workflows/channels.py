@@ -16,6 +16,8 @@ FALLBACK_ORDER: dict[Channel, tuple[Channel, ...]] = {
     "call": ("call", "sms", "email"),
 }
 """Where a step goes when its own channel cannot be used: never from a message up to a call."""
+WRITTEN_CHANNELS: tuple[Channel, ...] = ("email", "sms")
+"""A thank-you or an installment reminder goes on the first of these the customer accepts."""
 
 
 def channel_unavailable(
@@ -59,3 +61,10 @@ def pick_channel(
 def unavailable_channels(inp: JourneyInput, ledger: Ledger) -> tuple[Channel, ...]:
     channels: tuple[Channel, ...] = ("email", "sms", "call")
     return tuple(c for c in channels if channel_unavailable(inp, ledger, c))
+
+
+def first_open_channel(inp: JourneyInput, ledger: Ledger) -> Channel | None:
+    for channel in WRITTEN_CHANNELS:
+        if not channel_unavailable(inp, ledger, channel):
+            return channel
+    return None

@@ -31,6 +31,7 @@ from domain.messages import (
     AgentTask,
     ConsentChange,
     ConversationHeld,
+    CustomerChanged,
     CustomerResponse,
     DeliveryFailure,
     InvoiceCredited,
@@ -42,14 +43,13 @@ from domain.models import JourneyInput, Step, workflow_id_for
 from domain.payloads import DeliveryRequest
 from domain.state import HistoryEntry, JourneyState
 from domain.values import Channel
+from workflows.customer_updates import CUSTOMER_UPDATES_PATCH, apply_customer_update
 from workflows.describe import publish, search_attributes, step_label
 from workflows.requests import delivery_request, handover_request, journey_outcome
 
 LEAN_JOURNEY_PATCH = "lean-journey"
 """Journeys started since this patch leave the search attributes the starter set alone and
 record their outcome in a local activity. Journeys started before it replay as they ran."""
-WRITTEN_CHANNELS: tuple[Channel, ...] = ("email", "sms")
-"""A thank-you or an installment reminder goes on the first of these the customer accepts."""
 
 
 @workflow.defn(name="InvoiceJourney", sandboxed=False)
@@ -106,6 +106,12 @@ class InvoiceJourney:
     def consent_changed(self, c: ConsentChange) -> None:
         if self._first_time(c.event_id):
             rules.apply_consent(self._ledger, c, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def customer_updated(self, u: CustomerChanged) -> None:
+        if workflow.patched(CUSTOMER_UPDATES_PATCH) and self._first_time(u.event_id):
+            apply_customer_update(self._inp, self._ledger, u, workflow.now())
             self._touch()
 
     @workflow.signal
@@ -280,7 +286,7 @@ class InvoiceJourney:
         ledger = self._ledger
         ledger.plan_reminded = index
         due, amount = ledger.plan[index]
-        if (channel := self._first_open_channel()) is None:
+        if (channel := planning.first_open_channel(self._inp, self._ledger)) is None:
             return
         step = Step(offset_days=0, channel=channel, template="installment_reminder")
         req = self._request(step, f"plan-{index}-{channel}")
@@ -322,7 +328,7 @@ class InvoiceJourney:
 
     async def _thank(self) -> None:
         """A paid invoice gets a thank-you on the first channel the customer accepts."""
-        if (channel := self._first_open_channel()) is None:
+        if (channel := planning.first_open_channel(self._inp, self._ledger)) is None:
             return
         step = Step(offset_days=0, channel=channel, template="thank_you")
         _, outcome, _ = await self._deliver(
@@ -339,12 +345,6 @@ class InvoiceJourney:
         await calls.record_outcome(outcome, local=self._lean)
 
     # --- contacting the customer -----------------------------------------------------------
-
-    def _first_open_channel(self) -> Channel | None:
-        for channel in WRITTEN_CHANNELS:
-            if not planning.channel_unavailable(self._inp, self._ledger, channel):
-                return channel
-        return None
 
     def _request(self, step: Step, key: str, fee_now: Decimal = Decimal("0")) -> DeliveryRequest:
         return delivery_request(
@@ -370,8 +370,8 @@ class InvoiceJourney:
         )
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
-        local = req.channel in self._inp.local_channels
-        return await calls.deliver(req, summary, local=local)
+        local = req.channel in self._inp.local_channels and req.channel not in self._ledger.routed
+        return await calls.deliver(req, summary, local=local, routed=self._ledger.routed)
 
     # --- bookkeeping -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from domain.models import JourneyClock, JourneyInput
 from domain.opening_hours import WEEKDAYS, OpeningHours, OpeningInterval
 from domain.values import Channel
 from domain.windows import CALL_MIN_OPEN, NoContactSlotError, next_contact_slot
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, customer
 
 # --- journey time ----------------------------------------------------------------------------
 
@@ -59,9 +59,10 @@ def company_zone(inp: JourneyInput) -> str:
 
 def known_zone(inp: JourneyInput, ledger: Ledger) -> str | None:
     """The customer's zone as the contact windows see it: None when unknown."""
-    if inp.customer.timezone is None and not ledger.revisions.unknown_zone:
+    zone = customer(inp, ledger).timezone
+    if zone is None and not ledger.revisions.unknown_zone:
         return LEGACY_ZONE
-    return inp.customer.timezone
+    return zone
 
 
 def calendar_zone(inp: JourneyInput, ledger: Ledger) -> str:

@@ -110,6 +110,15 @@ class Ledger:
     """Payments and credits before the plan began: installments count what came after."""
     revisions: Revisions = field(default_factory=Revisions)
     """Set by the workflow when its run starts; see `Revisions`."""
+    customer: Customer | None = None
+    """The customer's latest record (`customer.updated` during the journey); None: the
+    input's snapshot still holds. See `customer`."""
+    next_segment: str | None = None
+    """The segment the customer's record now gives, when it differs from the journey's own:
+    recorded, and applied to their next invoice, never to this journey."""
+    routed: set[Channel] = field(default_factory=set)
+    """Channels the input named local whose worker now has a provider for them: delivered
+    through their rate-limited task queue from then on (see `activity_calls.deliver`)."""
 
     @property
     def balance(self) -> Decimal:
@@ -145,7 +154,9 @@ def hold_phase(holds: Holds) -> Phase | None:
 
 
 def customer(inp: JourneyInput, ledger: Ledger) -> Customer:
-    """The customer as the journey knows them now: the start snapshot plus what agents said."""
-    if ledger.vulnerable and not inp.customer.vulnerable:
-        return inp.customer.model_copy(update={"vulnerable": True})
-    return inp.customer
+    """The customer as the journey knows them now: the start snapshot, or the latest record
+    the billing system sent since, plus what agents said."""
+    known = ledger.customer or inp.customer
+    if ledger.vulnerable and not known.vulnerable:
+        return known.model_copy(update={"vulnerable": True})
+    return known

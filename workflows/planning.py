@@ -13,7 +13,12 @@ from typing import Literal
 
 from domain.models import JourneyInput
 from domain.state import CLOSED_PHASES, JourneyState, NextStep, Phase
-from workflows.channels import channel_unavailable, pick_channel, unavailable_channels
+from workflows.channels import (
+    channel_unavailable,
+    first_open_channel,
+    pick_channel,
+    unavailable_channels,
+)
 from workflows.journey_time import (
     calendar_zone,
     contact_slot,
@@ -33,6 +38,7 @@ __all__ = [
     "Ledger",
     "Revisions",
     "channel_unavailable",
+    "first_open_channel",
     "decide",
     "dump_ledger",
     "fee_for_step",
@@ -251,6 +257,7 @@ def snapshot(
         workflow_id=workflow_id,
         phase=decision.phase,
         segment=inp.segment,
+        next_segment=ledger.next_segment,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
         paid=ledger.paid,

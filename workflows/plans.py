@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from domain.models import JourneyInput
 from workflows.journey_time import customer_today
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, customer
 from workflows.money import amount_text, plan_fee
 from workflows.planning import installment_schedule
 
@@ -50,7 +50,7 @@ def approve_plan(
             ledger.fee_kinds.append(decision.kind)
     else:  # runs before the fee went through the jurisdiction pack
         fee = inp.policy.plan_fee or Decimal("0")
-        if not inp.customer.fee_agreed or inp.customer.vulnerable:
+        if not customer(inp, ledger).fee_agreed or customer(inp, ledger).vulnerable:
             fee = Decimal("0")
     ledger.fees += fee
     first_due = first_due or today + timedelta(days=interval_days)

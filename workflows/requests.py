@@ -11,13 +11,14 @@ from domain.models import JourneyInput, Step
 from domain.payloads import DeliveryRequest, HandoverRequest
 from domain.state import JourneyOutcome
 from domain.values import Channel
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, customer
 from workflows.money import interest_due
 
 
-def address(inp: JourneyInput, channel: Channel) -> str:
-    """Where a contact on `channel` goes: the email address, or the phone for SMS and calls."""
-    c = inp.customer
+def address(inp: JourneyInput, channel: Channel, ledger: Ledger | None = None) -> str:
+    """Where a contact on `channel` goes: the email address, or the phone for SMS and calls,
+    from the customer's latest record."""
+    c = inp.customer if ledger is None else customer(inp, ledger)
     to = c.email if channel == "email" else c.phone
     assert to is not None  # pick_channel only offers channels with an address
     return to
@@ -34,16 +35,17 @@ def delivery_request(
     fee_now: Decimal = Decimal("0"),
 ) -> DeliveryRequest:
     """One contact as the template sees it: the balance and fees include this step's fee."""
+    c = customer(inp, ledger)
     return DeliveryRequest(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
         step_key=key,
         channel=step.channel,
         template=step.template,
-        locale=inp.customer.locale,
-        customer_id=inp.customer.id,
-        customer_name=inp.customer.name,
-        to=address(inp, step.channel),
+        locale=c.locale,
+        customer_id=c.id,
+        customer_name=c.name,
+        to=address(inp, step.channel, ledger),
         invoice_number=inp.invoice.number,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,

@@ -40,7 +40,7 @@ from domain.models import JourneyInput
 from domain.state import HistoryEntry
 from domain.windows import is_open
 from workflows.journey_time import calendar_zone, customer_today
-from workflows.ledger import Ledger
+from workflows.ledger import Ledger, customer
 from workflows.money import amount_text as _money
 from workflows.planning import (
     CONTACT_REQUEST_PAUSE_DAYS,
@@ -296,7 +296,7 @@ def check_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         if ledger.handover_approval == "blocked":
             return "handover is already blocked"
     elif isinstance(a, MarkVulnerableAction):
-        if ledger.vulnerable or inp.customer.vulnerable:
+        if customer(inp, ledger).vulnerable:
             return "the customer is already marked vulnerable"
     return None
 

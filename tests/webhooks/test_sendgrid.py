@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
+from infra.customer_links import page_secret, reply_id
 from infra.store import DeadLetterRow, WebhookEventRow, session_scope
 from starter.webhooks_sendgrid import (
     failure_kind,
     message_id_candidates,
-    reply_invoice_ids,
+    reply_ids,
     subject_tokens,
 )
 from tests.webhooks.conftest import (
@@ -59,7 +60,7 @@ def test_which_events_are_failures() -> None:
 
 def test_message_ids_and_addresses() -> None:
     assert message_id_candidates("abc.filter01.1") == ["abc.filter01.1", "abc.filter01", "abc"]
-    assert reply_invoice_ids(["reply+inv_1001@in.example.com", "x@y.se"]) == ["inv_1001"]
+    assert reply_ids(["reply+abc234@in.example.com", "x@y.se"]) == ["abc234"]
     assert subject_tokens("Re: Påminnelse: faktura 1001 (OCR 10014)") == ["1001", "10014"]
 
 
@@ -164,13 +165,19 @@ async def test_an_email_reply_becomes_an_agent_task(inbound: Inbound) -> None:
 
 async def test_replies_are_matched_by_address_or_sender(inbound: Inbound) -> None:
     journey = await start_journey(inbound)
+    rid = reply_id(page_secret(inbound.settings), journey.invoice_id)
     by_address = await inbound.http.post(
+        INBOUND,
+        files=reply_form("Re: hej", sender="someone@else.se", to=f"reply+{rid.upper()}@x.se"),
+    )
+    assert by_address.json()["invoices"] == [journey.invoice_id]
+    raw_id = await inbound.http.post(  # the invoice id itself names nothing
         INBOUND,
         files=reply_form(
             "Re: hej", sender="someone@else.se", to=f"reply+{journey.invoice_id}@x.se"
         ),
     )
-    assert by_address.json()["invoices"] == [journey.invoice_id]
+    assert raw_id.json()["status"] == "dead_letter"
     by_sender = await inbound.http.post(INBOUND, files=reply_form("Fråga om min räkning"))
     assert by_sender.json()["invoices"] == [journey.invoice_id]
 
