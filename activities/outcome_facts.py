@@ -19,10 +19,10 @@ from domain.models import Customer
 from domain.policies import PolicyFile
 from domain.segmentation import (
     DEFAULT_THRESHOLDS,
-    PastInvoice,
     customer_lifetime_value,
 )
 from domain.state import JourneyOutcome
+from infra.invoice_history import past_invoice
 from infra.store import (
     ContactAttemptRow,
     CustomerRow,
@@ -68,17 +68,7 @@ def _lifetime_value(
     session: Session, customer: Customer, policies: PolicyFile | None, currency: str, as_of: date
 ) -> Decimal:
     rows = session.exec(select(InvoiceRow).where(InvoiceRow.customer_id == customer.id)).all()
-    past = [
-        PastInvoice(
-            invoice_id=r.id,
-            issued_at=r.issued_at,
-            due_date=r.due_date,
-            status=r.status,
-            amount=r.amount_due,
-            currency=r.currency,
-        )
-        for r in rows
-    ]
+    past = [past_invoice(r) for r in rows]
     thresholds = policies.segmentation if policies is not None else DEFAULT_THRESHOLDS
     value = customer_lifetime_value(customer, past, thresholds, as_of)
     return value.get(currency, Decimal("0"))

@@ -160,12 +160,18 @@ def parse_policies(data: Mapping[str, Any]) -> PolicyFile:
     return policies
 
 
+def read_toml(text: str, source: str, error: type[ValueError]) -> dict[str, Any]:
+    """A configuration file's text as data; bad syntax is raised as `error`, naming `source`
+    (the policy file and the simulator's behaviour file answer alike)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise error(f"{source}: not valid TOML: {err}") from None
+
+
 def parse_policy_toml(text: str, source: str) -> PolicyFile:
     """The policy file's text, parsed and validated; every message starts with `source`."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise PolicyConfigError(f"{source}: not valid TOML: {err}") from None
+    raw = read_toml(text, source, PolicyConfigError)
     try:
         return parse_policies(raw)
     except PolicyConfigError as err:

@@ -93,6 +93,16 @@ class ReportFilter:
     segment: str | None = None
     policy: str | None = None
 
+    def describe(self) -> str:
+        """The limits in words, as the report's title shows them ("" for none)."""
+        parts = (
+            f"closed from {self.period_from}" if self.period_from else "",
+            f"to {self.period_to}" if self.period_to else "",
+            f"segment {self.segment}" if self.segment else "",
+            f"policy {self.policy}" if self.policy else "",
+        )
+        return ", ".join(part for part in parts if part)
+
     def admits(self, fact: OutcomeFact) -> bool:
         day = fact.closed_at.date()
         return (

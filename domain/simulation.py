@@ -25,14 +25,13 @@ history, so the store's lifetime value of each (and the report's "LTV lost") is 
 from __future__ import annotations
 
 import random
-import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.policies import format_validation_error
+from domain.policies import format_validation_error, read_toml
 from domain.reporting import Report
 
 Chance = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -72,10 +71,7 @@ class BehaviourFile(BaseModel):
 
 
 def parse_behaviour(text: str, source: str) -> BehaviourFile:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise BehaviourError(f"{source}: not valid TOML: {err}") from None
+    raw = read_toml(text, source, BehaviourError)
     try:
         parsed = BehaviourFile.model_validate(raw)
     except ValidationError as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +22,10 @@ from journeys.command import UserError, command, err, load_settings, out
 events_app = typer.Typer(help="Billing events.", no_args_is_help=True)
 
 IMPORT_CONCURRENCY = 8
-"""Invoices imported at once by `events import`; one invoice's events stay in file order."""
+"""Invoices with several events in a chunk applied at once (each invoice's in file order);
+new invoices alone in a chunk are started many at a time (`starter/issue_batch.py`)."""
+IMPORT_CHUNK = 500
+"""Lines applied as one batch, as `POST /v1/events` applies an array of 500."""
 
 
 @dataclass
@@ -64,19 +67,14 @@ async def _import(
     from infra.migrations import init_db
     from infra.policy_file import load_policies
     from infra.temporal import connect
-    from starter.ingest import Ingest, invoice_owners, ordering_key
+    from starter.ingest import Ingest
 
     policies = load_policies(settings.policy_file)
     init_db(settings.store_url)
     client = await connect(settings)
     ingest = Ingest(client, settings, policies)
-    groups: dict[str, list[_Line]] = defaultdict(list)
-    owners = invoice_owners([line.event for line in lines])
-    for line in lines:
-        groups[ordering_key(line.event, owners)].append(line)
     statuses: Counter[str] = Counter()
     problems: list[tuple[int, str]] = []
-    limit = asyncio.Semaphore(concurrency)
 
     # On stderr, and only drawn on a terminal: piped output stays the summary alone.
     progress = Progress(
@@ -88,25 +86,22 @@ async def _import(
         transient=True,
     )
     task = progress.add_task("importing", total=len(lines))
-
-    async def run_group(group: list[_Line]) -> None:
-        async with limit:
-            for line in group:
-                try:
-                    [outcome] = await ingest([line.event])
-                except Exception as e:  # reported per line; the other lines go on
-                    problems.append((line.number, f"line {line.number}: {_describe(e)}"))
-                    continue
-                finally:
-                    progress.advance(task)
-                statuses[outcome.status] += 1
-
     with progress:
-        await asyncio.gather(*(run_group(g) for g in groups.values()))
+        # Chunks in file order, one after another: an invoice's events keep the file's order
+        # across chunks, and within a chunk the ingest keeps it (its ordering groups).
+        for first in range(0, len(lines), IMPORT_CHUNK):
+            chunk = lines[first : first + IMPORT_CHUNK]
+            results = await ingest.settle([line.event for line in chunk], concurrency)
+            for line, result in zip(chunk, results, strict=True):
+                if isinstance(result, BaseException):
+                    problems.append((line.number, f"line {line.number}: {_describe(result)}"))
+                else:
+                    statuses[result.status] += 1
+            progress.advance(task, len(chunk))
     return statuses, [text for _, text in sorted(problems)]
 
 
-def _describe(e: Exception) -> str:
+def _describe(e: BaseException) -> str:
     from temporalio.service import RPCError
 
     if isinstance(e, RPCError):

@@ -50,17 +50,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def report_table(report: Report) -> Table:
-    f = report.filter
-    scope = ", ".join(
-        part
-        for part in (
-            f"closed from {f.period_from}" if f.period_from else "",
-            f"to {f.period_to}" if f.period_to else "",
-            f"segment {f.segment}" if f.segment else "",
-            f"policy {f.policy}" if f.policy else "",
-        )
-        if part
-    )
+    scope = report.filter.describe()
     table = Table(
         *(HEADERS[c] for c in COLUMNS),
         title=f"Journeys report: {report.journeys} finished journeys"

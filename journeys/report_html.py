@@ -125,17 +125,7 @@ def _money(value: Decimal) -> str:
 
 
 def report_html(report: Report) -> str:
-    f = report.filter
-    scope = ", ".join(
-        p
-        for p in (
-            f"closed from {f.period_from}" if f.period_from else "",
-            f"to {f.period_to}" if f.period_to else "",
-            f"segment {f.segment}" if f.segment else "",
-            f"policy {f.policy}" if f.policy else "",
-        )
-        if p
-    )
+    scope = report.filter.describe()
     costs = report.costs
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

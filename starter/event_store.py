@@ -7,7 +7,8 @@ a replay a no-op that answers exactly what the first delivery answered.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 
 from domain.models import Customer
 from domain.segmentation import PastInvoice
+from infra.invoice_history import past_invoice
 from infra.store import CustomerRow, InvoiceRow, JourneyEventRow, session_scope
 from starter.event_schema import (
     AnyEvent,
@@ -24,6 +26,16 @@ from starter.event_schema import (
     InvoiceIssued,
     canonical_payload,
 )
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """What `record_issued` records for one invoice.issued: the event, its answer, its segment."""
+
+    event: InvoiceIssued
+    outcome: EventOutcome
+    segment: str
+    reason: str
 
 
 def find_event(url: str, event_id: str) -> JourneyEventRow | None:
@@ -87,17 +99,7 @@ def history_of(url: str, customer_id: str, exclude_invoice: str) -> list[PastInv
         paid_on = None
         if r.status == "paid":
             paid_on = paid_dates.get(r.id) or (r.closed_at.date() if r.closed_at else None)
-        history.append(
-            PastInvoice(
-                invoice_id=r.id,
-                issued_at=r.issued_at,
-                due_date=r.due_date,
-                status=r.status,
-                paid_on=paid_on,
-                amount=r.amount_due,
-                currency=r.currency,
-            )
-        )
+        history.append(past_invoice(r, paid_on))
     return history
 
 
@@ -178,3 +180,74 @@ def mark_reopened(url: str, invoice_id: str) -> None:
         if row is not None:
             row.status, row.closed_at = "open", None
             s.add(row)
+
+
+# --- a batch of invoice.issued at once: one query per question, one transaction to record ---
+
+
+def invoices_known(url: str, invoice_ids: Sequence[str]) -> set[str]:
+    if not invoice_ids:
+        return set()
+    with session_scope(url) as s:
+        rows = s.exec(select(InvoiceRow.id).where(col(InvoiceRow.id).in_(list(invoice_ids))))
+        return set(rows.all())
+
+
+def histories_of(url: str, invoices: Mapping[str, str]) -> dict[str, list[PastInvoice]]:
+    """`history_of` for many invoices at once: invoice id -> customer id in, invoice id -> that
+    customer's earlier invoices out (the invoice itself left out, as `history_of` does)."""
+    customers = sorted(set(invoices.values()))
+    if not customers:
+        return {}
+    with session_scope(url) as s:
+        rows = s.exec(select(InvoiceRow).where(col(InvoiceRow.customer_id).in_(customers))).all()
+    if not rows:
+        return {invoice_id: [] for invoice_id in invoices}
+    # Rare (returning customers): the one-invoice query keeps the paid-date rules in one place.
+    return {
+        invoice_id: history_of(url, customer_id, invoice_id)
+        if any(r.customer_id == customer_id and r.id != invoice_id for r in rows)
+        else []
+        for invoice_id, customer_id in invoices.items()
+    }
+
+
+def record_issued_many(url: str, items: Sequence[IssuedRecord]) -> None:
+    """`record_issued` for a batch, in one transaction: all of it is recorded or none."""
+    if not items:
+        return
+    with session_scope(url) as s:
+        customer_ids = sorted({i.event.data.customer.id for i in items})
+        customers = {
+            r.id: r
+            for r in s.exec(select(CustomerRow).where(col(CustomerRow.id).in_(customer_ids)))
+        }
+        invoice_ids = [i.event.data.invoice.id for i in items]
+        known = set(s.exec(select(InvoiceRow.id).where(col(InvoiceRow.id).in_(invoice_ids))))
+        for item in items:
+            c, inv = item.event.data.customer, item.event.data.invoice
+            row = customers.get(c.id)
+            if row is None:
+                customers[c.id] = row = CustomerRow.from_customer(c)
+            else:
+                row.update_from(c)
+            s.add(row)
+            if inv.id not in known:
+                known.add(inv.id)
+                s.add(
+                    InvoiceRow.from_invoice(inv, segment=item.segment, segment_reason=item.reason)
+                )
+            s.add(_event_row(item.event, item.outcome, "applied"))
+
+
+def invoices_with_pending(url: str, invoice_ids: Sequence[str]) -> set[str]:
+    if not invoice_ids:
+        return set()
+    with session_scope(url) as s:
+        rows = s.exec(
+            select(JourneyEventRow.invoice_id).where(
+                col(JourneyEventRow.invoice_id).in_(list(invoice_ids)),
+                JourneyEventRow.status == "pending",
+            )
+        )
+        return set(rows.all())

@@ -27,24 +27,14 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.exc import IntegrityError
 from structlog.contextvars import bound_contextvars
 from temporalio.client import Client
-from temporalio.common import (
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.messages import CustomerChanged
-from domain.models import JourneyClock, JourneyInput, workflow_id_for
+from domain.models import workflow_id_for
 from domain.policies import PolicyFile
-from domain.segmentation import (
-    choose_segment,
-    customer_lifetime_value,
-    handover_needs_approval,
-)
+from domain.segmentation import choose_segment
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import JourneyEventRow
-from starter import metrics
 from starter.event_schema import (
     AnyEvent,
     CustomerChurned,
@@ -70,10 +60,10 @@ from starter.event_store import (
     record_event,
     record_issued,
 )
-from starter.journey_calendar import ClockFactory, public_holidays
+from starter.issue_batch import start_issued
+from starter.journey_calendar import ClockFactory
 from starter.journey_signals import reopen, signal_change, tell_customer_journeys
-from workflows.describe import search_attributes, static_details, static_summary
-from workflows.journey import InvoiceJourney
+from starter.journey_start import issued_outcome, plan_journey, start_journey
 
 log = get_logger("starter.ingest")
 
@@ -116,36 +106,86 @@ class Ingest:
     async def __call__(
         self, events: Sequence[AnyEvent], concurrency: int = INGEST_CONCURRENCY
     ) -> list[EventOutcome]:
-        """Apply a parsed batch: events that must keep their order (see `ordering_key`) one
-        after another, the rest up to `concurrency` at a time, so a batch of 500 invoices
-        does not wait on 500 round trips in a row. Conflicts are checked first so that none
-        is applied then. Outcomes come back in the batch's order."""
-        await check_conflicts(self.settings, events)
+        """Apply a parsed batch, all or nothing as far as conflicts go: they are checked
+        first, so that none is applied then. Outcomes come back in the batch's order; the
+        first error (after every other event had its turn) is raised."""
+        conflicts = await check_conflicts(self.settings, events)
+        if conflicts:
+            raise EventConflict(_conflict_message(conflicts[0]))
+        results = await self.settle(events, concurrency)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, EventOutcome)]
+
+    async def settle(
+        self, events: Sequence[AnyEvent], concurrency: int = INGEST_CONCURRENCY
+    ) -> list[EventOutcome | BaseException]:
+        """Apply a parsed batch and answer each event with its outcome or its error (the
+        import names each failed line). Events that must keep their order (see
+        `ordering_key`) go one after another, other groups up to `concurrency` at a time; a
+        new invoice alone in its group takes the batch path (`starter/issue_batch.py`):
+        one store query per question and many journey starts in flight."""
+        stored = await stored_payloads(self.settings, events)
+        conflicts = set(_conflicts(events, stored))
         groups: dict[str, list[AnyEvent]] = defaultdict(list)
         owners = invoice_owners(events)
         for event in events:
             groups[ordering_key(event, owners)].append(event)
-        outcomes: dict[str, EventOutcome] = {}
+        fresh = [
+            g[0]
+            for g in groups.values()
+            if len(g) == 1 and isinstance(g[0], InvoiceIssued) and g[0].id not in stored
+        ]
+        results: dict[str, EventOutcome | BaseException] = {
+            event_id: EventConflict(_conflict_message(event_id)) for event_id in conflicts
+        }
         limit = asyncio.Semaphore(concurrency)
 
         async def apply_in_order(group: list[AnyEvent]) -> None:
             async with limit:
                 for event in group:
-                    if event.id not in outcomes:
-                        outcomes[event.id] = await apply_event(
+                    if event.id in results:
+                        continue
+                    try:
+                        results[event.id] = await apply_event(
                             self.client, self.settings, self.policies, event, clock=self.clock
                         )
+                    except Exception as err:  # answered for this event; the group goes on
+                        results[event.id] = err
 
-        await asyncio.gather(*(apply_in_order(g) for g in groups.values()))
-        return [outcomes[event.id] for event in events]
+        async def new_invoices() -> None:
+            done, pending, again = await start_issued(
+                self.client, self.settings, self.policies, fresh, self.clock
+            )
+            results.update(done)
+            for invoice_id in pending:
+                await _drain_pending(self.client, self.settings, invoice_id)
+            await asyncio.gather(*(apply_in_order([e]) for e in again))
+
+        fast = {e.id for e in fresh}
+        slow = [g for g in groups.values() if not (len(g) == 1 and g[0].id in fast)]
+        await asyncio.gather(new_invoices(), *(apply_in_order(g) for g in slow))
+        return [results[event.id] for event in events]
 
 
-async def check_conflicts(settings: Settings, events: Sequence[AnyEvent]) -> None:
+async def stored_payloads(settings: Settings, events: Sequence[AnyEvent]) -> dict[str, str]:
+    """Event id -> the payload recorded for it, for the events of a batch already accepted."""
     rows = await asyncio.to_thread(find_events, settings.store_url, sorted({e.id for e in events}))
-    stored = {r.event_id: r.payload for r in rows}
-    for event in events:
-        if event.id in stored and stored[event.id] != canonical_payload(event):
-            raise EventConflict(_conflict_message(event.id))
+    return {r.event_id: r.payload for r in rows}
+
+
+async def check_conflicts(settings: Settings, events: Sequence[AnyEvent]) -> list[str]:
+    """The ids, in batch order, of events already accepted with different content."""
+    return _conflicts(events, await stored_payloads(settings, events))
+
+
+def _conflicts(events: Sequence[AnyEvent], stored: Mapping[str, str]) -> list[str]:
+    return [
+        event.id
+        for event in events
+        if event.id in stored and stored[event.id] != canonical_payload(event)
+    ]
 
 
 def _conflict_message(event_id: str) -> str:
@@ -225,67 +265,12 @@ async def _apply_issued(
 ) -> EventOutcome:
     url = settings.store_url
     inv, cust = event.data.invoice, event.data.customer
-    workflow_id = workflow_id_for(inv.id)
     known = await asyncio.to_thread(invoice_known, url, inv.id)
     history = await asyncio.to_thread(history_of, url, cust.id, inv.id)
-    rules = policies.segmentation
-    segment, reason = choose_segment(cust, history, rules, as_of=inv.issued_at)
-    value = customer_lifetime_value(cust, history, rules, as_of=inv.issued_at)
-    policy = policies.segments.get(segment) or policies.segments["standard"]
-    journey = JourneyInput(
-        invoice=inv,
-        customer=cust,
-        segment=segment,
-        segment_reason=reason,
-        policy=policy,
-        clock=clock(inv) if clock else JourneyClock(),
-        holidays=public_holidays(policies.jurisdiction, inv, policy),
-        handover_requires_approval=handover_needs_approval(segment, value, rules),
-        jurisdiction=policies.jurisdiction,
-        opening_hours=policies.opening_hours,
-        service_phone=settings.customer_service_phone,
-        reference_rates=policies.reference_rates,
-        local_channels=settings.local_channels(),
-    )
-    started = not known
-    try:
-        await client.start_workflow(
-            InvoiceJourney.run,
-            journey,
-            id=workflow_id,
-            task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=static_summary(journey),
-            static_details=static_details(journey),
-            search_attributes=search_attributes(journey),
-        )
-    except WorkflowAlreadyStartedError:
-        # The journey ran and closed already (its id may not be reused): nothing new starts.
-        started = False
-    if started:
-        metrics.JOURNEYS_STARTED.labels(segment).inc()
-        outcome = EventOutcome(
-            event_id=event.id,
-            type=event.type,
-            status="started",
-            detail=f"journey started on the {segment} policy: {reason}",
-            invoice_id=inv.id,
-            customer_id=cust.id,
-            workflow_id=workflow_id,
-            segment=segment,
-        )
-    else:
-        outcome = EventOutcome(
-            event_id=event.id,
-            type=event.type,
-            status="already_started",
-            detail="a journey for this invoice already exists; nothing new was started",
-            invoice_id=inv.id,
-            customer_id=cust.id,
-            workflow_id=workflow_id,
-        )
-    await asyncio.to_thread(record_issued, url, event, outcome, segment, reason)
+    planned = plan_journey(settings, policies, event, history, clock)
+    started = await start_journey(client, settings, planned.journey) and not known
+    outcome = issued_outcome(event, started, planned.segment, planned.reason)
+    await asyncio.to_thread(record_issued, url, event, outcome, planned.segment, planned.reason)
     await _drain_pending(client, settings, inv.id)
     return outcome
 

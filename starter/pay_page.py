@@ -201,17 +201,8 @@ def _journey_today(request: Request, data: PageData, now: datetime) -> date:
     ingest = getattr(request.app.state, "ingest", None)
     factory = getattr(ingest, "clock", None)
     if factory is not None:
-        inv = data.invoice
         try:
-            invoice = Invoice(
-                id=inv.id,
-                number=inv.number,
-                customer_id=inv.customer_id,
-                currency=inv.currency,
-                amount_due=inv.amount_due,
-                issued_at=inv.issued_at,
-                due_date=inv.due_date,
-            )
+            invoice = Invoice.model_validate(data.invoice, from_attributes=True)
         except ValueError:
             invoice = None
         if invoice is not None:

@@ -13,17 +13,20 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from typer.testing import CliRunner
 
 from infra.migrations import init_db
 from infra.settings import Settings
 from infra.store import get_engine
 from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from journeys import command
 
 POSTGRES_URL = os.environ.get(
     "JOURNEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -113,3 +116,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status)
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """Typer's runner for `journeys` in process. In-process runs must not `os._exit` the test
+    process (raise SystemExit instead), nor point the process-wide logging at the runner's
+    stream, which is closed after each run."""
+
+    def leave(status: int) -> NoReturn:
+        raise SystemExit(status)
+
+    monkeypatch.setattr(command, "leave", leave)
+    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
+    return CliRunner()

@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -18,24 +17,11 @@ from typer.testing import CliRunner
 from domain.models import workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
-from journeys import cli, command
+from journeys import cli
 from tests.starter.conftest import issued, payment
 from worker import build_worker
 
 JOURNEYS = str(Path(sys.executable).parent / "journeys")
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """In-process runs must not `os._exit` the test process (raise SystemExit instead), nor
-    point the process-wide logging at the runner's stream, which is closed after each run."""
-
-    def leave(status: int) -> NoReturn:
-        raise SystemExit(status)
-
-    monkeypatch.setattr(command, "leave", leave)
-    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
-    return CliRunner()
 
 
 def _env(settings: Settings, temporal_env: WorkflowEnvironment) -> dict[str, str]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.starter.conftest import free_port, issued
+from tests.api_server import free_port
+from tests.starter.conftest import issued
 
 JOURNEYS = str(Path(sys.executable).parent / "journeys")
 

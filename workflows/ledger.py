@@ -124,6 +124,17 @@ class Ledger:
     def balance(self) -> Decimal:
         return max(Decimal("0"), self.amount_due + self.fees - self.paid - self.credited)
 
+    def note(self, at: datetime, kind: str, detail: str, **about: Any) -> None:
+        """One line of the journey's history, as ops and the customer page read it."""
+        self.history.append(HistoryEntry(at=at, kind=kind, detail=detail, **about))
+
+    def close(self, phase: Phase) -> None:
+        """The journey ends as `phase`, resolved at the steps sent so far; the first close
+        stands (a payment after a credit closed it does not make it paid)."""
+        if self.closed is None:
+            self.closed = phase
+            self.resolved_at_step = self.steps_sent
+
 
 _LEDGER = TypeAdapter(Ledger)
 

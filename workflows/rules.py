@@ -37,7 +37,6 @@ from domain.messages import (
     WaiveFeeAction,
 )
 from domain.models import JourneyInput
-from domain.state import HistoryEntry
 from domain.windows import is_open
 from workflows.journey_time import calendar_zone, customer_today
 from workflows.ledger import Ledger, customer
@@ -65,52 +64,42 @@ def _closed_error(ledger: Ledger) -> str | None:
 
 def apply_payment(inp: JourneyInput, ledger: Ledger, p: PaymentReceived, now: datetime) -> None:
     ledger.paid += p.amount
-    ledger.history.append(
-        HistoryEntry(
-            at=now,
-            kind="payment",
-            detail=f"payment of {_money(p.amount, inp)} received (paid {p.paid_at.isoformat()}); "
-            f"balance {_money(ledger.balance, inp)}",
-        )
+    ledger.note(
+        now,
+        "payment",
+        f"payment of {_money(p.amount, inp)} received (paid {p.paid_at.isoformat()}); "
+        f"balance {_money(ledger.balance, inp)}",
     )
-    if ledger.closed is None and ledger.balance <= 0:
-        ledger.closed = "paid"
-        ledger.resolved_at_step = ledger.steps_sent
+    if ledger.balance <= 0:
+        ledger.close("paid")
 
 
 def apply_reversal(inp: JourneyInput, ledger: Ledger, r: PaymentReversed, now: datetime) -> None:
     """A reversed payment is owed again; a journey that already closed is reopened by the
     starter as a new run instead, so this only ever meets a running journey."""
     ledger.paid = max(Decimal("0"), ledger.paid - r.amount)
-    ledger.history.append(
-        HistoryEntry(
-            at=now,
-            kind="payment",
-            detail=f"payment of {_money(r.amount, inp)} reversed ({r.reversed_at}); "
-            f"balance {_money(ledger.balance, inp)}",
-        )
+    ledger.note(
+        now,
+        "payment",
+        f"payment of {_money(r.amount, inp)} reversed ({r.reversed_at}); "
+        f"balance {_money(ledger.balance, inp)}",
     )
 
 
 def apply_credit(inp: JourneyInput, ledger: Ledger, c: InvoiceCredited, now: datetime) -> None:
     ledger.credited += c.amount
-    ledger.history.append(
-        HistoryEntry(
-            at=now,
-            kind="credit",
-            detail=f"credited {_money(c.amount, inp)}; balance {_money(ledger.balance, inp)}",
-        )
+    ledger.note(
+        now,
+        "credit",
+        f"credited {_money(c.amount, inp)}; balance {_money(ledger.balance, inp)}",
     )
-    if ledger.closed is None and ledger.balance <= 0:
-        ledger.closed = "credited"
-        ledger.resolved_at_step = ledger.steps_sent
+    if ledger.balance <= 0:
+        ledger.close("credited")
 
 
 def apply_void(ledger: Ledger, v: InvoiceVoided, now: datetime) -> None:
-    ledger.history.append(HistoryEntry(at=now, kind="void", detail="invoice voided"))
-    if ledger.closed is None:
-        ledger.closed = "voided"
-        ledger.resolved_at_step = ledger.steps_sent
+    ledger.note(now, "void", "invoice voided")
+    ledger.close("voided")
 
 
 # --- what providers and customers tell us later (signals) ------------------------------------
@@ -119,13 +108,11 @@ def apply_void(ledger: Ledger, v: InvoiceVoided, now: datetime) -> None:
 def apply_consent(ledger: Ledger, c: ConsentChange, now: datetime) -> None:
     ledger.consent[c.channel] = c.granted
     verb = "gave" if c.granted else "withdrew"
-    ledger.history.append(
-        HistoryEntry(
-            at=now,
-            kind="consent",
-            detail=f"customer {verb} consent for {c.channel} ({c.source})",
-            channel=c.channel,
-        )
+    ledger.note(
+        now,
+        "consent",
+        f"customer {verb} consent for {c.channel} ({c.source})",
+        channel=c.channel,
     )
 
 
@@ -151,32 +138,26 @@ def apply_delivery_failure(ledger: Ledger, f: DeliveryFailure, now: datetime) ->
         ledger.tried.setdefault(index, set()).add(f.channel)
     if queued and index is not None:
         ledger.fallbacks.append((index, now))
-    ledger.history.append(
-        HistoryEntry(
-            at=now,
-            kind="delivery_failed",
-            detail=f"{f.step_key} did not arrive: {f.reason[:200]}"
-            + ("; trying another channel" if queued else ""),
-            step_index=index,
-            channel=f.channel,
-            outcome="failed",
-        )
+    ledger.note(
+        now,
+        "delivery_failed",
+        f"{f.step_key} did not arrive: {f.reason[:200]}"
+        + ("; trying another channel" if queued else ""),
+        step_index=index,
+        channel=f.channel,
+        outcome="failed",
     )
 
 
 def apply_conversation(ledger: Ledger, c: ConversationHeld, now: datetime) -> None:
     if ledger.last_conversation is None or c.at > ledger.last_conversation:
         ledger.last_conversation = c.at
-    ledger.history.append(
-        HistoryEntry(at=now, kind="conversation", detail=f"customer spoke with us ({c.source})")
-    )
+    ledger.note(now, "conversation", f"customer spoke with us ({c.source})")
 
 
 def apply_task(ledger: Ledger, t: AgentTask, now: datetime) -> None:
     ledger.open_tasks.append(f"{t.source}: {t.summary[:200]}")
-    ledger.history.append(
-        HistoryEntry(at=now, kind="agent_task", detail=f"{t.source}: {t.summary[:200]}")
-    )
+    ledger.note(now, "agent_task", f"{t.source}: {t.summary[:200]}")
 
 
 # --- customer responses (an update: the customer page shows the answer) ----------------------
@@ -243,9 +224,7 @@ def apply_response(inp: JourneyInput, ledger: Ledger, r: CustomerResponse, now: 
             detail = f"customer asked to be called at {when}; paused until {holds.paused_until}"
     if r.message:
         detail += f" (message: {r.message[:200]})"
-    ledger.history.append(
-        HistoryEntry(at=now, kind="response", detail=detail, actor=f"customer:{r.channel}")
-    )
+    ledger.note(now, "response", detail, actor=f"customer:{r.channel}")
 
 
 # --- agent actions (updates with validators: the agent sees the answer or the refusal) -------
@@ -332,8 +311,7 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         release_holds(inp, ledger, now)
         detail = "payment plan rejected; journey resumes"
     elif isinstance(a, CancelAction):
-        ledger.closed = "cancelled"
-        ledger.resolved_at_step = ledger.steps_sent
+        ledger.close("cancelled")
         detail = "journey cancelled"
     elif isinstance(a, WaiveFeeAction):
         detail = f"fees of {_money(ledger.fees, inp)} waived"
@@ -355,9 +333,7 @@ def apply_action(inp: JourneyInput, ledger: Ledger, req: AgentRequest, now: date
         detail += f" (note: {a.note[:200]})"
     # Any action means an agent has looked at the journey: its open tasks are seen to.
     ledger.open_tasks.clear()
-    ledger.history.append(
-        HistoryEntry(at=now, kind="action", detail=detail, actor=f"agent:{a.agent}")
-    )
+    ledger.note(now, "action", detail, actor=f"agent:{a.agent}")
 
 
 # --- payment plans: what the plan's own timers do ----------------------------------------------
@@ -376,4 +352,4 @@ def check_installment(inp: JourneyInput, ledger: Ledger, index: int, now: dateti
             f"installment {index + 1} due {due} missed; the plan ends and the journey resumes "
             f"with the remaining balance {_money(ledger.balance, inp)}"
         )
-    ledger.history.append(HistoryEntry(at=now, kind="plan", detail=detail))
+    ledger.note(now, "plan", detail)

@@ -24,15 +24,8 @@ sql() { # sql DATABASE ARGS...
     -u "$POSTGRES_USER" --db "$db" "$@"
 }
 
-tries=0
-until nc -z "$POSTGRES_SEEDS" "$DB_PORT"; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 60 ]; then
-    echo "PostgreSQL at $POSTGRES_SEEDS:$DB_PORT did not answer in 60 s" >&2
-    exit 1
-  fi
-  sleep 1
-done
+. "$(dirname "$0")/wait_for.sh"
+wait_for 60 "PostgreSQL at $POSTGRES_SEEDS:$DB_PORT" nc -z "$POSTGRES_SEEDS" "$DB_PORT"
 
 for pair in temporal:temporal temporal_visibility:visibility; do
   db="${pair%%:*}"

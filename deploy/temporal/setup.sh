@@ -37,15 +37,8 @@ NextActionAt:Datetime
 "
 
 echo "Waiting for Temporal at $TEMPORAL_ADDRESS ..."
-tries=0
-until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 120 ]; then
-    echo "Temporal at $TEMPORAL_ADDRESS is not serving after 120 s" >&2
-    exit 1
-  fi
-  sleep 1
-done
+. "$(dirname "$0")/wait_for.sh"
+wait_for 120 "Temporal at $TEMPORAL_ADDRESS" temporal operator cluster health --address "$TEMPORAL_ADDRESS"
 
 if temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; then
   echo "namespace $NAMESPACE exists"

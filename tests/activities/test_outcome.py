@@ -12,39 +12,18 @@ from activities.outcome import OutcomeActivities
 from domain.state import JourneyOutcome
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
+from tests.factories import invoice_row, journey_outcome
 
 CLOSED_AT = datetime(2026, 12, 20, 9, 30, tzinfo=UTC)
 
 
 def outcome(**overrides: object) -> JourneyOutcome:
-    fields: dict[str, object] = {
-        "invoice_id": "inv_1001",
-        "workflow_id": "invoice-inv_1001",
-        "phase": "paid",
-        "balance": "0.00",
-        "fees": "60.00",
-        "steps_sent": 2,
-        "resolved_at_step": 1,
-        "closed_at": CLOSED_AT,
-    }
-    fields.update(overrides)
-    return JourneyOutcome.model_validate(fields)
+    return journey_outcome(**{"closed_at": CLOSED_AT, **overrides})
 
 
 def add_invoice(settings: Settings) -> None:
     with session_scope(settings.store_url) as session:
-        session.add(
-            InvoiceRow(
-                id="inv_1001",
-                number="1001",
-                customer_id="cus_berit",
-                currency="SEK",
-                amount_due=Decimal("1250.00"),
-                balance=Decimal("1250.00"),
-                issued_at=date(2026, 11, 2),
-                due_date=date(2026, 11, 30),
-            )
-        )
+        session.add(invoice_row(issued=date(2026, 11, 2), due_date=date(2026, 11, 30)))
 
 
 def invoice(settings: Settings) -> InvoiceRow | None:

@@ -6,8 +6,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.settings import Settings
-from tests.customer_page.stack import page_settings, running_stack
-from tests.starter.conftest import Stack, free_port
+from tests.api_server import free_port
+from tests.customer_page.stack import page_settings
+from tests.starter.conftest import Stack, running_stack
 
 
 @pytest.fixture

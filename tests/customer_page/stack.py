@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 from sqlmodel import select
-from temporalio.testing import WorkflowEnvironment
 
 from domain.state import JourneyState
 from infra.customer_links import page_secret, token_for
 from infra.settings import REPO_ROOT, Settings
 from infra.store import OutboxMessageRow, session_scope
-from journeys.devstack import ApiServer
-from starter.api import create_app
 from tests.starter.conftest import Stack, issued
-from worker import build_worker
 
 SECRET = "test-customer-page-secret-0123456789abcdef"
 OPEN_ALL_WEEK = "\n".join(
@@ -56,32 +48,6 @@ def page_settings(settings: Settings, port: int, **overrides: Any) -> Settings:
             **overrides,
         }
     )
-
-
-@asynccontextmanager
-async def running_stack(
-    env: WorkflowEnvironment, settings: Settings, port: int
-) -> AsyncIterator[Stack]:
-    app = create_app(settings, client=env.client)
-    server = ApiServer(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with (
-            build_worker(env.client, settings),
-            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-        ):
-            yield Stack(http, env.client, env, settings, base_url)
-    finally:
-        server.should_exit = True
-        await serving
 
 
 def overdue(days: int = 12, **kw: Any) -> dict[str, Any]:

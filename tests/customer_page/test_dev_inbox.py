@@ -11,6 +11,7 @@ from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, session_scope
 from starter.api import create_app
 from starter.dev_inbox import linkify
+from tests.factories import with_live_providers
 
 
 def seed(settings: Settings) -> None:
@@ -66,14 +67,7 @@ async def test_newest_first_and_filtered(settings: Settings) -> None:
 async def test_the_old_address_redirects_and_providers_switch_it_off(settings: Settings) -> None:
     moved = await get(settings, "/dev/outbox?customer=cus_b")
     assert moved.status_code == 308 and moved.headers["location"] == "/dev/inbox?customer=cus_b"
-    providers = settings.model_copy(
-        update={
-            "sendgrid_api_key": "SG.x",
-            "twilio_account_sid": "AC1",
-            "twilio_auth_token": "t",
-            "twilio_from_number": "+46700000001",
-        }
-    )
+    providers = with_live_providers(settings)
     assert (await get(providers, "/dev/inbox")).status_code == 404
 
 

@@ -15,8 +15,9 @@ from domain.values import CHANNELS, Locale
 from infra import customer_links
 from infra.customer_links import link_id, page_secret, token_for, verified_link_id
 from infra.settings import REPO_ROOT, Settings
-from infra.store import InvoiceRow, session_scope
+from infra.store import session_scope
 from tests.activities.factory import delivery_request
+from tests.factories import invoice_row
 
 SECRET = b"k" * 40
 PERSONAL = ["Berit", "Andersson", "berit@example.se", "+46701234567", "46701234567"]
@@ -68,16 +69,7 @@ def test_the_dev_secret_is_made_once_and_kept(tmp_path: Path) -> None:
 def test_a_link_is_found_for_a_stored_invoice_and_can_be_revoked(settings: Settings) -> None:
     settings = settings.model_copy(update={"customer_page_secret": "s" * 40})
     with session_scope(settings.store_url) as s:
-        s.add(
-            InvoiceRow(
-                id="inv_7",
-                number="7",
-                customer_id="cus_7",
-                currency="SEK",
-                issued_at=date(2026, 11, 1),
-                due_date=date(2026, 11, 30),
-            )
-        )
+        s.add(invoice_row("inv_7", date(2026, 11, 1), customer_id="cus_7"))
     lid = link_id(page_secret(settings), "inv_7")
     row = customer_links.find_link(settings, lid)
     assert row is not None and row.invoice_id == "inv_7" and row.revoked_at is None

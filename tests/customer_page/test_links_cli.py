@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.migrations import init_db
-from infra.store import InvoiceRow, session_scope
+from infra.store import session_scope
 from journeys.links_cli import links_app
+from tests.factories import invoice_row
 
 runner = CliRunner()
 
@@ -23,16 +24,7 @@ def test_show_then_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://pay.example.com")
     init_db(url)
     with session_scope(url) as s:
-        s.add(
-            InvoiceRow(
-                id="inv_9",
-                number="9",
-                customer_id="cus_9",
-                currency="SEK",
-                issued_at=date(2026, 11, 1),
-                due_date=date(2026, 11, 30),
-            )
-        )
+        s.add(invoice_row("inv_9", date(2026, 11, 1), customer_id="cus_9"))
     shown = runner.invoke(links_app, ["show", "inv_9"])
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith("https://pay.example.com/pay/")

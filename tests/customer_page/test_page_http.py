@@ -16,8 +16,10 @@ from infra.customer_links import revoke
 from infra.store import CsatRatingRow, InvoiceRow, session_scope
 from starter.api import create_app
 from starter.journey_calendar import compressed_clock
+from tests.api_server import free_port
 from tests.customer_page.stack import journey, overdue, page_path, page_settings, wait_for_outbox
-from tests.starter.conftest import Stack, free_port, issued, payment
+from tests.factories import invoice_row
+from tests.starter.conftest import Stack, issued, payment
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -208,18 +210,15 @@ async def test_on_the_demo_clock_the_page_offers_the_journeys_dates(page_stack: 
     date, and a promise the page offers must be one the journey accepts."""
     issued_at = date.today()
     with session_scope(page_stack.settings.store_url) as s:
-        s.add(
-            InvoiceRow(
-                id="inv_demo",
-                number="D1",
-                customer_id="cus_demo",
-                currency="SEK",
-                amount_due=Decimal("100.00"),
-                issued_at=issued_at,
-                due_date=issued_at + timedelta(days=10),
-                segment="standard",
-            )
+        demo = invoice_row(
+            "inv_demo",
+            issued_at,
+            segment="standard",
+            customer_id="cus_demo",
+            amount_due=Decimal("100.00"),
+            due_date=issued_at + timedelta(days=10),
         )
+        s.add(demo)
     clock = compressed_clock(1, datetime.now(UTC) - timedelta(seconds=40))
     app = create_app(page_stack.settings, client=page_stack.client, clock=clock)
     async with (

@@ -3,7 +3,7 @@ holidays, instants near DST changes, customers and policies."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -27,6 +27,17 @@ ZONES = (
     "Asia/Tokyo",
     "UTC",
 )
+US_HOURS = (time(8), time(21))
+"""The US contact hours (FDCPA): 08:00-21:00 in the customer's zone."""
+
+
+def always_open(zone: str) -> OpeningHours:
+    """Service open around the clock, so only the customer's side of a window is tested."""
+    return OpeningHours.model_validate(
+        {"timezone": zone, "weekly": {day: ["00:00-24:00"] for day in WEEKDAYS}}
+    )
+
+
 US_SERVICE_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
 
 # Instants just around DST changes, where wall-clock arithmetic usually breaks.

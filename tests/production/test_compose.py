@@ -7,6 +7,7 @@ up` will do: services, their order (depends_on conditions), images, health and r
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -124,6 +125,19 @@ def test_setup_step_registers_namespace_and_search_attributes(services: dict[str
     assert "./deploy/temporal:/deploy:ro" in setup["volumes"]
     assert setup["env_file"] == ".env"
     # Which attributes it registers: tests/production/test_configuration.py reads setup.sh.
+
+
+def test_the_one_shots_wait_for_what_they_need_and_give_up_with_a_reason() -> None:
+    """schema.sh and setup.sh share wait_for.sh (mounted beside them at /deploy)."""
+    script = REPO_ROOT / "deploy" / "temporal" / "wait_for.sh"
+    waited = subprocess.run(
+        ["sh", "-c", f'. "{script}"; wait_for 5 "yes" true && wait_for 2 "the server" false'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert waited.returncode == 1
+    assert waited.stderr.strip() == "the server did not answer in 2 s"
 
 
 def test_migrate_runs_db_upgrade_once(services: dict[str, Any]) -> None:

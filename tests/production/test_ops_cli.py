@@ -23,7 +23,7 @@ from infra import migrations
 from infra.settings import REPO_ROOT, Settings
 from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_polling
 from tests.factories import journey_input
-from tests.production.reordered import ReorderedJourney
+from tests.workflows.test_replay import UnguardedChange
 from worker import build_worker
 from workflows.journey import InvoiceJourney
 
@@ -157,7 +157,7 @@ async def test_replay_reports_a_nondeterministic_change(
     report = await replay_journeys(
         temporal_env.client,
         query=f'WorkflowId="{running_journey.id}"',
-        workflows=[ReorderedJourney],
+        workflows=[UnguardedChange],  # the replay tests' unguarded release
     )
     [failed] = report.failed
     assert failed.workflow_id == running_journey.id

@@ -17,7 +17,6 @@ from datetime import date
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,11 +24,11 @@ from activities.metrics import serve_worker_metrics
 from domain.models import workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
-from journeys.devstack import ApiServer
 from starter.api import create_app
+from tests.api_server import free_port, serving
 from tests.fakes.fixtures import fake_sendgrid, sendgrid_settings  # noqa: F401
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.starter.conftest import free_port, issued
+from tests.starter.conftest import issued
 from worker import build_worker
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -71,30 +70,20 @@ async def measured(
     settings = sendgrid_settings.model_copy(
         update={"worker_metrics_port": free_port(), "worker_metrics_host": "127.0.0.1"}
     )
-    port = free_port()
     app = create_app(settings, client=temporal_env.client)
-    server = ApiServer(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.01)
     metrics_server = serve_worker_metrics(settings)
     assert metrics_server is not None
     try:
         async with (
+            serving(app) as base_url,
             build_worker(temporal_env.client, settings),
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
         ):
             yield Scrapers(
                 http, f"http://127.0.0.1:{settings.worker_metrics_port}/metrics", settings
             )
     finally:
         metrics_server.shutdown()
-        server.should_exit = True
-        await serving
 
 
 async def test_worker_and_api_metrics_after_a_journey(

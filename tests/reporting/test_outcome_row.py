@@ -18,11 +18,11 @@ from infra.settings import Settings
 from infra.store import (
     ContactAttemptRow,
     CustomerRow,
-    InvoiceRow,
     JourneyEventRow,
     JourneyOutcomeRow,
     session_scope,
 )
+from tests.factories import invoice_row, journey_outcome
 
 CLOSED_AT = datetime(2026, 12, 16, 9, 30, tzinfo=UTC)
 
@@ -38,46 +38,17 @@ def seed(settings: Settings) -> None:
             )
         )
         s.add(
-            InvoiceRow(
-                id="inv_1001",
-                number="1001",
-                customer_id="cus_berit",
-                currency="SEK",
-                amount_due=Decimal("1250.00"),
-                balance=Decimal("1250.00"),
-                issued_at=date(2026, 11, 2),
-                due_date=date(2026, 11, 30),
-                segment="standard",
-            )
+            invoice_row(issued=date(2026, 11, 2), due_date=date(2026, 11, 30), segment="standard")
         )
         # Seven earlier invoices of 1 250 SEK in the last 24 months: with this one 10 000 SEK,
         # 5 000 SEK a year, a lifetime value of 25 000 SEK over 5 years.
         for month in range(1, 8):
-            s.add(
-                InvoiceRow(
-                    id=f"inv_old{month}",
-                    number=f"old{month}",
-                    customer_id="cus_berit",
-                    currency="SEK",
-                    amount_due=Decimal("1250.00"),
-                    issued_at=date(2026, month, 2),
-                    due_date=date(2026, month, 30 if month != 2 else 28),
-                    status="paid",
-                    segment="standard",
-                )
-            )
+            due = date(2026, month, 30 if month != 2 else 28)
+            old = invoice_row(f"inv_old{month}", date(2026, month, 2), due_date=due, status="paid")
+            s.add(old)
         # A voided invoice counts nothing towards lifetime value.
         s.add(
-            InvoiceRow(
-                id="inv_void",
-                number="void",
-                customer_id="cus_berit",
-                currency="SEK",
-                amount_due=Decimal("9999.00"),
-                issued_at=date(2026, 9, 2),
-                due_date=date(2026, 9, 30),
-                status="voided",
-            )
+            invoice_row("inv_void", date(2026, 9, 2), status="voided", amount_due=Decimal("9999"))
         )
         ledger = [
             ("step-0-email", "email", "sent"),
@@ -108,18 +79,9 @@ def seed(settings: Settings) -> None:
 
 
 def paid_outcome(**overrides: object) -> JourneyOutcome:
-    fields: dict[str, object] = {
-        "invoice_id": "inv_1001",
-        "workflow_id": "invoice-inv_1001",
-        "phase": "paid",
-        "balance": "0.00",
-        "fees": "0.00",  # the 60 SEK reminder fee was waived by an agent
-        "steps_sent": 2,
-        "resolved_at_step": 2,
-        "closed_at": CLOSED_AT,
-    }
-    fields.update(overrides)
-    return JourneyOutcome.model_validate(fields)
+    # The 60 SEK reminder fee was waived by an agent.
+    paid = {"fees": "0.00", "resolved_at_step": 2, "closed_at": CLOSED_AT}
+    return journey_outcome(**{**paid, **overrides})
 
 
 def stored(settings: Settings) -> JourneyOutcomeRow:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import NoReturn
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from domain.report_formats import COLUMNS
 from infra.settings import Settings
-from journeys import cli, command
+from journeys import cli
 from journeys.report_cli import HEADERS
 from starter import auth
 from starter.api import create_app
@@ -24,16 +23,6 @@ from tests.reporting.portfolio import (
     expected_rows,
 )
 from tests.reporting.seed import seed_outcomes, seed_ratings
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    def leave(status: int) -> NoReturn:
-        raise SystemExit(status)
-
-    monkeypatch.setattr(command, "leave", leave)
-    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
-    return CliRunner()
 
 
 @pytest.fixture

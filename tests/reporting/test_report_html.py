@@ -8,27 +8,16 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from typer.testing import CliRunner
 
 from infra.settings import REPO_ROOT, Settings
-from journeys import cli, command
+from journeys import cli
 from tests.reporting.seed import seed_outcomes, seed_ratings
 
 CHROMIUM = Path(os.environ.get("JOURNEYS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    def leave(status: int) -> NoReturn:
-        raise SystemExit(status)
-
-    monkeypatch.setattr(command, "leave", leave)
-    monkeypatch.setattr(command, "configure_logging", lambda *args, **kwargs: None)
-    return CliRunner()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from domain.report_formats import COLUMNS, report_csv, report_json
 from domain.reporting import LeakageRule, ReportFilter, build_report, leaked_journeys
@@ -98,3 +98,9 @@ def test_a_filter_does_not_move_leakage_to_another_journey() -> None:
     report = build_report(FACTS, ReportFilter(segment="standard"), COSTS, LEAKAGE, AS_OF)
     assert report.rows[0].leaked == 1
     assert {c: str(a) for c, a in report.rows[0].ltv_lost.items()} == {"SEK": "25000.00"}
+
+
+def test_a_filter_describes_its_limits_for_the_title() -> None:
+    assert ReportFilter().describe() == ""
+    limits = ReportFilter(period_from=date(2026, 1, 1), segment="loyal", policy="gentle")
+    assert limits.describe() == "closed from 2026-01-01, segment loyal, policy gentle"

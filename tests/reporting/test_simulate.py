@@ -34,6 +34,8 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
+from domain.policies import PolicyConfigError, parse_policy_toml
+from domain.simulation import BehaviourError, parse_behaviour
 from infra.settings import REPO_ROOT
 from journeys import cli, command
 
@@ -52,8 +54,9 @@ churn_after_harsh = 0.3
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CliRunner]:
-    """The command quiets the journeys' logging for its process (WARNING, to stderr); the
-    rest of the test session gets the logging it had back."""
+    """Unlike the shared runner (tests/conftest.py), the simulate command's own logging stays:
+    it sends the journeys' logs (WARNING and up) to stderr, away from the report on stdout.
+    The rest of the test session gets the logging it had back."""
 
     def leave(status: int) -> NoReturn:
         raise SystemExit(status)
@@ -185,3 +188,13 @@ def test_a_bad_behaviour_file_is_refused_by_name(runner: CliRunner, tmp_path: Pa
         cli.app, ["simulate", str(SHIPPED), str(GENTLE), "--behaviour", str(tmp_path / "no")]
     )
     assert missing.exit_code == 1 and "behaviour file not found" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("parse", "error"),
+    [(parse_policy_toml, PolicyConfigError), (parse_behaviour, BehaviourError)],
+)
+def test_a_file_that_is_not_toml_is_refused_by_its_name(parse: Any, error: type[Exception]) -> None:
+    """The policy file and the behaviour file read TOML alike: bad syntax names the file."""
+    with pytest.raises(error, match=r"^some\.toml: not valid TOML: "):
+        parse("segments = \n", "some.toml")

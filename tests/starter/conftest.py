@@ -7,31 +7,24 @@ sample invoice gets a fresh id: a journey id can never be reused (REJECT_DUPLICA
 
 from __future__ import annotations
 
-import asyncio
-import socket
+import copy
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from infra.settings import Settings
-from journeys.devstack import ApiServer
 from starter.api import create_app
+from tests.api_server import serving
+from tests.factories import SPEC_EXAMPLE
 from worker import build_worker
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def new_id(prefix: str) -> str:
@@ -39,20 +32,8 @@ def new_id(prefix: str) -> str:
 
 
 def customer(customer_id: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": customer_id,
-        "name": "Berit Andersson",
-        "email": "berit@example.se",
-        "phone": "+46701234567",
-        "locale": "sv",
-        "timezone": "Europe/Stockholm",
-        "customer_since": "2020-03-01",
-        "consent": {"email": True, "sms": True, "call": True},
-        "fee_agreed": True,
-        "is_business": False,
-    }
-    body.update(overrides)
-    return body
+    body: dict[str, Any] = copy.deepcopy(SPEC_EXAMPLE["data"]["customer"])
+    return {**body, "id": customer_id, **overrides}
 
 
 def issued(
@@ -115,27 +96,21 @@ class Stack:
     base_url: str
 
 
+@asynccontextmanager
+async def running_stack(
+    env: WorkflowEnvironment, settings: Settings, port: int | None = None
+) -> AsyncIterator[Stack]:
+    """The API (`create_app`) served on a loopback port, next to a worker."""
+    app = create_app(settings, client=env.client)
+    async with (
+        serving(app, port) as base_url,
+        build_worker(env.client, settings),
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield Stack(http, env.client, env, settings, base_url)
+
+
 @pytest.fixture
 async def stack(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Stack]:
-    """uvicorn in this event loop (real sockets, real HTTP), next to a worker."""
-    port = free_port()
-    app = create_app(settings, client=temporal_env.client)
-    server = ApiServer(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with (
-            build_worker(temporal_env.client, settings),
-            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-        ):
-            yield Stack(http, temporal_env.client, temporal_env, settings, base_url)
-    finally:
-        server.should_exit = True
-        await serving
+    async with running_stack(temporal_env, settings) as running:
+        yield running

@@ -22,38 +22,8 @@ from starter.event_schema import (
     parse_event,
     parse_events,
 )
+from tests.factories import SPEC_EXAMPLE
 from tests.starter.conftest import customer, issued, payment
-
-SPEC_EXAMPLE: dict[str, Any] = {
-    "id": "evt_0001",
-    "type": "invoice.issued",
-    "occurred_at": "2026-11-02T09:00:00Z",
-    "data": {
-        "invoice": {
-            "id": "inv_1001",
-            "number": "1001",
-            "customer_id": "cus_berit",
-            "currency": "SEK",
-            "amount_due": "1250.00",
-            "issued_at": "2026-11-02",
-            "due_date": "2026-11-30",
-            "ocr": "10014",
-            "payment_url": "https://billing.example/pay/inv_1001",
-        },
-        "customer": {
-            "id": "cus_berit",
-            "name": "Berit Andersson",
-            "email": "berit@example.se",
-            "phone": "+46701234567",
-            "locale": "sv",
-            "timezone": "Europe/Stockholm",
-            "customer_since": "2020-03-01",
-            "consent": {"email": True, "sms": True, "call": True},
-            "fee_agreed": True,
-            "is_business": False,
-        },
-    },
-}
 
 
 def test_the_spec_example_is_accepted() -> None:

@@ -127,3 +127,28 @@ async def test_a_large_batch_applies_concurrently_and_answers_in_its_own_order(
     assert [o["event_id"] for o in outcomes] == [e["id"] for e in batch]
     # Each payment applied after its own invoice: none waited as pending.
     assert [o["status"] for o in outcomes] == ["started", "applied"] * 40
+
+
+async def test_a_batch_of_new_invoices_drains_pending_events_and_replays_identically(
+    stack: Stack,
+) -> None:
+    batch = [issued() for _ in range(6)]
+    early = batch[2]["data"]["invoice"]["id"]
+    first = await stack.http.post("/v1/events", json=payment(early, "1250.00"))
+    assert [o["status"] for o in first.json()["outcomes"]] == ["pending"]
+
+    response = await stack.http.post("/v1/events", json=batch)
+    assert response.status_code == 202, response.text
+    outcomes = response.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["started"] * 6
+    assert [o["event_id"] for o in outcomes] == [e["id"] for e in batch]
+    handle = stack.client.get_workflow_handle(workflow_id_for(early))
+    paid = JourneyState.model_validate(await asyncio.wait_for(handle.result(), timeout=30))
+    assert paid.phase == "paid"
+    recorded = [r for r in rows(stack, JourneyEventRow) if r.type == "invoice.issued"]
+    assert sorted(r.event_id for r in recorded) == sorted(e["id"] for e in batch)
+
+    # The same array again: each event answers what it answered, nothing is recorded twice.
+    again = await stack.http.post("/v1/events", json=batch)
+    assert again.json()["outcomes"] == outcomes
+    assert len(rows(stack, JourneyEventRow)) == len(recorded) + 1

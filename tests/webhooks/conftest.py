@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +23,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
@@ -37,7 +35,6 @@ from domain.state import JourneyState
 from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
-from journeys.devstack import ApiServer
 from starter import (
     auth,
     deadletters,
@@ -49,6 +46,7 @@ from starter import (
 )
 from starter.ingest import Ingest
 from starter.routing import local_today
+from tests.api_server import serving
 from tests.factories import journey_input
 from worker import build_worker
 from workflows.journey import InvoiceJourney
@@ -63,13 +61,6 @@ EMAIL = "berit@example.se"
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --- signing ---------------------------------------------------------------------------------
@@ -188,24 +179,13 @@ async def inbound(
 ) -> AsyncIterator[Inbound]:
     """uvicorn in this event loop (real sockets, real HTTP), next to a worker."""
     settings = inbound_settings
-    port = free_port()
     app = inbound_app(settings, temporal_env.client)
-    server = ApiServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    serving = asyncio.create_task(server.serve())
-    for _ in range(300):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        async with (
-            build_worker(temporal_env.client, settings),
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
-        ):
-            yield Inbound(http, temporal_env.client, settings, sendgrid_keys)
-    finally:
-        server.should_exit = True
-        await serving
+    async with (
+        serving(app) as base_url,
+        build_worker(temporal_env.client, settings),
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield Inbound(http, temporal_env.client, settings, sendgrid_keys)
 
 
 # --- journeys and the store ------------------------------------------------------------------

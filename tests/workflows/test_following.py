@@ -14,20 +14,14 @@ from domain.models import JourneyInput, Policy, Step, workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
 from tests.factories import customer, journey_input
-from tests.fakes.fixtures import TWILIO_FROM, fake_twilio
+from tests.fakes.fixtures import fake_twilio, twilio_settings
 from tests.fakes.twilio import FakeTwilio
-from tests.workflows.test_journey import (
-    JourneyDriver,
-    events_per_step,
-    journeys,
-    pay,
-    steps_out,
-)
+from tests.workflows.journey_driver import JourneyDriver, events_per_step, pay, steps_out
 from worker import build_worker
 from workflows.customer_updates import apply_customer_update
 from workflows.journey import InvoiceJourney
 
-__all__ = ["fake_twilio", "journeys"]  # fixtures shared with test_journey and the fakes
+__all__ = ["fake_twilio", "twilio_settings"]  # the fakes' fixtures
 
 
 async def test_a_changed_record_reaches_the_next_step(journeys: JourneyDriver) -> None:
@@ -103,21 +97,15 @@ TWO_SMS = Policy(
 
 
 async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configured(
-    temporal_env: WorkflowEnvironment, settings: Settings, fake_twilio: FakeTwilio
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    twilio_settings: Settings,
+    fake_twilio: FakeTwilio,
 ) -> None:
     """Started while every channel went to the outbox (local activities); Twilio configured
     before its SMS step (a worker restarted with it): the SMSes and the call go to Twilio, on
     their rate-limited queues, and email stays on the outbox's local path. Also the measure
     of what it costs in history events per step (docs/production.md)."""
-    twilio = settings.model_copy(
-        update={
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": fake_twilio.auth_token,
-            "twilio_from_number": TWILIO_FROM,
-            "twilio_api_base_url": fake_twilio.url,
-            "provider_timeout_seconds": 2.0,
-        }
-    )
     driver = JourneyDriver(temporal_env, settings)
     inp = journey_input("inv_rerouted", policy=TWO_SMS).model_copy(
         update={"local_channels": settings.local_channels()}
@@ -125,7 +113,7 @@ async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configu
     async with build_worker(temporal_env.client, settings):
         handle = await driver.start(inp)
         await driver.through_step(handle, 0)
-    async with build_worker(temporal_env.client, twilio):
+    async with build_worker(temporal_env.client, twilio_settings):
         await driver.through_step(handle, 4)
         await handle.signal(InvoiceJourney.payment_received, pay("evt_rerouted", "1250.00"))
         result = await driver.finish(handle, "rerouted_to_provider")

@@ -10,11 +10,9 @@ from domain.jurisdiction import US_TIME_ZONES
 from domain.models import JourneyInput
 from domain.opening_hours import OpeningHours
 from tests.factories import invoice, journey_input
-from tests.workflows.test_journey import JourneyDriver, action, journeys, steps_out
+from tests.workflows.journey_driver import JourneyDriver, action, steps_out
 from tests.workflows.test_law_clock import US_POLICY
 from workflows.journey import InvoiceJourney
-
-__all__ = ["journeys"]  # the fixture, shared with test_journey
 
 NEW_YORK = ZoneInfo("America/New_York")
 
