@@ -91,6 +91,7 @@ def within(value: float, expected: float, p: float) -> None:
     assert value == pytest.approx(expected, abs=3 * math.sqrt(p * (1 - p) / N))
 
 
+@pytest.mark.store_independent
 def test_the_difference_has_the_expected_direction_and_size(
     runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -127,6 +128,7 @@ def test_the_difference_has_the_expected_direction_and_size(
     assert float(sms[0]["provider_cost"]) > 0  # SMS and calls went out, not only email
 
 
+@pytest.mark.store_independent
 def test_the_same_seed_gives_the_same_run_and_the_table(runner: CliRunner, tmp_path: Path) -> None:
     behaviour = tmp_path / "behaviour.toml"
     behaviour.write_text(
