@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.delivery import DeliveryActivities
 from activities.handover import HandoverActivities
+from activities.letter_sender import LetterProviderSender
 from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
 from activities.senders import Sender
@@ -17,7 +18,7 @@ from infra.settings import Settings
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:
-    """Per channel, its provider (SendGrid, Twilio) when its credentials are set, else the
+    """Per channel, its provider (SendGrid, Twilio, print-and-post) when configured, else the
     outbox: each a `Sender`, which the delivery activities use alike."""
     email: Sender
     sms: Sender
@@ -33,13 +34,22 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
     else:
         sms = OutboxSender(settings.store_url, "sms")
         call = OutboxSender(settings.store_url, "call")
-    return {"email": email, "sms": sms, "call": call}
+    letter: Sender = (
+        LetterProviderSender(settings)
+        if settings.letter_provider_enabled
+        else OutboxSender(settings.store_url, "letter")
+    )
+    return {"email": email, "sms": sms, "call": call, "letter": letter}
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     senders = build_senders(settings)
     delivery = DeliveryActivities(
-        settings, email=senders["email"], sms=senders["sms"], call=senders["call"]
+        settings,
+        email=senders["email"],
+        sms=senders["sms"],
+        call=senders["call"],
+        letter=senders["letter"],
     )
     handover = HandoverActivities(settings)
     outcome = OutcomeActivities(settings)
@@ -47,6 +57,7 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
         delivery.send_email,
         delivery.send_sms,
         delivery.place_call,
+        delivery.send_letter,
         handover.hand_over,
         outcome.record_outcome,
     ]

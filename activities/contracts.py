@@ -39,6 +39,10 @@ class DeliveryContract(ABC):
     async def place_call(self, request: DeliveryRequest) -> DeliveryResult:
         return await self.contact("call", request)
 
+    @activity.defn(name="send_letter")
+    async def send_letter(self, request: DeliveryRequest) -> DeliveryResult:
+        return await self.contact("letter", request)
+
     @abstractmethod
     async def contact(self, channel: Channel, request: DeliveryRequest) -> DeliveryResult: ...
 
@@ -71,5 +75,6 @@ CHANNEL_ACTIVITIES: dict[
     "email": DeliveryContract.send_email,
     "sms": DeliveryContract.send_sms,
     "call": DeliveryContract.place_call,
+    "letter": DeliveryContract.send_letter,
 }
 """The activity that contacts the customer on each channel."""

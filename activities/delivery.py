@@ -1,4 +1,4 @@
-"""The three contact activities: send_email, send_sms, place_call.
+"""The contact activities: send_email, send_sms, place_call, send_letter.
 
 Each runs the same sequence: check the request, render it (pure, may fail loudly), and hand
 it to the sender chosen for its channel (`activities.senders`: SendGrid, Twilio or the
@@ -18,6 +18,8 @@ from temporalio import activity
 
 from activities.contracts import DeliveryContract
 from activities.errors import INVALID_REQUEST, TEMPLATE_ERROR, permanent
+from activities.letters import with_pdf
+from activities.outbox import OutboxSender
 from activities.rendering import RenderedMessage, render
 from activities.senders import Sender
 from domain.payloads import DeliveryRequest, DeliveryResult
@@ -30,9 +32,22 @@ class DeliveryActivities(DeliveryContract):
     """send_email, send_sms and place_call (`DeliveryContract`), constructed once per worker
     with the sender chosen for each channel."""
 
-    def __init__(self, settings: Settings, *, email: Sender, sms: Sender, call: Sender) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        email: Sender,
+        sms: Sender,
+        call: Sender,
+        letter: Sender | None = None,
+    ) -> None:
         self._settings = settings
-        self._senders: dict[Channel, Sender] = {"email": email, "sms": sms, "call": call}
+        self._senders: dict[Channel, Sender] = {
+            "email": email,
+            "sms": sms,
+            "call": call,
+            "letter": letter or OutboxSender(settings.store_url, "letter"),
+        }
 
     async def contact(self, channel: Channel, request: DeliveryRequest) -> DeliveryResult:
         provider = self._senders[channel].provider
@@ -62,7 +77,10 @@ class DeliveryActivities(DeliveryContract):
     def _render(self, request: DeliveryRequest) -> RenderedMessage:
         try:
             page = customer_links.page_url_or_none(self._settings, request.invoice_id)
-            return render(self._settings.templates_dir, request, page)
+            message = render(self._settings.templates_dir, request, page)
+            if request.channel == "letter":
+                return with_pdf(self._settings, request, message, page)
+            return message
         except (TemplateError, ValueError) as err:
             # Retrying cannot fix a template; fail the step and let the journey go on.
             raise permanent(

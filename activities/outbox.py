@@ -18,7 +18,7 @@ from activities.senders import ProviderName, settled, step_fields
 from domain.payloads import DeliveryRequest, DeliveryResult
 from domain.values import Channel
 from infra.logging import get_logger
-from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
+from infra.store import ContactAttemptRow, OutboxMessageRow, letter_body, session_scope
 
 log = get_logger(__name__)
 
@@ -77,7 +77,10 @@ class OutboxSender:
 
     def _store(self, session: Session, request: DeliveryRequest, message: RenderedMessage) -> str:
         """Add the message to the caller's transaction; its outbox id."""
-        row = OutboxMessageRow.from_request(request, message.subject, message.body)
+        body = message.body
+        if message.document is not None:
+            body = letter_body(body, message.document)
+        row = OutboxMessageRow.from_request(request, message.subject, body)
         session.add(row)
         session.flush()
         return outbox_id(row)

@@ -38,6 +38,8 @@ _WIDE_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
 class RenderedMessage:
     subject: str | None
     body: str
+    document: bytes | None = None
+    """A letter's PDF (`activities.letters`); None for email, SMS and calls."""
 
 
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
@@ -76,7 +78,10 @@ def _environment(templates_dir: str) -> Environment:
 
 
 def template_name(request: DeliveryRequest) -> str:
-    return f"{request.locale}/{request.template}.{request.channel}.j2"
+    """A letter says what the email says (the templates ask `channel` where they differ),
+    so it uses the email template of its step."""
+    channel = "email" if request.channel == "letter" else request.channel
+    return f"{request.locale}/{request.template}.{channel}.j2"
 
 
 def template_context(request: DeliveryRequest, page_url: str | None = None) -> dict[str, Any]:
@@ -165,13 +170,15 @@ def render(
     env = _environment(str(templates_dir))
     template = env.get_template(template_name(request))
     variables = template_context(request, page_url)
-    if request.channel == "email":
+    if request.channel in ("email", "letter"):
         missing = {"subject", "body"} - set(template.blocks)
         if missing:
             raise ValueError(f"email template {template.name} must define blocks {sorted(missing)}")
         context = template.new_context(variables)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
-        body = _with_opt_out(_tidy("".join(template.blocks["body"](context))), request)
+        body = _tidy("".join(template.blocks["body"](context)))
+        if request.channel == "email":
+            body = _with_opt_out(body, request)
         return RenderedMessage(subject=subject, body=body)
     body = _tidy(template.render(variables))
     if request.channel == "sms":

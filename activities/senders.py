@@ -30,7 +30,7 @@ from infra.logging import get_logger
 
 log = get_logger(__name__)
 
-ProviderName = Literal["sendgrid", "twilio", "outbox"]
+ProviderName = Literal["sendgrid", "twilio", "post", "outbox"]
 
 
 class Sender(Protocol):
@@ -144,6 +144,6 @@ class ProviderSender(ABC):
 
 
 def _known_provider(stored: str | None, current: ProviderName) -> ProviderName:
-    if stored in ("sendgrid", "twilio", "outbox"):
+    if stored in ("sendgrid", "twilio", "post", "outbox"):
         return cast(ProviderName, stored)
     return current

@@ -40,24 +40,37 @@ _PRECISION = 50
 RateTable = Mapping[date, Decimal]
 """Reference rate in percent per year, keyed by the half-year's first day (1 Jan or 1 Jul)."""
 
-EXAMPLE_REFERENCE_RATES: RateTable = MappingProxyType(
+PUBLISHED_REFERENCE_RATES: RateTable = MappingProxyType(
     {
         date(2024, 1, 1): Decimal("4.00"),
         date(2024, 7, 1): Decimal("4.00"),
         date(2025, 1, 1): Decimal("2.50"),
         date(2025, 7, 1): Decimal("2.00"),
         date(2026, 1, 1): Decimal("2.00"),
-        date(2026, 7, 1): Decimal("2.00"),
     }
 )
-"""EXAMPLES, not authority: verify every value against the Riksbank's published reference
-rates (riksbank.se, "Referensränta") before charging anyone, and add each new half-year.
-Deliberately no function's default, so that using it is a visible decision.
+"""Only reference rates the Riksbank has published (source: riksbank.se, "Referensränta"),
+as config/policies.toml carries them; a half-year that is not published yet is left out,
+never carried forward: a journey whose interest reaches it says so
+(`JourneyState.interest_unknown_from`) instead of guessing. README "Interest" says how to add
+a half-year. Deliberately no function's default, so that using it is a visible decision.
 
-Derived from the policy rate at the end of the preceding half-year, rounded up to the next
-half point (§ 9): 4.00 (end 2023), 3.75 -> 4.00 (end Jun 2024), 2.50 (end 2024), 2.00
-(end Jun 2025), 1.75 -> 2.00 (end 2025). 2026-07-01 was NOT published when this was written:
-it carries 2.00 forward as a placeholder and must be replaced."""
+Each is the policy rate at the end of the preceding half-year, rounded up to the next half
+point (§ 9): 4.00 (end 2023), 3.75 -> 4.00 (end Jun 2024), 2.50 (end 2024), 2.00 (end Jun
+2025), 1.75 -> 2.00 (end 2025)."""
+EXAMPLE_REFERENCE_RATES: RateTable = PUBLISHED_REFERENCE_RATES
+"""The table's earlier name."""
+
+
+def first_missing_half_year(due_date: date, until: date, rate_table: RateTable) -> date | None:
+    """The first half-year in `[due_date, until)` the table has no rate for, or None."""
+    day = due_date
+    while day < until:
+        start = half_year_start(day)
+        if start not in rate_table:
+            return start
+        day = next_half_year(start)
+    return None
 
 
 class MissingReferenceRateError(LookupError):

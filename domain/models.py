@@ -64,6 +64,9 @@ class Customer(Model):
     company's own zone."""
     customer_since: date | None = None
     consent: Consent = Consent()
+    postal_address: tuple[str, ...] = Field(default=(), max_length=6)
+    """The lines of the customer's postal address (street, postcode and town, country), for
+    a paper reminder; empty: no letter can reach them."""
     fee_agreed: bool = False
     is_business: bool = False
     vulnerable: bool = False
@@ -74,6 +77,14 @@ class Customer(Model):
         if value is not None and not _EMAIL_RE.match(value):
             raise ValueError("is not an email address")
         return value
+
+    @field_validator("postal_address")
+    @classmethod
+    def _postal_address(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        lines = tuple(line.strip() for line in value)
+        if any(not line or len(line) > 80 for line in lines):
+            raise ValueError("every address line must hold 1 to 80 characters")
+        return lines
 
     @field_validator("phone")
     @classmethod
@@ -148,6 +159,9 @@ class Policy(Model):
     installment_reminder_days: int = Field(default=3, ge=0, le=14)
     installment_grace_days: int = Field(default=3, ge=0, le=14)
     """How late an installment may be before the plan counts as broken."""
+    postal_days_after_letter: int = Field(default=2, ge=0, le=10)
+    """Postal days (weekdays that are not public holidays) a posted letter is given to arrive
+    before the journey's next contact or its handover waiting time starts counting."""
     plan_max_months: int = Field(default=6, ge=0, le=60)
     """A payment plan the customer asks for over at most this many monthly installments is
     approved at once (customer page); a longer one waits for an agent. 0: always an agent."""

@@ -51,7 +51,7 @@ class DeliveryResult(Model):
     status: Literal["sent", "already_sent", "uncertain", "rerouted"]
     """`rerouted`: a local (outbox) delivery reached a worker that has a provider for the
     channel now; nothing was sent, and the journey sends through the channel's queue."""
-    provider: Literal["sendgrid", "twilio", "outbox"]
+    provider: Literal["sendgrid", "twilio", "post", "outbox"]
     provider_id: str | None = None
 
 

@@ -1,12 +1,10 @@
-"""What-if: a synthetic portfolio walked through a policy's steps by a behaviour model, giving
-the same outcome facts the report aggregates, so two policies can be compared before one goes
-live (`journeys simulate`).
+"""What-if: the customer side of `journeys simulate`. The product side is the real one: each
+synthetic invoice runs as an `InvoiceJourney` on Temporal under time skipping, with its
+opening hours, fallbacks, fees and holds (`journeys.simulation_run`); this module only says who
+the customers are and how each one answers a reminder, seeded, so a run can be repeated.
 
-This is a model of the customer, not of the product: each invoice walks its segment's policy
-step by step in pure code (no Temporal, no opening hours, holidays or channel fallbacks). A
-seeded `random.Random` makes every run repeatable; both policies see the same customers, and
-each invoice draws from its own stream so a change in one policy's steps does not reshuffle
-the other invoices' luck.
+Each invoice draws from its own `random.Random` stream (`customer_rng`); both policies see the
+same customers with the same luck.
 
 The behaviour file (TOML), every chance between 0 and 1:
 
@@ -14,31 +12,32 @@ The behaviour file (TOML), every chance between 0 and 1:
     loyal = { share = 0.3, pay_factor = 1.5, lifetime_value = "40000.00" }
     [behaviour]
     pay_before_first_reminder = 0.3
-    pay_after = { email = 0.25, sms = 0.3, call = 0.4 }   # after a reminder on this channel
-    promise = 0.1          # after a reminder, promises to pay (instead of paying now) ...
-    keep_promise = 0.7     # ... and keeps it, paying a week later
-    dispute = 0.02         # after a reminder, disputes: the claim is cancelled
-    churn_after_harsh = 0.05   # churns after a harsh step: a call, a fee, the final notice
+    pay_after = { email = 0.25, sms = 0.3, call = 0.4 }   # pays when this channel reaches them
+    promise = 0.1          # after a reminder, promises to pay within a week (instead) ...
+    keep_promise = 0.7     # ... and keeps it, paying the day before the promised date
+    dispute = 0.02         # after a reminder, disputes the claim
+    churn_after_harsh = 0.05   # leaves after a harsh step: a call, a fee, the final notice
+
+`lifetime_value` is kept for the file's compatibility: a synthetic customer has no invoice
+history, so the store's lifetime value of each (and the report's "LTV lost") is zero.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.models import Policy
 from domain.policies import format_validation_error, read_toml
-from domain.reporting import OutcomeFact, Report
+from domain.reporting import Report
 
 Chance = Annotated[float, Field(ge=0.0, le=1.0)]
-START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-"""The synthetic portfolio's due date: fixed, so that reports of two runs compare."""
 PROMISE_DAYS = 7
+"""A promising customer promises to pay within this many days; one who keeps it pays the day
+before."""
 
 
 class BehaviourError(ValueError):
@@ -107,82 +106,50 @@ def portfolio(mix: BehaviourFile, size: int) -> list[Customer]:
     return customers
 
 
-def _harsh(policy: Policy, index: int) -> bool:
-    step = policy.steps[index]
-    return step.channel == "call" or bool(step.fee) or step.final_notice
+def customer_rng(seed: int, customer: Customer) -> random.Random:
+    """Each invoice draws from its own stream: the same customer meets both policies with the
+    same luck, and one policy's extra step does not reshuffle the other invoices' draws."""
+    return random.Random(f"{seed}:{customer.number}")
 
 
-def simulate_one(
-    customer: Customer, policy: Policy, mix: BehaviourFile, seed: int, policy_name: str
-) -> OutcomeFact:
-    rng = random.Random(f"{seed}:{customer.number}")
-    b, seg = mix.behaviour, mix.segments[customer.segment]
-
-    def chance(p: float) -> bool:
-        return rng.random() < min(1.0, p)
-
-    contacts = {"email": 0, "sms": 0, "call": 0}
-    churned = False
-    outcome, resolved, days = "", None, None
-    sent = 0
-    if chance(b.pay_before_first_reminder * seg.pay_factor):
-        outcome, resolved, days = "paid", 0, 0
-    else:
-        for index, step in enumerate(policy.steps):
-            sent = index + 1
-            contacts[step.channel] += 1
-            if _harsh(policy, index) and chance(b.churn_after_harsh):
-                churned = True
-            if chance(b.dispute):
-                outcome, resolved, days = "cancelled", sent, None
-                break
-            if chance(b.promise):
-                if chance(b.keep_promise):
-                    outcome, resolved, days = "paid", sent, step.offset_days + PROMISE_DAYS
-                    break
-                continue
-            if chance(b.pay_after.get(step.channel, 0.0) * seg.pay_factor):
-                outcome, resolved, days = "paid", sent, step.offset_days + 1
-                break
-    if not outcome:
-        # Nothing left to send: collection where the policy hands over, else an agent's desk.
-        outcome = "handed_over" if policy.handover_after_days else "unresolved"
-        last = policy.steps[-1].offset_days + (policy.handover_after_days or 0)
-        days = None
-    else:
-        last = days if days is not None else policy.steps[max(sent - 1, 0)].offset_days
-    closed_at = START + timedelta(days=last)
-    return OutcomeFact(
-        invoice_id=f"sim-{customer.number}",
-        customer_id=f"sim-cus-{customer.number}",
-        segment=customer.segment,
-        policy_name=policy_name,
-        outcome=outcome,
-        steps_sent=sent,
-        resolved_at_step=resolved,
-        closed_at=closed_at,
-        currency="SEK",
-        lifetime_value=seg.lifetime_value,
-        days_to_pay=days,
-        contacts=contacts,
-        churned_at=closed_at + timedelta(days=1) if churned else None,
-    )
+Reaction = Literal["pay", "promise_kept", "promise_broken", "dispute", "nothing"]
 
 
-def simulate(
-    policies: dict[str, Policy],
-    mix: BehaviourFile,
-    size: int,
-    seed: int,
-    policy_name: str,
-) -> list[OutcomeFact]:
-    """One outcome fact per synthetic invoice, each segment under its policy in `policies`."""
-    missing = sorted(set(mix.segments) - set(policies))
-    if missing:
-        raise BehaviourError(f"{policy_name}: no policy for segments {missing}")
-    return [
-        simulate_one(c, policies[c.segment], mix, seed, policy_name) for c in portfolio(mix, size)
-    ]
+@dataclass(frozen=True)
+class Answer:
+    """What a customer does after one reminder, and whether it drove them away."""
+
+    reaction: Reaction
+    churns: bool = False
+
+
+def harsh(channel: str, fee: Decimal, final_notice: bool) -> bool:
+    """A step that may cost the company the customer: a call, a fee, the final notice."""
+    return channel == "call" or fee > 0 or final_notice
+
+
+def pays_before_first_reminder(rng: random.Random, mix: BehaviourFile, segment: str) -> bool:
+    b, seg = mix.behaviour, mix.segments[segment]
+    return rng.random() < min(1.0, b.pay_before_first_reminder * seg.pay_factor)
+
+
+def answer(
+    rng: random.Random, mix: BehaviourFile, segment: str, channel: str, was_harsh: bool
+) -> Answer:
+    """The customer's reaction to a reminder just delivered on `channel`. Every reminder
+    takes the same five draws in the same order (churn, dispute, promise, keeping it, paying),
+    used or not, so that one customer's n-th reminder meets the same luck under both policies
+    and a difference between them comes from the policies alone."""
+    b, seg = mix.behaviour, mix.segments[segment]
+    leaves, disputes, promises, keeps, pays = (rng.random() for _ in range(5))
+    churns = was_harsh and leaves < b.churn_after_harsh
+    if disputes < b.dispute:
+        return Answer("dispute", churns)
+    if promises < b.promise:
+        return Answer("promise_kept" if keeps < b.keep_promise else "promise_broken", churns)
+    if pays < min(1.0, b.pay_after.get(channel, 0.0) * seg.pay_factor):
+        return Answer("pay", churns)
+    return Answer("nothing", churns)
 
 
 COMPARED = (

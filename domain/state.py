@@ -72,6 +72,10 @@ class JourneyState(Model):
     """What the customer still owes: amount due plus fees, less payments and credits."""
     interest: Money = Decimal("0")
     """Late-payment interest accrued on the unpaid amount since the due date."""
+    interest_unknown_from: date | None = None
+    """The first half-year (its 1 January or 1 July) whose reference rate the journey's table
+    does not hold, when the interest runs into it: `interest` then shows none rather than a
+    guess, until a journey started with the published rate computes it."""
     due_date: date
     next_step: NextStep | None
     handover_at: UtcDatetime | None = None

@@ -76,8 +76,10 @@ def _timezone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 UtcDatetime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
 
-Channel = Literal["email", "sms", "call"]
-CHANNELS: tuple[Channel, ...] = ("email", "sms", "call")
+Channel = Literal["email", "sms", "call", "letter"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "call", "letter")
+"""`letter` is a paper reminder (a PDF, printed and posted): it needs a postal address, not
+consent, and Swedish law counts it as delivered once posted."""
 Locale = Literal["sv", "en"]
 FeeKind = Literal["reminder", "collection_letter", "payment_plan", "late_compensation"]
 """What a charge is for. `late_compensation` is the Swedish förseningsersättning between

@@ -188,6 +188,21 @@ class Settings(BaseSettings):
     )
     bankgiro: str | None = Field(default=None, description="Bankgiro number shown on the page.")
     plusgiro: str | None = Field(default=None, description="Plusgiro number shown on the page.")
+    company_address: str = Field(
+        default="Exempelbolaget AB|Box 123|111 22 Stockholm",
+        description="The company's address block on paper reminders, lines separated by '|'.",
+    )
+    letter_provider_url: str | None = Field(
+        default=None,
+        description="Print-and-post provider's base URL (docs/production.md, 'Letters'). "
+        "Unset: letters go to the outbox as PDFs.",
+    )
+    letter_provider_key: str | None = Field(
+        default=None, description="Bearer key for the print-and-post provider."
+    )
+    letters_per_second: float = Field(
+        default=5.0, gt=0, description="Letters handed to the print-and-post provider per second."
+    )
 
     @property
     def store_url(self) -> str:
@@ -213,6 +228,14 @@ class Settings(BaseSettings):
         return bool(self.sendgrid_api_key)
 
     @property
+    def letter_provider_enabled(self) -> bool:
+        return bool(self.letter_provider_url and self.letter_provider_key)
+
+    @property
+    def company_address_lines(self) -> tuple[str, ...]:
+        return tuple(line.strip() for line in self.company_address.split("|") if line.strip())
+
+    @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
@@ -223,6 +246,7 @@ class Settings(BaseSettings):
             "email": self.email_sends_per_second if self.sendgrid_enabled else None,
             "sms": self.sms_sends_per_second if self.twilio_enabled else None,
             "call": self.calls_per_second if self.twilio_enabled else None,
+            "letter": self.letters_per_second if self.letter_provider_enabled else None,
         }
 
     def local_channels(self) -> tuple[Channel, ...]:

@@ -6,6 +6,7 @@ contacts went out (the idempotency ledger), the outbox of the embedded default, 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -205,6 +206,21 @@ class OutboxMessageRow(SQLModel, table=True):
             subject=subject,
             body=body,
         )
+
+
+LETTER_PDF_MARKER = "\n\n-- PDF (base64) --\n"
+"""In an outbox letter's body, between the letter's text and its PDF: the outbox keeps the
+very document the post would have carried, without a column of its own."""
+
+
+def letter_body(text: str, pdf: bytes) -> str:
+    return text + LETTER_PDF_MARKER + base64.b64encode(pdf).decode("ascii")
+
+
+def split_letter(body: str) -> tuple[str, bytes | None]:
+    """An outbox body's text, and its letter's PDF (None for email, SMS and calls)."""
+    text, marker, encoded = body.partition(LETTER_PDF_MARKER)
+    return (text, base64.b64decode(encoded)) if marker else (body, None)
 
 
 class HandoverRow(SQLModel, table=True):

@@ -13,12 +13,18 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlmodel import col, select
 
 from infra.settings import Settings
-from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, session_scope
+from infra.store import (
+    CustomerRow,
+    InvoiceRow,
+    OutboxMessageRow,
+    session_scope,
+    split_letter,
+)
 from starter import auth
 from starter.pay_view import render_page
 from starter.routing import SettingsDep
@@ -72,7 +78,8 @@ def messages(
             "customer_id": inv.customer_id if inv else None,
             "customer_name": cus.name if cus else None,
             "number": inv.number if inv else None,
-            "body": linkify(m.body),
+            "body": linkify(split_letter(m.body)[0]),
+            "pdf": split_letter(m.body)[1] is not None,
         }
         for m, inv, cus in rows
     ]
@@ -103,6 +110,21 @@ def dev_inbox(
         page_size=PAGE_SIZE,
     )
     return HTMLResponse(body)
+
+
+@router.get(
+    "/dev/inbox/letters/{message_id}.pdf",
+    dependencies=[Depends(auth.require_role())],
+    response_class=Response,
+)
+def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
+    """A letter in the outbox as the post would have carried it."""
+    with session_scope(settings.store_url) as s:
+        row = s.get(OutboxMessageRow, message_id)
+        pdf = split_letter(row.body)[1] if row is not None else None
+    if pdf is None:
+        raise HTTPException(404, f"outbox message {message_id} is not a letter")
+    return Response(pdf, media_type="application/pdf")
 
 
 @router.get("/dev/outbox", include_in_schema=False)

@@ -9,6 +9,8 @@ Keywords are Swedish or English, case-insensitive:
 - `BETALT ...` / `PAID ...`: "I have paid" is not trusted as a payment: `agent_task`.
 - `LOVAR 2026-12-05` / `PROMISE 5/12` (an ISO date, or dd/mm[/yyyy]): `respond(promise)`.
 - `RING ...` / `CALL ...`: `respond(contact_request)`.
+- `1` to `5` (the whole message) answering a thank-you SMS: the journey's rating, stored as
+  the customer page stores it (`starter.sms_rating`); without such a thank-you, as below.
 - anything else: `agent_task` with the text, for a person to read.
 
 Opt-out words count only as the whole message ("END of month I pay" is not an opt-out; it
@@ -43,6 +45,7 @@ from starter.routing import (
     local_today,
     open_targets_for_customers,
 )
+from starter.sms_rating import rate_by_sms
 from starter.webhooks_twilio_common import (
     TwilioForm,
     answer_once,
@@ -64,13 +67,15 @@ CALL_WORDS = frozenset({"ring", "call"})
 
 # --- reading SMS -----------------------------------------------------------------------------
 
-SmsKind = Literal["stop", "start", "paid", "promise", "bad_promise", "call", "other"]
+SmsKind = Literal["stop", "start", "paid", "promise", "bad_promise", "call", "rating", "other"]
+RATINGS = frozenset({"1", "2", "3", "4", "5"})
 
 
 @dataclass(frozen=True)
 class SmsCommand:
     kind: SmsKind
     promise_date: date | None = None
+    rating: int | None = None
 
 
 _PUNCTUATION = ".,!?;:()[]\"'«»”“"
@@ -117,6 +122,8 @@ def parse_sms(body: str, today: date) -> SmsCommand:
         return SmsCommand("stop")
     if len(words) == 1 and first in START_WORDS:
         return SmsCommand("start")
+    if len(words) == 1 and first in RATINGS:
+        return SmsCommand("rating", rating=int(first))
     if first in PROMISE_WORDS:
         when = parse_promise_date(words[1], today) if len(words) > 1 else None
         return SmsCommand("promise", when) if when else SmsCommand("bad_promise")
@@ -145,6 +152,7 @@ SMS_REPLIES: dict[Locale, dict[str, str]] = {
         "nothing_open": "Vi hittar ingen obetald faktura för ditt nummer. Tack för att du hörde "
         "av dig!",
         "invoice": "faktura {number}",
+        "rating": "Tack för ditt betyg!",
     },
     "en": {
         "stop": "You will no longer get text messages from us about your invoices. Reply START "
@@ -162,6 +170,7 @@ SMS_REPLIES: dict[Locale, dict[str, str]] = {
         "nothing_open": "We cannot find an unpaid invoice for your number. Thank you for getting "
         "in touch!",
         "invoice": "invoice {number}",
+        "rating": "Thank you for your rating!",
     },
 }
 
@@ -245,6 +254,8 @@ async def _reply(settings: Settings, client: Client, form: Form, sid: str) -> st
     )
     kind = sms.command.kind
     log.info("inbound sms", kind=kind, journeys=len(targets))
+    if kind == "rating" and (thanked := await _rating(sms)) is not None:
+        return thanked
     if (handler := ANY_TIME.get(kind)) is not None:
         return await handler(sms)
     if not targets:
@@ -266,6 +277,14 @@ async def _consent(sms: Sms) -> str:
     )
     await change_consent(sms.settings, sms.client, sms.customer_ids, change)
     return sms.text(kind)
+
+
+async def _rating(sms: Sms) -> str | None:
+    """A digit answering a thank-you SMS rates that journey; any other digit is a message."""
+    assert sms.command.rating is not None  # parse_sms gives a rating only with its value
+    if await rate_by_sms(sms.settings, sms.client, sms.customer_ids, sms.command.rating):
+        return sms.text("rating")
+    return None
 
 
 async def _bad_promise(sms: Sms) -> str:
@@ -343,6 +362,7 @@ ANY_TIME: dict[SmsKind, SmsHandler] = {
 ABOUT_INVOICES: dict[SmsKind, SmsHandler] = {
     "paid": _paid,
     "other": _other,
+    "rating": _other,
     "call": _call,
     "promise": _promise,
 }

@@ -97,6 +97,27 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+# --- suites that do not depend on the store ---------------------------------------------------
+# `make test` runs the suite once per store. A test marked `store_independent` (a simulation with
+# stores of its own, a browser or fault run) proves nothing new on the second store and costs
+# minutes, so it runs with the SQLite pass only.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "store_independent: runs once, in the SQLite pass (JOURNEYS_TEST_DB=sqlite)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("JOURNEYS_TEST_DB", "sqlite") == "sqlite":
+        return
+    skip = pytest.mark.skip(reason="does not depend on the store: runs in the SQLite pass only")
+    for item in items:
+        if item.get_closest_marker("store_independent") is not None:
+            item.add_marker(skip)
+
+
 # --- exit -----------------------------------------------------------------------------------
 # A process that used a Temporal client or worker can abort in interpreter shutdown
 # ("Fatal Python error: PyGILState_Release", exit 134) after all its work succeeded

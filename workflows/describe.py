@@ -21,7 +21,7 @@ from workflows.journey_time import calendar_zone, contact_zones, known_zone
 from workflows.ledger import Ledger
 from workflows.planning import Decision
 
-CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call"}
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "call": "phone call", "letter": "letter"}
 
 
 def search_attributes(inp: JourneyInput) -> TypedSearchAttributes:

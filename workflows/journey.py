@@ -250,6 +250,10 @@ class InvoiceJourney:
         ledger.next_index = max(ledger.next_index, index + 1)
         while True:
             channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
+            if channel is None and planning.letter_would_help(inp, ledger, index):
+                if workflow.patched(planning.LETTER_PATCH):  # before: an agent task
+                    now = workflow.now()
+                    channel, _ = planning.pick_channel(inp, ledger, index, now, letter=True)
             if channel is None:
                 task = f"{label}: no way to reach the customer ({'; '.join(reasons)})"
                 ledger.open_tasks.append(task)
@@ -266,12 +270,7 @@ class InvoiceJourney:
                 ledger.call_attempts.append(workflow.now())
             delivered, outcome, error = await self._deliver(req, f"{label} via {channel}")
             if delivered:
-                ledger.fees += req.fee_this_step
-                if fee.amount > 0 and fee.kind is not None:
-                    ledger.fee_kinds.append(fee.kind)
-                ledger.steps_sent += 1
-                if step.final_notice:
-                    ledger.final_notice_at = workflow.now()
+                rules.apply_step_sent(ledger, on_channel, req.fee_this_step, fee, workflow.now())
                 charged = f", fee {fee.amount:.2f} ({fee.reason})" if fee.amount else ""
                 self._note(index, channel, f"{label}: {outcome}{charged}", "sent")
                 return

@@ -116,6 +116,8 @@ class Ledger:
     next_segment: str | None = None
     """The segment the customer's record now gives, when it differs from the journey's own:
     recorded, and applied to their next invoice, never to this journey."""
+    letter_posted_at: datetime | None = None
+    """When the last paper letter was posted: the next contact waits for the post."""
     routed: set[Channel] = field(default_factory=set)
     """Channels the input named local whose worker now has a provider for them: delivered
     through their rate-limited task queue from then on (see `activity_calls.deliver`)."""

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from domain.fees import FeeDecision, lawful_fee
-from domain.interest import MissingReferenceRateError, late_interest
+from domain.interest import MissingReferenceRateError, first_missing_half_year, late_interest
 from domain.jurisdiction import pack_for
 from domain.models import JourneyInput, Step
 from domain.values import Channel
 from workflows.journey_time import customer_today
 from workflows.ledger import Ledger, customer
+
+
+def interest_unknown_from(inp: JourneyInput, ledger: Ledger, now: datetime) -> date | None:
+    """The half-year whose unpublished reference rate keeps the interest from being known
+    (`JourneyState.interest_unknown_from`), or None: interest off, not late, or all known."""
+    if not inp.reference_rates:
+        return None
+    today_ = customer_today(inp, ledger, now)
+    principal = max(Decimal("0"), inp.invoice.amount_due - ledger.paid - ledger.credited)
+    if today_ <= inp.invoice.due_date or principal == 0:
+        return None
+    return first_missing_half_year(inp.invoice.due_date, today_, inp.reference_rates)
 
 
 def interest_due(inp: JourneyInput, ledger: Ledger, now: datetime) -> Decimal:

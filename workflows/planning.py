@@ -12,10 +12,13 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from domain.models import JourneyInput
+from domain.postal import add_postal_days
 from domain.state import CLOSED_PHASES, JourneyState, NextStep, Phase
 from workflows.channels import (
+    LETTER_PATCH,
     channel_unavailable,
     first_open_channel,
+    letter_would_help,
     pick_channel,
     unavailable_channels,
 )
@@ -30,11 +33,12 @@ from workflows.journey_time import (
     known_zone,
 )
 from workflows.ledger import Holds, Ledger, Revisions, dump_ledger, hold_phase, load_ledger
-from workflows.money import fee_for_step, interest_due, plan_fee
+from workflows.money import fee_for_step, interest_due, interest_unknown_from, plan_fee
 
 __all__ = [
     # what the workflow reaches through `planning` (workflows.journey)
     "Decision",
+    "LETTER_PATCH",
     "Ledger",
     "Revisions",
     "channel_unavailable",
@@ -43,6 +47,7 @@ __all__ = [
     "dump_ledger",
     "fee_for_step",
     "interest_due",
+    "letter_would_help",
     "load_ledger",
     "pick_channel",
     "release_holds",
@@ -102,16 +107,30 @@ def step_at(inp: JourneyInput, ledger: Ledger, index: int) -> datetime:
     """When step `index` goes out: its planned day and hour, moved to the next moment customer
     service is open (for a call, open for at least 30 more minutes), never on a holiday, and
     inside the jurisdiction's contact hours in the customer's zone."""
-    return contact_slot(
-        inp, ledger, planned_at(inp, ledger, index), inp.policy.steps[index].channel
-    )
+    planned = planned_at(inp, ledger, index)
+    if ledger.letter_posted_at is not None:
+        planned = max(planned, after_postal_days(inp, ledger, ledger.letter_posted_at))
+    return contact_slot(inp, ledger, planned, inp.policy.steps[index].channel)
+
+
+def after_postal_days(inp: JourneyInput, ledger: Ledger, posted_at: datetime) -> datetime:
+    """The earliest next contact after a letter: Swedish law counts a posted reminder as
+    received, and the post takes `postal_days_after_letter` postal days (weekdays that are
+    not public holidays) to carry it, so the customer gets that long before anything else."""
+    zone = calendar_zone(inp, ledger)
+    posted = journey_today(posted_at, inp.clock, zone)
+    arrives = add_postal_days(posted, inp.policy.postal_days_after_letter, inp.holidays)
+    return day_instant(arrives, inp.policy.send_hour, inp.clock, zone)
 
 
 def handover_at(inp: JourneyInput, ledger: Ledger) -> datetime | None:
     """When handover may happen: the final notice's waiting time after it was sent."""
     if ledger.final_notice_at is None or inp.policy.handover_after_days is None:
         return None
-    at = ledger.final_notice_at + journey_days(inp.policy.handover_after_days, inp.clock)
+    start = ledger.final_notice_at
+    if ledger.letter_posted_at is not None and ledger.letter_posted_at >= start:
+        start = max(start, after_postal_days(inp, ledger, ledger.letter_posted_at))
+    at = start + journey_days(inp.policy.handover_after_days, inp.clock)
     if ledger.handover_not_before is not None:
         at = max(at, ledger.handover_not_before)
     return at
@@ -265,6 +284,7 @@ def snapshot(
         fees=ledger.fees,
         balance=ledger.balance,
         interest=interest_due(inp, ledger, now) if now is not None else Decimal("0"),
+        interest_unknown_from=interest_unknown_from(inp, ledger, now) if now else None,
         due_date=ledger.due_date,
         next_step=next_step,
         handover_at=decision.at if decision.kind == "handover" else None,

@@ -17,8 +17,10 @@ from workflows.money import interest_due
 
 def address(inp: JourneyInput, channel: Channel, ledger: Ledger | None = None) -> str:
     """Where a contact on `channel` goes: the email address, or the phone for SMS and calls,
-    from the customer's latest record."""
+    from the customer's latest record; for a letter, the postal address's lines."""
     c = inp.customer if ledger is None else customer(inp, ledger)
+    if channel == "letter":
+        return "\n".join(c.postal_address)
     to = c.email if channel == "email" else c.phone
     assert to is not None  # pick_channel only offers channels with an address
     return to

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from domain.fees import FeeDecision
 from domain.messages import (
     AddNoteAction,
     AgentRequest,
@@ -36,7 +37,7 @@ from domain.messages import (
     SetPromiseAction,
     WaiveFeeAction,
 )
-from domain.models import JourneyInput
+from domain.models import JourneyInput, Step
 from domain.windows import is_open
 from workflows.journey_time import calendar_zone, customer_today
 from workflows.ledger import Ledger, customer
@@ -353,3 +354,17 @@ def check_installment(inp: JourneyInput, ledger: Ledger, index: int, now: dateti
             f"with the remaining balance {_money(ledger.balance, inp)}"
         )
     ledger.note(now, "plan", detail)
+
+
+def apply_step_sent(
+    ledger: Ledger, step: Step, charged: Decimal, fee: FeeDecision, now: datetime
+) -> None:
+    """A step went out on `step.channel`: its fee, the final notice's and a letter's time."""
+    ledger.fees += charged
+    if fee.amount > 0 and fee.kind is not None:
+        ledger.fee_kinds.append(fee.kind)
+    ledger.steps_sent += 1
+    if step.final_notice:
+        ledger.final_notice_at = now
+    if step.channel == "letter":
+        ledger.letter_posted_at = now

@@ -11,13 +11,14 @@ from temporalio import activity
 
 from activities.build import build_activities, build_senders
 from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
+from activities.letter_sender import LetterProviderSender
 from activities.outbox import OutboxSender
 from activities.sendgrid_sender import SendGridSender
 from activities.twilio_sender import TwilioCallSender, TwilioSmsSender
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["send_email", "send_sms", "place_call", "hand_over", "record_outcome"]
+NAMES = ["send_email", "send_sms", "place_call", "send_letter", "hand_over", "record_outcome"]
 
 
 def names(settings: Settings) -> list[str | None]:
@@ -47,7 +48,12 @@ def test_credentials_choose_the_real_providers(
     assert isinstance(senders["email"], SendGridSender)
     assert isinstance(senders["sms"], TwilioSmsSender)
     assert isinstance(senders["call"], TwilioCallSender)
+    assert isinstance(senders["letter"], OutboxSender)  # no print-and-post provider set
     assert names(both) == NAMES
+    posting = both.model_copy(
+        update={"letter_provider_url": "http://127.0.0.1:9", "letter_provider_key": "k"}
+    )
+    assert isinstance(build_senders(posting)["letter"], LetterProviderSender)
 
     only_email = build_senders(sendgrid_settings)
     assert isinstance(only_email["email"], SendGridSender)

@@ -19,6 +19,7 @@ from domain.interest import (
     EXAMPLE_REFERENCE_RATES,
     MissingReferenceRateError,
     RateTable,
+    first_missing_half_year,
     interest_parts,
     late_interest,
     late_interest_on_balances,
@@ -164,10 +165,13 @@ def test_negative_principal_is_refused() -> None:
         late_interest(Decimal("-1"), date(2026, 3, 1), date(2026, 3, 5), EXAMPLES)
 
 
-def test_the_example_table_covers_2025_and_2026() -> None:
-    for start in (date(2025, 1, 1), date(2025, 7, 1), date(2026, 1, 1), date(2026, 7, 1)):
+def test_the_table_holds_only_published_half_years() -> None:
+    for start in (date(2025, 1, 1), date(2025, 7, 1), date(2026, 1, 1)):
         assert start in EXAMPLE_REFERENCE_RATES
-    late_interest(Decimal("100"), date(2025, 1, 1), date(2026, 12, 31), EXAMPLES)
+    late_interest(Decimal("100"), date(2025, 1, 1), date(2026, 6, 30), EXAMPLES)
+    assert date(2026, 7, 1) not in EXAMPLE_REFERENCE_RATES  # not published when written
+    assert first_missing_half_year(date(2026, 6, 1), date(2026, 8, 1), EXAMPLES) == date(2026, 7, 1)
+    assert first_missing_half_year(date(2025, 2, 1), date(2026, 6, 1), EXAMPLES) is None
 
 
 @pytest.mark.parametrize(

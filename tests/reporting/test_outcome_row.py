@@ -91,7 +91,18 @@ def stored(settings: Settings) -> JourneyOutcomeRow:
         return row
 
 
-async def test_every_figure_of_a_paid_journey(settings: Settings) -> None:
+def with_rate_for_2026_h2(settings: Settings, tmp_path: Path) -> Settings:
+    """The policy file as it will be once the Riksbank's 2026-07-01 reference rate is added
+    (the shipped table holds only published half-years)."""
+    text = settings.policy_file.read_text(encoding="utf-8")
+    text = text.replace('"2026-01-01" = "2.00"\n', '"2026-01-01" = "2.00"\n"2026-07-01" = "2.00"\n')
+    path = tmp_path / "policies.toml"
+    path.write_text(text, encoding="utf-8")
+    return settings.model_copy(update={"policy_file": path})
+
+
+async def test_every_figure_of_a_paid_journey(settings: Settings, tmp_path: Path) -> None:
+    settings = with_rate_for_2026_h2(settings, tmp_path)
     seed(settings)
     record = OutcomeActivities(settings).record_outcome
     await ActivityEnvironment().run(record, paid_outcome())
@@ -120,7 +131,10 @@ async def test_every_figure_of_a_paid_journey(settings: Settings) -> None:
     )
 
 
-async def test_a_handed_over_journey_keeps_its_fee_and_interest(settings: Settings) -> None:
+async def test_a_handed_over_journey_keeps_its_fee_and_interest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = with_rate_for_2026_h2(settings, tmp_path)
     seed(settings)
     record = OutcomeActivities(settings).record_outcome
     await ActivityEnvironment().run(record, paid_outcome())

@@ -160,8 +160,12 @@ async def test_paid_journey_thanks_and_records_its_outcome_locally(
 
 
 def test_provider_rates_apply_only_to_real_providers(settings: Settings) -> None:
-    assert settings.channel_rates() == {"email": None, "sms": None, "call": None}
+    assert settings.channel_rates() == {"email": None, "sms": None, "call": None, "letter": None}
     live = with_live_providers(settings)
-    assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0}
-    assert settings.local_channels() == ("email", "sms", "call")
-    assert live.local_channels() == ()
+    assert live.channel_rates() == {"email": 50.0, "sms": 1.0, "call": 1.0, "letter": None}
+    assert settings.local_channels() == ("email", "sms", "call", "letter")
+    assert live.local_channels() == ("letter",)  # no print-and-post provider: the outbox
+    posting = live.model_copy(
+        update={"letter_provider_url": "http://127.0.0.1:9", "letter_provider_key": "k"}
+    )
+    assert posting.channel_rates()["letter"] == 5.0 and posting.local_channels() == ()

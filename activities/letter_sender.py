@@ -1,0 +1,121 @@
+"""Letters through a print-and-post provider, over a small JSON-over-HTTP interface
+(docs/production.md, "Letters: the print-and-post interface"):
+
+- `POST {LETTER_PROVIDER_URL}/v1/letters` with `Authorization: Bearer <LETTER_PROVIDER_KEY>`,
+  `Idempotency-Key: <invoice id>:<step key>` and `{"reference", "recipient": [lines],
+  "document": <PDF, base64>}`; 200 or 201 with `{"id"}` when the letter is accepted (a
+  repeated key answers the first letter's id and prints nothing twice).
+- `GET {LETTER_PROVIDER_URL}/v1/letters/{key}`: 200 `{"id", "status"}` or 404, to reconcile
+  an attempt whose answer was lost.
+
+The same rules as SendGrid and Twilio (`ProviderSender`): the step is claimed in the ledger
+before the provider is called; 401/403 and other 4xx are permanent, 408, 429 (honouring
+`Retry-After`) and 5xx are retried; a lost answer is looked up by its key, and only when the
+provider cannot say either way is the step left "uncertain", never posted twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Final
+from urllib.parse import quote
+
+import httpx
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import (
+    DELIVERY_REJECTED,
+    PROVIDER_AUTH_FAILED,
+    PROVIDER_RATE_LIMITED,
+    PROVIDER_UNAVAILABLE,
+    DeliveryOutcomeUnknown,
+    permanent,
+    retry_after,
+    retryable,
+)
+from activities.rendering import RenderedMessage
+from activities.senders import ProviderSender
+from domain.payloads import DeliveryRequest
+from infra.settings import Settings
+
+PROVIDER: Final = "post"
+
+
+def idempotency_key(request: DeliveryRequest) -> str:
+    return f"{request.invoice_id}:{request.step_key}"
+
+
+def classify_post_error(
+    status: int, headers: httpx.Headers, where: str, now: float
+) -> ApplicationError:
+    message = f"print-and-post provider answered HTTP {status} for {where}"
+    if status in (401, 403):
+        return permanent(message, type=PROVIDER_AUTH_FAILED)
+    if status == 429:
+        delay = retry_after(dict(headers.items()), now)
+        return retryable(message, type=PROVIDER_RATE_LIMITED, next_retry_delay=delay)
+    if status >= 500 or status == 408:
+        return retryable(message, type=PROVIDER_UNAVAILABLE)
+    return permanent(message, type=DELIVERY_REJECTED)
+
+
+class LetterProviderSender(ProviderSender):
+    """Posts one letter's PDF; the ledger around it is `ProviderSender`'s."""
+
+    provider: Final = PROVIDER
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
+        assert settings.letter_provider_url and settings.letter_provider_key
+        self._base = settings.letter_provider_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {settings.letter_provider_key}"}
+        self._timeout = httpx.Timeout(settings.provider_timeout_seconds)
+        self._transport = transport
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self._timeout, headers=self._headers, transport=self._transport)
+
+    def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
+        """Returns the provider's letter id."""
+        if message.document is None:
+            raise permanent(f"letter {request.step_key} has no PDF", type=DELIVERY_REJECTED)
+        key = idempotency_key(request)
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        payload = {
+            "reference": key,
+            "recipient": [request.customer_name, *request.to.splitlines()],
+            "document": base64.b64encode(message.document).decode("ascii"),
+        }
+        with self._client() as client:
+            try:
+                response = client.post(
+                    f"{self._base}/v1/letters", json=payload, headers={"Idempotency-Key": key}
+                )
+            except httpx.ConnectError as exc:
+                raise retryable(
+                    f"print-and-post provider unreachable for {where}: {type(exc).__name__}",
+                    type=PROVIDER_UNAVAILABLE,
+                ) from None
+            except httpx.HTTPError as exc:
+                return self._reconcile(client, key, where, exc)
+        if not 200 <= response.status_code < 300:
+            raise classify_post_error(response.status_code, response.headers, where, time.time())
+        return str(response.json().get("id", ""))
+
+    def _reconcile(self, client: httpx.Client, key: str, where: str, cause: Exception) -> str:
+        """The answer was lost: ask the provider whether it has the letter under its key."""
+        try:
+            found = client.get(f"{self._base}/v1/letters/{quote(key, safe='')}")
+        except httpx.HTTPError:
+            found = None
+        if found is not None and found.status_code == 200:
+            return str(found.json().get("id", ""))
+        if found is not None and found.status_code == 404:
+            raise retryable(
+                f"print-and-post provider lost the request for {where}; it holds no letter",
+                type=PROVIDER_UNAVAILABLE,
+            )
+        raise DeliveryOutcomeUnknown(
+            f"no answer from the print-and-post provider for {where}: {type(cause).__name__}"
+        )

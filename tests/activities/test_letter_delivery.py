@@ -1,0 +1,160 @@
+"""send_letter: the PDF through a fake print-and-post provider (the interface in
+activities/letter_sender.py), with the ledger's idempotency and retry rules, and to the
+outbox in the embedded default."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from pypdf import PdfReader
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.postal import add_postal_days
+from infra.settings import Settings
+from infra.store import split_letter
+from starter.api import create_app
+from tests.activities.factory import delivery_request
+from tests.activities.helpers import attempt, delivery_activities, outbox_rows
+from tests.fakes.post import FakePost
+from tests.fakes.server import FakeResponse
+
+ADDRESS = "Storgatan 1\n111 22 Stockholm"
+
+
+@pytest.fixture
+def fake_post() -> Iterator[FakePost]:
+    with FakePost() as server:
+        yield server
+
+
+@pytest.fixture
+def post_settings(settings: Settings, fake_post: FakePost) -> Settings:
+    return settings.model_copy(
+        update={
+            "letter_provider_url": fake_post.url,
+            "letter_provider_key": fake_post.key,
+            "provider_timeout_seconds": 0.5,
+            "bankgiro": "5050-1055",
+        }
+    )
+
+
+def letter(**overrides: object) -> DeliveryRequest:
+    return delivery_request("letter", to=ADDRESS, **overrides)
+
+
+async def send(settings: Settings, request: DeliveryRequest) -> DeliveryResult:
+    result = await ActivityEnvironment().run(delivery_activities(settings).send_letter, request)
+    assert isinstance(result, DeliveryResult)
+    return result
+
+
+def text_of(pdf: bytes) -> str:
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+
+
+async def test_a_letter_is_posted_once_with_its_pdf(
+    post_settings: Settings, fake_post: FakePost
+) -> None:
+    request = letter()
+    first = await send(post_settings, request)
+    again = await send(post_settings, request)
+
+    assert (first.status, first.provider, first.provider_id) == ("sent", "post", "L-00001")
+    assert (again.status, again.provider_id) == ("already_sent", "L-00001")
+    [posted] = fake_post.requests
+    assert posted.headers["idempotency-key"] == "inv_1001:step-0-letter"
+    assert posted.headers["authorization"] == "Bearer post-key"
+    assert posted.json()["recipient"] == ["Berit Andersson", "Storgatan 1", "111 22 Stockholm"]
+    text = text_of(fake_post.pdfs()[0])
+    assert "Bankgiro: 5050-1055" in text and "OCR-nummer: 10014" in text
+    assert "1 250,00 kr" in text
+    assert attempt(post_settings, request).status == "sent"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "retryable"),
+    [
+        (400, "DeliveryRejected", False),
+        (401, "ProviderAuthFailed", False),
+        (422, "DeliveryRejected", False),
+        (429, "ProviderRateLimited", True),
+        (500, "ProviderUnavailable", True),
+        (503, "ProviderUnavailable", True),
+    ],
+)
+async def test_provider_errors_are_classified(
+    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, retryable: bool
+) -> None:
+    fake_post.script(status)
+    request = letter()
+    with pytest.raises(ApplicationError) as caught:
+        await send(post_settings, request)
+    assert caught.value.type == error_type
+    assert caught.value.non_retryable is not retryable
+    if status == 429:
+        assert caught.value.next_retry_delay == timedelta(seconds=1)
+    assert attempt(post_settings, request).status == "failed"
+    # A failed attempt may be tried again, and then the letter goes out once.
+    assert (await send(post_settings, request)).status == "sent"
+    assert len(fake_post.letters) == 1
+
+
+async def test_a_lost_answer_is_reconciled_by_its_key(
+    post_settings: Settings, fake_post: FakePost
+) -> None:
+    """The provider printed the letter but its answer never came: the GET finds it."""
+    request = letter()
+    fake_post.letters["inv_1001:step-0-letter"] = ("L-00042", b"%PDF")
+    fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
+    result = await send(post_settings, request)
+    assert (result.status, result.provider_id) == ("sent", "L-00042")
+
+
+async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
+    fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
+    with pytest.raises(ApplicationError) as caught:
+        await send(post_settings, letter())
+    assert caught.value.type == "ProviderUnavailable" and not caught.value.non_retryable
+
+
+async def test_embedded_default_puts_the_pdf_in_the_outbox(settings: Settings) -> None:
+    result = await send(settings, letter(locale="en"))
+    assert (result.status, result.provider) == ("sent", "outbox")
+    [row] = outbox_rows(settings)
+    text, pdf = split_letter(row.body)
+    assert pdf is not None and "Amount to pay: SEK 1,250.00" in text_of(pdf)
+    assert "Storgatan 1" in text_of(pdf) and "PDF" not in text
+
+
+def test_postal_days_skip_weekends_and_holidays() -> None:
+    friday = date(2026, 12, 18)
+    assert add_postal_days(friday, 2, ()) == date(2026, 12, 22)
+    christmas = (date(2026, 12, 24), date(2026, 12, 25))
+    assert add_postal_days(date(2026, 12, 23), 2, christmas) == date(2026, 12, 29)
+    assert add_postal_days(friday, 0, ()) == friday
+    with pytest.raises(ValueError, match="negative"):
+        add_postal_days(friday, -1, ())
+
+
+async def test_the_dev_inbox_shows_the_letter_and_serves_its_pdf(settings: Settings) -> None:
+    await send(settings, letter())
+    [row] = outbox_rows(settings)
+    app = create_app(settings)
+    app.state.client = None  # the inbox needs no Temporal
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        page = await http.get("/dev/inbox")
+        pdf = await http.get(f"/dev/inbox/letters/{row.id}.pdf")
+        missing = await http.get(f"/dev/inbox/letters/{(row.id or 0) + 1}.pdf")
+    assert f'href="/dev/inbox/letters/{row.id}.pdf"' in page.text
+    assert "base64" not in page.text and "OCR-nummer: 10014" in page.text
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert "OCR-nummer: 10014" in text_of(pdf.content)
+    assert missing.status_code == 404
