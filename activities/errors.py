@@ -10,12 +10,18 @@ in workflow history and logs.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
-from datetime import timedelta
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from temporalio.exceptions import ApplicationError
 
 from infra.logging import redact
+
+if TYPE_CHECKING:
+    from activities.rendering import RenderedMessage
+    from domain.payloads import DeliveryRequest
 
 DELIVERY_REJECTED = "DeliveryRejected"
 PROVIDER_AUTH_FAILED = "ProviderAuthFailed"
@@ -25,8 +31,12 @@ PROVIDER_RATE_LIMITED = "ProviderRateLimited"
 PROVIDER_UNAVAILABLE = "ProviderUnavailable"
 INVALID_REQUEST = "InvalidRequest"
 TEMPLATE_ERROR = "TemplateError"
+RECONCILING = "DeliveryReconciling"
+"""An interrupted send is too recent to be settled from the provider's record yet."""
 
 _MAX_RETRY_DELAY = timedelta(hours=1)
+LOOKUP_SKEW = timedelta(minutes=2)
+"""The provider's clock and ours may differ; a look-up looks this much further back."""
 
 
 class DeliveryOutcomeUnknown(Exception):
@@ -89,3 +99,25 @@ def retry_after(headers: Mapping[str, str], now: float) -> timedelta | None:
     if delay is None:
         return None
     return min(timedelta(seconds=max(delay, 1.0)), _MAX_RETRY_DELAY)
+
+
+LOOKUP_TRIES = (0.0, 0.5, 2.0)
+"""Pauses before each look-up of a send whose answer was lost: the look-up can fail too."""
+
+
+def lookup_after_lost_answer(
+    lookup: Callable[[DeliveryRequest, RenderedMessage, datetime], str | None],
+    request: DeliveryRequest,
+    message: RenderedMessage,
+    started: datetime,
+) -> str | None:
+    """The provider's id for a send whose answer never came, if the provider has the message
+    (its own record says so); None if it has not or cannot be asked, and the step stays
+    "uncertain" (never sent blindly again)."""
+    for pause in LOOKUP_TRIES:
+        time.sleep(pause)
+        try:
+            return lookup(request, message, started - LOOKUP_SKEW)
+        except ApplicationError:
+            continue
+    return None

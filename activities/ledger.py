@@ -7,25 +7,42 @@ definite provider error ("failed") makes it claimable again. A claim that finds 
 means an earlier attempt died between sending and recording; the message may have gone out,
 so the step is settled as "uncertain" instead of risking a second contact.
 
+With a provider that can be asked what it has (`reconcile`, see `Reconcile`), such a step is
+not left uncertain: the provider's own record decides. Found there, the step is "sent" with the
+provider's id and nobody is contacted again; not there, the earlier attempt never reached the
+provider and the step is sent now. Only when the provider cannot be asked does the attempt
+fail (retryably) and the row stay as it is: never a blind repeat.
+
 Every state change is a compare-and-set UPDATE or a unique-constraint INSERT, so the rules hold
 on SQLite and PostgreSQL alike, even with concurrent attempts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from activities.errors import RECONCILING, retryable
 from domain.payloads import DeliveryRequest
 from infra.store import ContactAttemptRow, session_scope, utcnow
 
 Decision = Literal["send", "already_sent", "uncertain"]
 
 _ERROR_MAX = 2000
+
+Reconcile = Callable[[datetime], "str | None"]
+"""Asks the provider whether it holds this step's message, created at or after the given time
+(the ledger row's creation, a little earlier for clock skew): its id, or None if it has none.
+Raises a retryable error when the provider cannot be asked."""
+
+RECONCILED = "reconciled: the provider had it after an interrupted attempt"
+RECONCILE_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -63,11 +80,17 @@ def claim(
     provider: str,
     *,
     resend_if_sending: bool = False,
+    reconcile: Reconcile | None = None,
+    settle: timedelta = timedelta(seconds=30),
 ) -> Claim:
     """Claim a step for sending, or say why it must not be sent again.
 
     `resend_if_sending` is for the outbox only: its delivery and its ledger update commit in one
     transaction, so a row still "sending" proves nothing was delivered.
+
+    `reconcile` settles a step an earlier attempt left "sending" or "uncertain" from the
+    provider's own record (see the module docstring); `settle` is how old that attempt must
+    be before "the provider has nothing" is believed (longer than one provider call).
     """
     try:
         with session_scope(store_url) as session:
@@ -84,6 +107,16 @@ def claim(
             attempts = row.attempts + 1
             if row.status == "sent":
                 return Claim("already_sent", row.provider, row.provider_id, row.attempts)
+            if (
+                reconcile is not None
+                and row.status in ("sending", "uncertain")
+                and row.provider == provider
+                and not resend_if_sending
+            ):
+                decided = _reconcile(session, row, provider, reconcile, settle)
+                if decided is not None:
+                    return decided
+                continue
             if row.status == "uncertain":
                 return Claim("uncertain", row.provider, row.provider_id, row.attempts)
             if row.status == "failed" or (
@@ -108,6 +141,48 @@ def claim(
                 continue
             raise RuntimeError(f"unknown contact attempt status {row.status!r}")
     raise RuntimeError("could not claim contact attempt: too much contention")
+
+
+def _reconcile(
+    session: Session,
+    row: ContactAttemptRow,
+    provider: str,
+    reconcile: Reconcile,
+    settle: timedelta,
+) -> Claim | None:
+    """The claim for an interrupted step, from the provider's record; None if a concurrent
+    attempt changed the row first (the caller re-reads it)."""
+    found = reconcile(_aware(row.created_at) - RECONCILE_SKEW)
+    attempts = row.attempts + 1
+    if found is not None:
+        values: dict[str, object] = {
+            "status": "sent",
+            "provider_id": found,
+            "attempts": attempts,
+            "error": RECONCILED,
+        }
+        if _compare_and_set(session, row.id, row.status, values):
+            return Claim("already_sent", provider, found, attempts)
+        return None
+    age = utcnow() - _aware(row.updated_at)
+    if age < settle:
+        # Too recent for "not at the provider" to be conclusive: its request may still be on
+        # its way. Temporal retries the activity later.
+        raise retryable(
+            f"invoice {row.invoice_id} step {row.step_key}: an attempt "
+            f"{age.total_seconds():.0f} s ago may "
+            "still reach the provider; asking again later",
+            type=RECONCILING,
+        )
+    values = {"status": "sending", "attempts": attempts, "error": None}
+    if _compare_and_set(session, row.id, row.status, values):
+        return Claim("send", provider, attempts=attempts)
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; the store writes UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def mark_sent_in(

@@ -66,7 +66,7 @@ class LetterProviderSender(ProviderSender):
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(settings.store_url)
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
         assert settings.letter_provider_url and settings.letter_provider_key
         self._base = settings.letter_provider_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {settings.letter_provider_key}"}

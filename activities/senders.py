@@ -5,7 +5,8 @@ Every sender delivers a rendered step at most once, with its ledger entry
 
 - a remote provider (`ProviderSender`: SendGrid, Twilio) cannot share our transaction, so the
   step is claimed ("sending") and committed before the provider is called, and a step left
-  "sending" is never sent again ("uncertain");
+  "sending" is never blindly sent again: the provider's own record (its `lookup`) says whether
+  it got there, and only a provider that cannot be asked leaves it "uncertain";
 - the outbox (`activities.outbox.OutboxSender`) is our own database, so the message and its
   "sent" mark commit together: exactly once.
 
@@ -14,7 +15,9 @@ The activity (`activities.delivery`) neither knows nor asks which one it holds.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
+from datetime import timedelta
 from typing import Literal, Protocol, cast
 
 from temporalio.exceptions import ApplicationError
@@ -78,8 +81,11 @@ class ProviderSender(ABC):
     """A remote provider (SendGrid, Twilio). A subclass only talks to its provider (`send`);
     the at-most-once sequence around it is this class's."""
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, timeout_seconds: float) -> None:
         self.store_url = store_url
+        # How old an interrupted attempt must be before "the provider has nothing" is
+        # believed: longer than one provider call and the retry of its lost answer.
+        self.settle = timedelta(seconds=2 * timeout_seconds + 5)
 
     @property
     @abstractmethod
@@ -95,7 +101,13 @@ class ProviderSender(ABC):
     def deliver(self, request: DeliveryRequest, message: RenderedMessage) -> DeliveryResult:
         """Claim, send, record: a step is committed as "sending" before anyone is contacted."""
         provider, store_url, step = self.provider, self.store_url, step_fields(request)
-        claim = ledger.claim(store_url, request, provider)
+        claim = ledger.claim(
+            store_url,
+            request,
+            provider,
+            reconcile=self._reconciler(request, message),
+            settle=self.settle,
+        )
         if (answer := settled(claim, provider, request)) is not None:
             return answer
         try:
@@ -119,6 +131,16 @@ class ProviderSender(ABC):
         ledger.mark_sent(store_url, request.invoice_id, request.step_key, provider, provider_id)
         log.info("step sent", provider=provider, provider_id=provider_id, **step)
         return DeliveryResult(status="sent", provider=provider, provider_id=provider_id or None)
+
+    def _reconciler(
+        self, request: DeliveryRequest, message: RenderedMessage
+    ) -> ledger.Reconcile | None:
+        """The provider's own record of this step (its `lookup`, if it has one), for a step an
+        earlier attempt left unsettled."""
+        lookup = getattr(self, "lookup", None)
+        if lookup is None:
+            return None
+        return functools.partial(lookup, request, message)
 
 
 def _known_provider(stored: str | None, current: ProviderName) -> ProviderName:

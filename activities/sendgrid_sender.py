@@ -13,6 +13,7 @@ import logging
 import time
 import urllib.error
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
@@ -26,6 +27,7 @@ from activities.errors import (
     PROVIDER_RATE_LIMITED,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
+    lookup_after_lost_answer,
     permanent,
     retry_after,
     retryable,
@@ -101,7 +103,7 @@ class SendGridSender(ProviderSender):
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: SendGridAPIClient | None = None) -> None:
-        super().__init__(settings.store_url)
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
         self._from = settings.sendgrid_from_email
         self._settings = settings
         self._client = client or SendGridAPIClient(
@@ -133,8 +135,53 @@ class SendGridSender(ProviderSender):
         ]
         return mail
 
+    def lookup(
+        self, request: DeliveryRequest, message: RenderedMessage, since: datetime
+    ) -> str | None:
+        """The X-Message-Id of this step's email if SendGrid has it, from the Email Activity
+        API (`GET /v3/messages`, queried by the `invoice_id` and `step_key` custom args every
+        mail carries). Its `msg_id` is the X-Message-Id followed by `.filter...`. Raises a
+        retryable error when SendGrid cannot be asked. (The real feed needs the Email Activity
+        add-on and lags by seconds to minutes; the ledger's settle time covers the lag.)"""
+        query = (
+            f"unique_args['invoice_id']=\"{request.invoice_id}\" AND "
+            f"unique_args['step_key']=\"{request.step_key}\""
+        )
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        try:
+            response = self._client.client.messages.get(query_params={"query": query, "limit": 10})
+            payload: Any = json.loads(response.body or b"{}")
+        except HTTPError as exc:
+            detail = scrub(sendgrid_error_text(exc.body), request.to)
+            raise retryable(
+                f"SendGrid could not be asked about {where}: HTTP {exc.status_code} {detail}",
+                type=PROVIDER_UNAVAILABLE,
+            ) from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise retryable(
+                f"SendGrid could not be asked about {where}: {type(exc).__name__}",
+                type=PROVIDER_UNAVAILABLE,
+            ) from None
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        for found in messages or []:
+            msg_id = str(found.get("msg_id") or "") if isinstance(found, dict) else ""
+            if msg_id:
+                return msg_id.split(".", 1)[0]
+        return None
+
     def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
-        """Returns SendGrid's X-Message-Id."""
+        """Returns SendGrid's X-Message-Id. When no answer came, SendGrid's own record says
+        whether the mail got there (`lookup`) before anybody calls it uncertain."""
+        started = datetime.now(UTC)
+        try:
+            return self._send(request, message)
+        except DeliveryOutcomeUnknown:
+            found = lookup_after_lost_answer(self.lookup, request, message, started)
+            if found:
+                return found
+            raise
+
+    def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         mail = self.build_mail(request, message)
         where = f"invoice {request.invoice_id} step {request.step_key}"
         try:

@@ -7,7 +7,9 @@ problem, so no retry can help (https://www.twilio.com/docs/api/errors).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import requests
 from temporalio.exceptions import ApplicationError
@@ -25,6 +27,7 @@ from activities.errors import (
     PROVIDER_UNAVAILABLE,
     RECIPIENT_OPTED_OUT,
     DeliveryOutcomeUnknown,
+    lookup_after_lost_answer,
     permanent,
     retryable,
     scrub,
@@ -126,7 +129,7 @@ class _TwilioSender(ProviderSender):
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
-        super().__init__(settings.store_url)
+        super().__init__(settings.store_url, settings.provider_timeout_seconds)
         if not settings.twilio_from_number:
             raise ValueError("TWILIO_FROM_NUMBER is required to send through Twilio")
         self._from = settings.twilio_from_number
@@ -138,8 +141,47 @@ class _TwilioSender(ProviderSender):
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         raise NotImplementedError
 
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        """Twilio's own list of what we sent this recipient from our number, newest first."""
+        raise NotImplementedError
+
+    def _same(self, listed: Any, message: RenderedMessage) -> bool:
+        return True
+
+    def lookup(
+        self, request: DeliveryRequest, message: RenderedMessage, since: datetime
+    ) -> str | None:
+        """The sid of this step's message or call if Twilio has one created since `since`:
+        what Twilio's Messages or Calls list says (filtered by To and From), not a guess.
+        Raises a retryable error when Twilio cannot be asked."""
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        try:
+            for listed in self._listed(request):
+                created = listed.date_created
+                if created is not None and _utc(created) < _utc(since):
+                    continue
+                if self._same(listed, message):
+                    return str(listed.sid)
+            return None
+        except (TwilioRestException, TwilioServiceException, requests.RequestException) as exc:
+            reason = scrub(f"{type(exc).__name__}: {exc}", request.to)
+            raise retryable(
+                f"Twilio could not be asked about {where}: {reason}", type=PROVIDER_UNAVAILABLE
+            ) from None
+
     def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
-        """Returns the Twilio sid (SM... or CA...)."""
+        """Returns the Twilio sid (SM... or CA...). When no answer came, Twilio's own list
+        says whether the request got there (`lookup`) before anybody calls it uncertain."""
+        started = datetime.now(UTC)
+        try:
+            return self._send(request, message)
+        except DeliveryOutcomeUnknown:
+            found = lookup_after_lost_answer(self.lookup, request, message, started)
+            if found:
+                return found
+            raise
+
+    def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         where = f"invoice {request.invoice_id} step {request.step_key}"
         try:
             return self._create(request, message)
@@ -170,7 +212,23 @@ class _TwilioSender(ProviderSender):
             raise DeliveryOutcomeUnknown(f"no answer from Twilio for {where}: {reason}") from None
 
 
+LOOKUP_LIMIT = 50
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class TwilioSmsSender(_TwilioSender):
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        listed: Iterable[Any] = self._client.messages.list(
+            to=request.to, from_=self._from, limit=LOOKUP_LIMIT
+        )
+        return listed
+
+    def _same(self, listed: Any, message: RenderedMessage) -> bool:
+        return " ".join(str(listed.body or "").split()) == " ".join(message.body.split())
+
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         if self._status_callback:
             created = self._client.messages.create(
@@ -187,6 +245,15 @@ class TwilioSmsSender(_TwilioSender):
 
 
 class TwilioCallSender(_TwilioSender):
+    """A call has no text to compare in Twilio's list; a call to this number from ours since
+    the step was claimed is this step's (one call step per journey and day)."""
+
+    def _listed(self, request: DeliveryRequest) -> Iterable[Any]:
+        listed: Iterable[Any] = self._client.calls.list(
+            to=request.to, from_=self._from, limit=LOOKUP_LIMIT
+        )
+        return listed
+
     def _create(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         twiml = call_twiml(message.body, request.locale, self._voice_action)
         if self._status_callback:

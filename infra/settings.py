@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="Public URL of the HTTP API, for Twilio callbacks (IVR keypresses, status).",
     )
     provider_timeout_seconds: float = 10.0
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the HTTP API reads (SendGrid Inbound Parse: 32 MB).",
+    )
     email_sends_per_second: float = Field(
         default=50.0, description="Cap on emails per second across all workers (SendGrid)."
     )

@@ -108,10 +108,12 @@ def _refusal(err: WorkflowUpdateFailedError) -> RequestRefused:
     return RequestRefused(str(cause or err))
 
 
-async def _update(client: Client, invoice_id: str, update: Any, arg: Any) -> JourneyState:
+async def _update(
+    client: Client, invoice_id: str, update: Any, arg: Any, update_id: str | None = None
+) -> JourneyState:
     handle = _handle(client, invoice_id)
     try:
-        state = await handle.execute_update(update, arg)
+        state = await handle.execute_update(update, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from None
     except RPCError as err:
@@ -122,9 +124,12 @@ async def _update(client: Client, invoice_id: str, update: Any, arg: Any) -> Jou
     return state
 
 
-async def agent_action(client: Client, invoice_id: str, action: AgentAction) -> JourneyState:
+async def agent_action(
+    client: Client, invoice_id: str, action: AgentAction, update_id: str | None = None
+) -> JourneyState:
+    """`update_id` (from an Idempotency-Key) makes Temporal apply a repeated request once."""
     return await _update(
-        client, invoice_id, InvoiceJourney.agent_action, AgentRequest(action=action)
+        client, invoice_id, InvoiceJourney.agent_action, AgentRequest(action=action), update_id
     )
 
 

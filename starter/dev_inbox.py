@@ -26,6 +26,7 @@ from infra.store import (
     split_letter,
 )
 from starter import auth
+from starter.openapi_doc import Problem
 from starter.pay_view import render_page
 from starter.routing import SettingsDep
 
@@ -90,6 +91,7 @@ def messages(
     "/dev/inbox",
     dependencies=[Depends(auth.require_role())],
     response_class=HTMLResponse,
+    responses={404: {"model": Problem, "description": "The outbox delivers nothing."}},
 )
 def dev_inbox(
     settings: SettingsDep,
@@ -116,6 +118,7 @@ def dev_inbox(
     "/dev/inbox/letters/{message_id}.pdf",
     dependencies=[Depends(auth.require_role())],
     response_class=Response,
+    responses={404: {"model": Problem, "description": "No such letter in the outbox."}},
 )
 def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
     """A letter in the outbox as the post would have carried it."""

@@ -38,8 +38,16 @@ class EventConflict(Exception):
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def _no_number(value: object) -> None:
+    """pydantic would read a number as Unix seconds: `0` would become 1970-01-01, silently
+    (found by tests/fuzz). Billing systems send ISO 8601 text; a number is refused by name."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 date or date-time text, not a number")
+
+
 def _date_or_datetime_to_date(value: object) -> object:
     """Billing systems send `paid_at` as a date or a timestamp; the journey needs the date."""
+    _no_number(value)
     if isinstance(value, str) and "T" in value:
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
@@ -49,6 +57,7 @@ def _date_or_datetime_to_date(value: object) -> object:
 
 
 def _date_to_midnight_utc(value: object) -> object:
+    _no_number(value)
     if isinstance(value, str) and _DATE_ONLY.match(value):
         return f"{value}T00:00:00Z"
     return value

@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
@@ -210,7 +211,26 @@ def _journey_today(request: Request, data: PageData, now: datetime) -> date:
     return now.astimezone(ZoneInfo(data.timezone)).date()
 
 
-@router.get("/pay/{token}", response_class=HTMLResponse)
+_REFUSAL_PAGES = {
+    403: "Not a valid link (or, on a form, a missing or stale CSRF field).",
+    404: "Not one of the page's forms.",
+    409: "The journey refused the request; the page says why.",
+    410: "The link has expired or been revoked.",
+    422: "The form was filled in wrongly; the page says which field.",
+    429: "Too many requests from this address or for this link.",
+    503: "The journey did not answer in time.",
+}
+
+
+def _pages(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The friendly HTML pages a route answers instead of the invoice, for /docs (and for
+    schemathesis, tests/fuzz/test_schemathesis.py)."""
+    return {
+        code: {"description": _REFUSAL_PAGES[code], "content": {"text/html": {}}} for code in codes
+    }
+
+
+@router.get("/pay/{token}", response_class=HTMLResponse, responses=_pages(403, 410, 429))
 async def customer_page(request: Request, token: str, lang: str | None = None) -> Response:
     """The invoice's page: what is owed, how to pay, and what the customer can do."""
     try:
@@ -221,7 +241,11 @@ async def customer_page(request: Request, token: str, lang: str | None = None) -
     return await _show(request, data)
 
 
-@router.post("/pay/{token}/{action}", response_class=HTMLResponse)
+@router.post(
+    "/pay/{token}/{action}",
+    response_class=HTMLResponse,
+    responses=_pages(403, 404, 409, 410, 422, 429, 503),
+)
 async def customer_action(request: Request, token: str, action: str) -> Response:
     """One of the page's forms; answers with the page and the journey's new state."""
     config = _config(request)

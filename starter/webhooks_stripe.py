@@ -76,12 +76,14 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> None:
     if not signature:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
     try:
-        stripe.Webhook.construct_event(payload.decode("utf-8"), signature, secret)
+        # Only the signature: `Webhook.construct_event` would also build a Stripe object from
+        # the payload and crash on signed JSON that is not an object (found by tests/fuzz).
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as err:
         log.warning("Stripe webhook with a bad signature refused", error=str(err))
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: does not match") from None
-    except ValueError:  # signed, but not JSON
-        raise HTTPException(status_code=400, detail="(root): not valid JSON") from None
 
 
 @router.post("/stripe", responses={403: {}, 503: {}})
@@ -91,8 +93,13 @@ async def stripe_webhook(
     """Stripe Billing events, applied as the product's billing events."""
     payload = await request.body()
     verify(settings, payload, request.headers.get(SIGNATURE_HEADER))
-    event = json.loads(payload)
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+    try:
+        event = json.loads(payload)
+    except ValueError:  # signed, but not JSON
+        raise HTTPException(status_code=400, detail="(root): not valid JSON") from None
+    if not isinstance(event, dict):
+        raise HTTPException(status_code=400, detail="(root): not a JSON object")
+    if not isinstance(event.get("id"), str):
         raise HTTPException(status_code=400, detail="id: missing")
     event_id: str = event["id"]
     if done := await seen(settings, PROVIDER, event_id):

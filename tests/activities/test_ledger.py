@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 import activities.ledger
 import activities.outbox
@@ -12,7 +13,8 @@ from activities import ledger
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
-from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.fakes import FakeResponse, FakeSendGrid, FakeTwilio
+from tests.fakes.fixtures import TWILIO_FROM
 
 
 class WorkerKilled(Exception):
@@ -28,7 +30,19 @@ def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(activities.ledger, "mark_sent", crash)
 
 
-async def test_crash_after_send_is_uncertain_and_never_resent(
+def settled(settings: Settings, request: object) -> None:
+    """Age the unsettled attempt past the ledger's settle time (a retry comes much later)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from infra.store import ContactAttemptRow, session_scope, utcnow
+
+    with session_scope(settings.store_url) as s:
+        s.execute(update(ContactAttemptRow).values(updated_at=utcnow() - timedelta(minutes=5)))
+
+
+async def test_crash_after_send_is_reconciled_from_sendgrids_record_never_resent(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = delivery_request("email")
@@ -37,21 +51,54 @@ async def test_crash_after_send_is_uncertain_and_never_resent(
         with pytest.raises(WorkerKilled):
             await deliver(sendgrid_settings, request)
     assert attempt(sendgrid_settings, request).status == "sending"
-    assert len(fake_sendgrid.requests) == 1
+    assert len(fake_sendgrid.mails) == 1
+    settled(sendgrid_settings, request)
 
     result = await deliver(sendgrid_settings, request)  # the retry on another worker
-    assert result.status == "uncertain"
+    assert result.status == "already_sent"
     assert result.provider == "sendgrid"
-    assert len(fake_sendgrid.requests) == 1
+    [accepted] = fake_sendgrid.accepted
+    assert result.provider_id == accepted["msg_id"].split(".")[0]
+    assert len(fake_sendgrid.mails) == 1  # asked SendGrid, did not send again
     row = attempt(sendgrid_settings, request)
-    assert (row.status, row.attempts) == ("uncertain", 2)
+    assert (row.status, row.attempts, row.error) == ("sent", 2, ledger.RECONCILED)
 
     again = await deliver(sendgrid_settings, request)
-    assert again.status == "uncertain"
-    assert len(fake_sendgrid.requests) == 1
+    assert again.status == "already_sent"
+    assert len(fake_sendgrid.mails) == 1
 
 
-async def test_crash_after_sms_is_uncertain(
+async def test_crash_before_the_request_left_is_sent_once_on_retry(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger said "sending" but SendGrid never got the mail: its record says so, and
+    the retry sends it (once)."""
+    request = delivery_request("email")
+    with monkeypatch.context() as patch:
+
+        def crash(*_args: object, **_kwargs: object) -> str:
+            raise WorkerKilled("worker process killed")
+
+        patch.setattr("activities.sendgrid_sender.SendGridSender._send", crash)
+        with pytest.raises(WorkerKilled):
+            await deliver(sendgrid_settings, request)
+    assert attempt(sendgrid_settings, request).status == "sending"
+    assert fake_sendgrid.mails == []
+
+    with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
+        await deliver(sendgrid_settings, request)
+    assert too_soon.value.type == "DeliveryReconciling"
+    assert fake_sendgrid.mails == []
+
+    settled(sendgrid_settings, request)
+    result = await deliver(sendgrid_settings, request)
+    assert result.status == "sent"
+    assert len(fake_sendgrid.accepted) == 1
+    assert (await deliver(sendgrid_settings, request)).status == "already_sent"
+    assert len(fake_sendgrid.mails) == 1
+
+
+async def test_crash_after_sms_is_reconciled_from_twilios_list(
     twilio_settings: Settings, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = delivery_request("sms")
@@ -59,23 +106,64 @@ async def test_crash_after_sms_is_uncertain(
         crash_after_sending(patch)
         with pytest.raises(WorkerKilled):
             await deliver(twilio_settings, request)
+    settled(twilio_settings, request)
     result = await deliver(twilio_settings, request)
-    assert result.status == "uncertain"
-    assert len(fake_twilio.requests) == 1
+    assert result.status == "already_sent"
+    [message] = fake_twilio.created["Messages"]
+    assert result.provider_id == message["sid"]
+    assert len(fake_twilio.messages) == 1
+
+
+async def test_an_answer_lost_to_a_timeout_is_found_in_twilios_list(
+    twilio_settings: Settings, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio created the call but answered after the client's timeout: the sender asks
+    Twilio's Calls list instead of calling the step uncertain (or calling again)."""
+    request = delivery_request("call")
+    fake_twilio.script(FakeResponse(201, delay=3.0))  # placeholder body: the list is the truth
+    fake_twilio.created["Calls"].append(
+        {"sid": "CAlate", "to": request.to, "from": TWILIO_FROM, "date_created": None}
+    )
+    result = await deliver(twilio_settings, request)
+    assert (result.status, result.provider_id) == ("sent", "CAlate")
+    assert len(fake_twilio.calls) == 1
+
+
+async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
+    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = delivery_request("email")
+    with monkeypatch.context() as patch:
+        crash_after_sending(patch)
+        with pytest.raises(WorkerKilled):
+            await deliver(sendgrid_settings, request)
+    settled(sendgrid_settings, request)
+    fake_sendgrid.script(503)  # the lookup fails
+    with pytest.raises(ApplicationError) as failed:
+        await deliver(sendgrid_settings, request)
+    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
+    assert attempt(sendgrid_settings, request).status == "sending"
+    assert len(fake_sendgrid.mails) == 1
 
 
 async def test_concurrent_attempts_contact_the_customer_once(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
 ) -> None:
-    """A timed-out attempt can still be running when Temporal starts the next one."""
+    """A timed-out attempt can still be running when Temporal starts the next one: those that
+    find it unsettled either find its mail at SendGrid or are told to ask again later."""
     request = delivery_request("email")
-    results = await asyncio.gather(*(deliver(sendgrid_settings, request) for _ in range(6)))
+    results = await asyncio.gather(
+        *(deliver(sendgrid_settings, request) for _ in range(6)), return_exceptions=True
+    )
 
-    assert len(fake_sendgrid.requests) == 1
-    statuses = sorted(r.status for r in results)
+    assert len(fake_sendgrid.mails) == 1
+    statuses = sorted(
+        str(r.type) if isinstance(r, ApplicationError) else str(getattr(r, "status", r))
+        for r in results
+    )
     assert statuses.count("sent") == 1
-    assert set(statuses) <= {"sent", "already_sent", "uncertain"}
-    assert attempt(sendgrid_settings, request).status in {"sent", "uncertain"}
+    assert set(statuses) <= {"sent", "already_sent", "DeliveryReconciling"}
+    assert attempt(sendgrid_settings, request).status == "sent"
 
 
 async def test_outbox_delivery_is_exactly_once(settings: Settings) -> None:

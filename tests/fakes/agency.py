@@ -17,6 +17,10 @@ class FakeAgency(FakeServer):
     def handover_url(self) -> str:
         return self.url + HANDOVERS
 
+    def fault_key(self, request: RecordedRequest) -> bytes:
+        """A retried handover carries the same key; its evidence may differ (timestamps)."""
+        return request.headers.get("idempotency-key", "").encode() or request.body
+
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         if isinstance(scripted, FakeResponse):
             return scripted

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
 
 MAIL_SEND = "/v3/mail/send"
+MESSAGES = "/v3/messages"
+_CONDITION = re.compile(r"unique_args\['(?P<key>\w+)'\]\s*=\s*\"(?P<value>[^\"]*)\"")
 
 
 def sendgrid_error(status: int, message: str, field: str | None = None) -> FakeResponse:
@@ -55,15 +61,59 @@ class FakeSendGrid(FakeServer):
     def __init__(self, api_key: str = "SG.test-key") -> None:
         super().__init__()
         self.api_key = api_key
+        self.accepted: list[dict[str, Any]] = []
+        """What SendGrid holds: every mail it accepted, as the Email Activity API lists it,
+        plus the custom args (a mail accepted but answered too late is here too)."""
+        self._accepted_lock = threading.Lock()
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         if isinstance(scripted, FakeResponse):
             return scripted
-        if request.method != "POST" or request.path.split("?")[0] != MAIL_SEND:
-            return sendgrid_error(404, "not found")
+        path = request.path.split("?")[0]
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return sendgrid_answer(401)
-        return sendgrid_answer(scripted if scripted is not None else 202)
+        if request.method == "GET" and path == MESSAGES:
+            if scripted is not None and scripted >= 400:
+                return sendgrid_answer(scripted)
+            return self._activity(request)
+        if request.method != "POST" or path != MAIL_SEND:
+            return sendgrid_error(404, "not found")
+        answer = sendgrid_answer(scripted if scripted is not None else 202)
+        if 200 <= answer.status < 300:
+            self._accept(request, answer.headers["X-Message-Id"])
+        return answer
+
+    def _accept(self, request: RecordedRequest, message_id: str) -> None:
+        mail = request.json()
+        to = [t.get("email") for p in mail.get("personalizations", []) for t in p.get("to", [])]
+        with self._accepted_lock:
+            self.accepted.append(
+                {
+                    "msg_id": f"{message_id}.filter0001.{len(self.accepted)}.0",
+                    "from_email": (mail.get("from") or {}).get("email"),
+                    "to_email": to[0] if to else None,
+                    "subject": mail.get("subject"),
+                    "status": "delivered",
+                    "opens_count": 0,
+                    "clicks_count": 0,
+                    "last_event_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "custom_args": dict(mail.get("custom_args") or {}),
+                }
+            )
+
+    def _activity(self, request: RecordedRequest) -> FakeResponse:
+        """`GET /v3/messages?query=...&limit=N`: the Email Activity API, answering the
+        `unique_args['key']="value" AND ...` conditions of its query language."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        wanted = {m["key"]: m["value"] for m in _CONDITION.finditer(query.get("query", ""))}
+        limit = int(query.get("limit", "10"))
+        with self._accepted_lock:
+            found = [
+                {k: v for k, v in a.items() if k != "custom_args"}
+                for a in self.accepted
+                if all(a["custom_args"].get(k) == v for k, v in wanted.items())
+            ]
+        return FakeResponse.json(200, {"messages": found[:limit]})
 
     @property
     def mails(self) -> list[RecordedRequest]:

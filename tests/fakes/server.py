@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -52,6 +53,45 @@ class FakeResponse:
 Script = int | FakeResponse
 
 
+@dataclass
+class Faults:
+    """Unscripted requests fail or hang at these rates, as a provider having a bad day does.
+
+    `fail_rate`: answered with one of `fail_statuses` (nothing is created). `slow_rate`: the
+    request is handled (a message is created) but the answer comes `slow_delay` seconds late,
+    past the client's timeout, so the client cannot know. Seeded: a run repeats."""
+
+    fail_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_delay: float = 5.0
+    fail_statuses: tuple[int, ...] = (429, 500, 503)
+    max_failures_per_request: int = 2
+    """A request (the same body) fails at most this often: outages pass, and the client's
+    retry backoff doubles each time, so an unbounded streak only makes a run long."""
+    seed: int = 12
+    rng: random.Random = field(init=False)
+    failed: int = 0
+    slowed: int = 0
+    _streaks: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def roll(self, body: bytes = b"") -> tuple[str, int]:
+        draw = self.rng.random()
+        key = hash(body)
+        if draw < self.fail_rate:
+            if self._streaks.get(key, 0) >= self.max_failures_per_request:
+                return "ok", 0  # this request's outage is over
+            self._streaks[key] = self._streaks.get(key, 0) + 1
+            self.failed += 1
+            return "fail", self.rng.choice(self.fail_statuses)
+        if draw < self.fail_rate + self.slow_rate:
+            self.slowed += 1
+            return "slow", 0
+        return "ok", 0
+
+
 class FakeServer:
     """Subclasses implement `respond(request, scripted)` to shape answers like their API.
 
@@ -61,6 +101,9 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.faults: Faults | None = None
+        self.in_flight = 0
+        """Requests being answered right now (a slow answer counts until it is written)."""
         self._script: deque[Script] = deque()
         self._lock = threading.Lock()
         fake = self
@@ -69,15 +112,23 @@ class FakeServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return  # the client died mid-request: a provider accepts nothing of it
                 request = RecordedRequest(
                     method=self.command,
                     path=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
-                response = fake._answer(request)
-                if response.delay:
-                    time.sleep(response.delay)
+                with fake._lock:
+                    fake.in_flight += 1
+                try:
+                    response = fake._answer(request)
+                    if response.delay:
+                        time.sleep(response.delay)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 try:
                     self.send_response(response.status)
                     for name, value in response.headers.items():
@@ -132,10 +183,25 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             scripted = self._script.popleft() if self._script else None
-        return self.respond(request, scripted)
+            unscripted = self.faults is not None and scripted is None
+            fate, status = (
+                self.faults.roll(self.fault_key(request))
+                if self.faults and unscripted
+                else ("ok", 0)
+            )
+        if fate == "fail":
+            return self.respond(request, status)
+        response = self.respond(request, scripted)
+        if fate == "slow":
+            response.delay = max(response.delay, self.faults.slow_delay if self.faults else 0)
+        return response
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         raise NotImplementedError
+
+    def fault_key(self, request: RecordedRequest) -> bytes:
+        """What makes two requests "the same request retried", for `Faults`' streaks."""
+        return request.path.encode() + request.body
 
     def count(self, path_suffix: str = "") -> int:
         return sum(1 for r in self.requests if r.path.split("?")[0].endswith(path_suffix))

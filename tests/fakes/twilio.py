@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import uuid
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
 
@@ -47,6 +49,10 @@ class FakeTwilio(FakeServer):
         super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.created: dict[str, list[dict[str, Any]]] = {"Messages": [], "Calls": []}
+        """What Twilio holds: every message and call it accepted, as its API shows them
+        (a message it accepted but answered too late for the client is here too)."""
+        self._created_lock = threading.Lock()
 
     def script_error(self, status: int, code: int) -> None:
         """Queue an error with a Twilio error code (e.g. 400 / 21211)."""
@@ -58,8 +64,10 @@ class FakeTwilio(FakeServer):
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         match = _RESOURCE.match(request.path.split("?")[0])
-        if request.method != "POST" or match is None:
+        if match is None or request.method not in ("POST", "GET"):
             return twilio_error(404, 20404)
+        if request.method == "GET":
+            return self._list(request, match["kind"], match["sid"], scripted)
         form = request.form()
         to = form.get("To", "")
         if isinstance(scripted, FakeResponse):
@@ -71,7 +79,10 @@ class FakeTwilio(FakeServer):
             return twilio_error(401, 20003)
         status = scripted if scripted is not None else 201
         if status == 201:
-            return FakeResponse.json(201, self._created(match["kind"], match["sid"], form))
+            created = self._created(match["kind"], match["sid"], form)
+            with self._created_lock:
+                self.created[match["kind"]].append(created)
+            return FakeResponse.json(201, created)
         if status == 400:
             return twilio_error(400, 21211, to)
         if status == 401:
@@ -79,6 +90,38 @@ class FakeTwilio(FakeServer):
         if status == 429:
             return twilio_error(429, 20429)
         return twilio_error(status, 20500)
+
+    def _list(
+        self, request: RecordedRequest, kind: str, account_sid: str, scripted: Script | None
+    ) -> FakeResponse:
+        """`GET .../Messages.json` or `Calls.json`: Twilio's list, filtered by To and From,
+        newest first, one page (PageSize), in Twilio's page shape."""
+        if isinstance(scripted, FakeResponse):
+            return scripted
+        if not self._authorised(request) or account_sid != self.account_sid:
+            return twilio_error(401, 20003)
+        if isinstance(scripted, int) and scripted >= 400:
+            return twilio_error(scripted, 20429 if scripted == 429 else 20500)
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        with self._created_lock:
+            items = list(reversed(self.created[kind]))
+        for name in ("To", "From"):
+            if name in query:
+                items = [i for i in items if i.get(name.lower()) == query[name]]
+        size = int(query.get("PageSize", "50"))
+        uri = request.path
+        page = {
+            kind.lower(): items[:size],
+            "end": max(len(items[:size]) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+        return FakeResponse.json(200, page)
 
     def _created(self, kind: str, account_sid: str, form: dict[str, str]) -> dict[str, Any]:
         now = formatdate(usegmt=True)
@@ -110,13 +153,14 @@ class FakeTwilio(FakeServer):
             }
         sid = "CA" + uuid.uuid4().hex
         return {
+            "twiml": form.get("Twiml"),
             "account_sid": account_sid,
             "annotation": None,
             "answered_by": None,
             "api_version": "2010-04-01",
             "caller_name": None,
-            "date_created": None,
-            "date_updated": None,
+            "date_created": now,
+            "date_updated": now,
             "direction": "outbound-api",
             "duration": None,
             "end_time": None,
@@ -141,8 +185,11 @@ class FakeTwilio(FakeServer):
 
     @property
     def messages(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+        """POSTs to Messages (creations tried, whatever the answer)."""
+        return [
+            r for r in self.requests if r.path.endswith("/Messages.json") and r.method == "POST"
+        ]
 
     @property
     def calls(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/Calls.json")]
+        return [r for r in self.requests if r.path.endswith("/Calls.json") and r.method == "POST"]
