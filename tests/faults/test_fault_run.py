@@ -19,10 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 JOURNEYS = 300
 
 
-@pytest.mark.skipif(
-    os.environ.get("JOURNEYS_TEST_DB", "sqlite") != "sqlite",
-    reason="the fault run has its own SQLite store; it runs in the SQLite pass",
-)
+@pytest.mark.store_independent  # the fault run has its own SQLite store
 def test_nothing_lost_missed_or_sent_twice_through_crashes_and_outages(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 
 from domain.state import JourneyState
@@ -13,6 +14,9 @@ from starter.actions import get_state
 from tests.fuzz.conftest import FUZZ, Fuzz, check_answer, store_snapshot
 from tests.fuzz.strategies import hostile
 from tests.starter.conftest import issued, payment, voided
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 ISSUED = issued("inv_fuzzbase", event_id="evt_fuzzbase", customer_id="cus_fuzzbase")
 EVENTS: list[Any] = [

@@ -7,8 +7,13 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
+
 from tests.fuzz.conftest import Fuzz, store_snapshot
 from tests.webhooks.conftest import BOOTSTRAP_KEY
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 LIMIT = 64 * 1024
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.fuzz.conftest import Fuzz, check_answer, store_snapshot
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 
 def test_signed_stripe_json_that_is_not_an_object_is_refused_not_a_crash(fuzz: Fuzz) -> None:

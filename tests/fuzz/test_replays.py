@@ -10,9 +10,13 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fuzz.conftest import Fuzz, Sent, store_snapshot
 from tests.webhooks.conftest import PHONE, stripe_signature
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 
 def _actions(state: dict[str, Any], note: str) -> int:

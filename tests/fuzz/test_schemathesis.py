@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, checks
@@ -15,6 +16,9 @@ from infra.settings import Settings
 from starter.api import create_app
 from tests.fuzz.conftest import Fuzz, store_snapshot
 from tests.webhooks.conftest import BOOTSTRAP_KEY
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 EXAMPLES_PER_OPERATION = 40
 

@@ -8,12 +8,16 @@ import json
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import FUZZ, Fuzz, Sent, check_answer, store_snapshot
 from tests.fuzz.strategies import JSON, hostile
 from tests.webhooks.conftest import EMAIL, PHONE
+
+# Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
+pytestmark = pytest.mark.store_independent
 
 TEXT = st.text(max_size=40) | st.sampled_from(
     ["", "1", "2", "9", "STOP", "START", "BETALT", "PAID", "LÖFTE 2027-01-05", "RING", "*"]
