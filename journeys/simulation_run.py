@@ -30,8 +30,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.handover import HandoverActivities
@@ -47,7 +46,7 @@ from infra.migrations import init_db
 from infra.report_store import journey_report
 from infra.settings import Settings
 from infra.store import JourneyOutcomeRow, session_scope
-from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from infra.temporal import start_local_server
 from journeys.simulated_customer import (
     Customers,
     Life,
@@ -77,23 +76,10 @@ async def start_server() -> WorkflowEnvironment:
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        return await _start_server()
+        return await start_local_server()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-async def _start_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(dev_server_path()),
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.WorkflowTimeSkippingEnabled=true",
-        ],
-    )
 
 
 @dataclass
