@@ -5,7 +5,6 @@ outbox in the embedded default."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
@@ -24,24 +23,6 @@ from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
 
 ADDRESS = "Storgatan 1\n111 22 Stockholm"
-
-
-@pytest.fixture
-def fake_post() -> Iterator[FakePost]:
-    with FakePost() as server:
-        yield server
-
-
-@pytest.fixture
-def post_settings(settings: Settings, fake_post: FakePost) -> Settings:
-    return settings.model_copy(
-        update={
-            "letter_provider_url": fake_post.url,
-            "letter_provider_key": fake_post.key,
-            "provider_timeout_seconds": 0.5,
-            "bankgiro": "5050-1055",
-        }
-    )
 
 
 def letter(**overrides: object) -> DeliveryRequest:
