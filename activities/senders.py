@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, cast
 
 from temporalio.exceptions import ApplicationError
 
 from activities import ledger
-from activities.errors import DeliveryOutcomeUnknown
+from activities.errors import DeliveryOutcomeUnknown, lookup_after_lost_answer
 from activities.rendering import RenderedMessage
 from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.logging import get_logger
@@ -147,3 +147,28 @@ def _known_provider(stored: str | None, current: ProviderName) -> ProviderName:
     if stored in ("sendgrid", "twilio", "post", "outbox"):
         return cast(ProviderName, stored)
     return current
+
+
+class LookupProviderSender(ProviderSender):
+    """A provider whose own record can be asked (SendGrid, Twilio): when a send's answer is
+    lost, that record (`lookup`) says whether it got there before anybody calls it uncertain."""
+
+    @abstractmethod
+    def lookup(
+        self, request: DeliveryRequest, message: RenderedMessage, since: datetime
+    ) -> str | None:
+        """The provider's id for this step's message if it has one sent since `since`."""
+
+    @abstractmethod
+    def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
+        """One call to the provider; raises `DeliveryOutcomeUnknown` when no answer came."""
+
+    def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
+        started = datetime.now(UTC)
+        try:
+            return self._send(request, message)
+        except DeliveryOutcomeUnknown:
+            found = lookup_after_lost_answer(self.lookup, request, message, started)
+            if found:
+                return found
+            raise

@@ -13,7 +13,7 @@ import logging
 import time
 import urllib.error
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from python_http_client.exceptions import HTTPError
@@ -27,14 +27,13 @@ from activities.errors import (
     PROVIDER_RATE_LIMITED,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
-    lookup_after_lost_answer,
     permanent,
     retry_after,
     retryable,
     scrub,
 )
 from activities.rendering import RenderedMessage
-from activities.senders import ProviderSender
+from activities.senders import LookupProviderSender
 from domain.payloads import DeliveryRequest
 from infra import customer_links
 from infra.settings import Settings
@@ -97,7 +96,7 @@ def _headers(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-class SendGridSender(ProviderSender):
+class SendGridSender(LookupProviderSender):
     """Sends one rendered email; the ledger around it is `ProviderSender`'s."""
 
     provider: Final = PROVIDER
@@ -168,18 +167,6 @@ class SendGridSender(ProviderSender):
             if msg_id:
                 return msg_id.split(".", 1)[0]
         return None
-
-    def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
-        """Returns SendGrid's X-Message-Id. When no answer came, SendGrid's own record says
-        whether the mail got there (`lookup`) before anybody calls it uncertain."""
-        started = datetime.now(UTC)
-        try:
-            return self._send(request, message)
-        except DeliveryOutcomeUnknown:
-            found = lookup_after_lost_answer(self.lookup, request, message, started)
-            if found:
-                return found
-            raise
 
     def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         mail = self.build_mail(request, message)

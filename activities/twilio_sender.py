@@ -27,13 +27,12 @@ from activities.errors import (
     PROVIDER_UNAVAILABLE,
     RECIPIENT_OPTED_OUT,
     DeliveryOutcomeUnknown,
-    lookup_after_lost_answer,
     permanent,
     retryable,
     scrub,
 )
 from activities.rendering import RenderedMessage
-from activities.senders import ProviderSender
+from activities.senders import LookupProviderSender
 from domain.payloads import DeliveryRequest
 from domain.values import Locale
 from infra.settings import Settings
@@ -125,7 +124,7 @@ def make_client(settings: Settings) -> Client:
     return client
 
 
-class _TwilioSender(ProviderSender):
+class _TwilioSender(LookupProviderSender):
     provider: Final = PROVIDER
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
@@ -168,18 +167,6 @@ class _TwilioSender(ProviderSender):
             raise retryable(
                 f"Twilio could not be asked about {where}: {reason}", type=PROVIDER_UNAVAILABLE
             ) from None
-
-    def send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
-        """Returns the Twilio sid (SM... or CA...). When no answer came, Twilio's own list
-        says whether the request got there (`lookup`) before anybody calls it uncertain."""
-        started = datetime.now(UTC)
-        try:
-            return self._send(request, message)
-        except DeliveryOutcomeUnknown:
-            found = lookup_after_lost_answer(self.lookup, request, message, started)
-            if found:
-                return found
-            raise
 
     def _send(self, request: DeliveryRequest, message: RenderedMessage) -> str:
         where = f"invoice {request.invoice_id} step {request.step_key}"

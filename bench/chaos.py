@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +19,10 @@ from typing import Any
 
 import httpx
 
-from bench.server import BenchServer, die_with_parent
+from bench.server import BenchServer, spawn_module
 from bench.workerproc import WorkerProcess
 from tests.fakes.server import FakeServer
 
-REPO = Path(__file__).resolve().parent.parent
 IN_FLIGHT_WAIT = 8.0
 """How long a kill "during a send" waits for a provider request to be in flight."""
 
@@ -47,17 +45,7 @@ class ApiProcess:
 
     async def start(self, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bench.faultapi",
-                *self.args,
-                cwd=REPO,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                preexec_fn=die_with_parent,
-            )
+            self.proc = await spawn_module("bench.faultapi", self.args, out, out)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as http:
             while time.monotonic() < deadline:

@@ -47,6 +47,7 @@ from bench.product import (  # noqa: E402
     bench_settings,
     issued_event,
     make_settings,
+    until_serving,
 )
 from bench.server import BenchServer, free_port  # noqa: E402
 from bench.workerproc import WorkerProcess  # noqa: E402
@@ -118,10 +119,7 @@ async def api_phase(
     )
     serving = asyncio.create_task(api.serve())
     try:
-        while not api.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.05)
+        await until_serving(api, serving)
         if old:
             ingest: Ingest = app.state.ingest
             app.state.ingest = OneByOne(ingest.client, ingest.settings, ingest.policies)

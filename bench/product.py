@@ -143,6 +143,15 @@ class _Clock:
         )
 
 
+async def until_serving(api: ApiServer, serving: asyncio.Task[None]) -> None:
+    """Wait for the API to listen; a server that failed to start raises its error here
+    instead of leaving the run waiting for ever."""
+    while not api.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+
+
 async def _post(http: httpx.AsyncClient, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     response = await http.post("/v1/events", json=events)
     if response.status_code != 202:
@@ -184,10 +193,7 @@ async def run_product(
     api = ApiServer(config)
     serving = asyncio.create_task(api.serve())
     try:
-        while not api.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.05)
+        await until_serving(api, serving)
         tag = secrets.token_hex(3)
         today = date.today()
         issued = [issued_event(tag, n, today) for n in range(journeys)]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from temporalio.client import Client
 
@@ -33,6 +33,24 @@ def die_with_parent() -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+async def spawn_module(
+    module: str, args: Sequence[str], stdout: int | TextIO | BinaryIO, stderr: BinaryIO
+) -> asyncio.subprocess.Process:
+    """A benchmark child (`python -m <module>`) from the repository root, no stdin, that
+    dies with the benchmark."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=die_with_parent,
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:

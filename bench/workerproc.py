@@ -28,10 +28,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.procstat import cpu_seconds, proc_status
-from bench.server import die_with_parent
+from bench.server import spawn_module
 from infra.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
 SHUTDOWN_TIMEOUT = 15.0
 
@@ -71,16 +70,8 @@ class WorkerProcess:
     async def start(self) -> None:
         log = self.log_path.open("ab")
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bench.workerproc",
-                *self.args,
-                cwd=REPO,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log,
-                preexec_fn=die_with_parent,
+            self.proc = await spawn_module(
+                "bench.workerproc", self.args, asyncio.subprocess.PIPE, log
             )
         finally:
             log.close()

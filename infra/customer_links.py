@@ -29,7 +29,8 @@ from sqlmodel import col, select
 
 from infra.logging import get_logger
 from infra.settings import Settings
-from infra.store import CustomerPageLinkRow, InvoiceRow, session_scope, utcnow
+from infra.store import InvoiceRow, session_scope, utcnow
+from infra.store_page import CustomerPageLinkRow
 
 log = get_logger("infra.customer_links")
 

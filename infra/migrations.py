@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import infra.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import infra.store_page  # noqa: F401  (and the customer-page tables)
 from infra.store import get_engine
 
 BASELINE = "0001"

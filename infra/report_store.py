@@ -20,13 +20,8 @@ from domain.reporting import (
     build_report,
 )
 from infra.settings import Settings
-from infra.store import (
-    CsatRatingRow,
-    CustomerRow,
-    InvoiceRow,
-    JourneyOutcomeRow,
-    session_scope,
-)
+from infra.store import CustomerRow, InvoiceRow, JourneyOutcomeRow, session_scope
+from infra.store_page import CsatRatingRow
 
 
 def _aware(moment: datetime | None) -> datetime | None:

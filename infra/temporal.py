@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from infra.settings import Settings
 
@@ -171,3 +172,18 @@ def dev_server_command(port: int, db_file: Path, *, tuned: bool = True) -> list[
         *search_attribute_args(),
     ]
     return cmd + list(TUNED_DEV_SERVER_ARGS) if tuned else cmd
+
+
+async def start_local_server() -> WorkflowEnvironment:
+    """A local dev server (the pinned binary, our search attributes) with time skipping off at
+    start, for `journeys simulate` and the tests: they move a journey's clock themselves."""
+    return await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(dev_server_path()),
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+    )

@@ -30,25 +30,23 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.handover import HandoverActivities
 from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
 from domain.models import Customer as JourneyCustomer
-from domain.models import Invoice, JourneyClock, JourneyInput, workflow_id_for
+from domain.models import Invoice, JourneyClock, workflow_id_for
 from domain.policies import PolicyFile
 from domain.reporting import Report, ReportFilter
-from domain.segmentation import customer_lifetime_value, handover_needs_approval
+from domain.segmentation import customer_lifetime_value
 from domain.simulation import BehaviourFile, Customer, customer_rng, pays_before_first_reminder
 from infra.migrations import init_db
 from infra.report_store import journey_report
 from infra.settings import Settings
 from infra.store import JourneyOutcomeRow, session_scope
-from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from infra.temporal import start_local_server
 from journeys.simulated_customer import (
     Customers,
     Life,
@@ -56,12 +54,12 @@ from journeys.simulated_customer import (
     patiently,
     set_time_skipping,
 )
+from starter import journey_start
 from starter.actions import get_state
-from starter.event_schema import EventOutcome, InvoiceIssued, parse_event
+from starter.event_schema import InvoiceIssued, parse_event
 from starter.event_store import record_issued
 from starter.ingest import apply_event
-from starter.journey_calendar import public_holidays
-from workflows.describe import search_attributes, static_details, static_summary
+from starter.journey_start import journey_input, started_outcome
 from workflows.journey import InvoiceJourney
 
 AMOUNT = Decimal("1000.00")
@@ -78,23 +76,10 @@ async def start_server() -> WorkflowEnvironment:
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        return await _start_server()
+        return await start_local_server()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-async def _start_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(dev_server_path()),
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.WorkflowTimeSkippingEnabled=true",
-        ],
-    )
 
 
 @dataclass
@@ -201,45 +186,13 @@ async def start_journey(
     cust: JourneyCustomer = event.data.customer
     policy = policies.segments[segment]
     reason = "synthetic customer of journeys simulate"
-    rules = policies.segmentation
-    value = customer_lifetime_value(cust, [], rules, as_of=inv.issued_at)
-    journey = JourneyInput(
-        invoice=inv,
-        customer=cust,
-        segment=segment,
-        segment_reason=reason,
-        policy=policy,
-        clock=JourneyClock(),
-        holidays=public_holidays(policies.jurisdiction, inv, policy),
-        handover_requires_approval=handover_needs_approval(segment, value, rules),
-        jurisdiction=policies.jurisdiction,
-        opening_hours=policies.opening_hours,
-        service_phone=settings.customer_service_phone,
-        reference_rates=policies.reference_rates,
-        local_channels=settings.local_channels(),
+    value = customer_lifetime_value(cust, [], policies.segmentation, as_of=inv.issued_at)
+    journey = journey_input(
+        settings, policies, event, segment, reason, policy, value, JourneyClock()
     )
-    workflow_id = workflow_id_for(inv.id)
-    await client.start_workflow(
-        InvoiceJourney.run,
-        journey,
-        id=workflow_id,
-        task_queue=settings.temporal_task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=static_summary(journey),
-        static_details=static_details(journey),
-        search_attributes=search_attributes(journey),
-    )
-    outcome = EventOutcome(
-        event_id=event.id,
-        type=event.type,
-        status="started",
-        detail=f"journey started on the {segment} policy: {reason}",
-        invoice_id=inv.id,
-        customer_id=cust.id,
-        workflow_id=workflow_id,
-        segment=segment,
-    )
+    if not await journey_start.start_journey(client, settings, journey):
+        raise RuntimeError(f"the simulated journey {workflow_id_for(inv.id)} had run already")
+    outcome = started_outcome(event, segment, reason)
     await asyncio.to_thread(record_issued, settings.store_url, event, outcome, segment, reason)
 
 

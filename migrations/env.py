@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlmodel import SQLModel
 
 import infra.store  # noqa: F401  (registers every table on SQLModel.metadata)
+import infra.store_page  # noqa: F401  (and the customer-page tables)
 from infra.settings import Settings
 
 config = context.config

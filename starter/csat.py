@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from domain.state import JourneyState
-from infra.store import CsatRatingRow, session_scope, utcnow
+from infra.store import session_scope, utcnow
+from infra.store_page import CsatRatingRow
 
 COMMENT_MAX = 2000
 

@@ -7,12 +7,13 @@ Shared by the one-event path (`starter/ingest.py`) and the batch path
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.models import JourneyClock, JourneyInput, workflow_id_for
+from domain.models import JourneyClock, JourneyInput, Policy, workflow_id_for
 from domain.policies import PolicyFile
 from domain.segmentation import (
     PastInvoice,
@@ -37,6 +38,37 @@ class PlannedJourney:
     reason: str
 
 
+def journey_input(
+    settings: Settings,
+    policies: PolicyFile,
+    event: InvoiceIssued,
+    segment: str,
+    reason: str,
+    policy: Policy,
+    value: dict[str, Decimal],
+    clock: JourneyClock,
+) -> JourneyInput:
+    """The input of an issued invoice's journey once its segment is chosen: one place, so that
+    ingest and `journeys simulate` start the very same journey."""
+    inv, cust = event.data.invoice, event.data.customer
+    rules = policies.segmentation
+    return JourneyInput(
+        invoice=inv,
+        customer=cust,
+        segment=segment,
+        segment_reason=reason,
+        policy=policy,
+        clock=clock,
+        holidays=public_holidays(policies.jurisdiction, inv, policy),
+        handover_requires_approval=handover_needs_approval(segment, value, rules),
+        jurisdiction=policies.jurisdiction,
+        opening_hours=policies.opening_hours,
+        service_phone=settings.customer_service_phone,
+        reference_rates=policies.reference_rates,
+        local_channels=settings.local_channels(),
+    )
+
+
 def plan_journey(
     settings: Settings,
     policies: PolicyFile,
@@ -49,20 +81,9 @@ def plan_journey(
     segment, reason = choose_segment(cust, history, rules, as_of=inv.issued_at)
     value = customer_lifetime_value(cust, history, rules, as_of=inv.issued_at)
     policy = policies.segments.get(segment) or policies.segments["standard"]
-    journey = JourneyInput(
-        invoice=inv,
-        customer=cust,
-        segment=segment,
-        segment_reason=reason,
-        policy=policy,
-        clock=clock(inv) if clock else JourneyClock(),
-        holidays=public_holidays(policies.jurisdiction, inv, policy),
-        handover_requires_approval=handover_needs_approval(segment, value, rules),
-        jurisdiction=policies.jurisdiction,
-        opening_hours=policies.opening_hours,
-        service_phone=settings.customer_service_phone,
-        reference_rates=policies.reference_rates,
-        local_channels=settings.local_channels(),
+    journey_clock = clock(inv) if clock else JourneyClock()
+    journey = journey_input(
+        settings, policies, event, segment, reason, policy, value, journey_clock
     )
     return PlannedJourney(journey, segment, reason)
 
@@ -87,21 +108,27 @@ async def start_journey(client: Client, settings: Settings, journey: JourneyInpu
     return True
 
 
+def started_outcome(event: InvoiceIssued, segment: str, reason: str) -> EventOutcome:
+    """The answer to an issued invoice whose journey was started."""
+    inv, cust = event.data.invoice, event.data.customer
+    return EventOutcome(
+        event_id=event.id,
+        type=event.type,
+        status="started",
+        detail=f"journey started on the {segment} policy: {reason}",
+        invoice_id=inv.id,
+        customer_id=cust.id,
+        workflow_id=workflow_id_for(inv.id),
+        segment=segment,
+    )
+
+
 def issued_outcome(event: InvoiceIssued, started: bool, segment: str, reason: str) -> EventOutcome:
     inv, cust = event.data.invoice, event.data.customer
     workflow_id = workflow_id_for(inv.id)
     if started:
         metrics.JOURNEYS_STARTED.labels(segment).inc()
-        return EventOutcome(
-            event_id=event.id,
-            type=event.type,
-            status="started",
-            detail=f"journey started on the {segment} policy: {reason}",
-            invoice_id=inv.id,
-            customer_id=cust.id,
-            workflow_id=workflow_id,
-            segment=segment,
-        )
+        return started_outcome(event, segment, reason)
     return EventOutcome(
         event_id=event.id,
         type=event.type,

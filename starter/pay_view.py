@@ -24,7 +24,8 @@ from domain.opening_hours import OpeningHours
 from domain.state import CLOSED_PHASES, JourneyState
 from domain.windows import is_open
 from infra.settings import Settings
-from infra.store import CsatRatingRow, CustomerRow, InvoiceRow
+from infra.store import CustomerRow, InvoiceRow
+from infra.store_page import CsatRatingRow
 from starter.pay_text import TEXT, Lang
 from workflows.planning import MAX_PROMISE_DAYS
 from workflows.rules import MAX_CALL_AHEAD_DAYS

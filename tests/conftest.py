@@ -18,14 +18,13 @@ from typing import NoReturn
 import pytest
 from sqlalchemy import MetaData
 from sqlmodel import SQLModel
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from infra.migrations import init_db
 from infra.settings import Settings
 from infra.store import get_engine
-from infra.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from infra.temporal import start_local_server
 from journeys import command
 
 POSTGRES_URL = os.environ.get(
@@ -83,16 +82,7 @@ def settings(store_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time skipping is off at start; tests move a journey's clock with `env.fast_forward`."""
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(dev_server_path()),
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.WorkflowTimeSkippingEnabled=true",
-        ],
-    )
+    env = await start_local_server()
     async with env:
         yield env
 

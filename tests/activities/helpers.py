@@ -23,9 +23,12 @@ def delivery_activities(settings: Settings) -> DeliveryActivities:
 
 async def deliver(settings: Settings, request: DeliveryRequest) -> DeliveryResult:
     acts = delivery_activities(settings)
-    method = {"email": acts.send_email, "sms": acts.send_sms, "call": acts.place_call}[
-        request.channel
-    ]
+    method = {
+        "email": acts.send_email,
+        "sms": acts.send_sms,
+        "call": acts.place_call,
+        "letter": acts.send_letter,
+    }[request.channel]
     result = await ActivityEnvironment().run(method, request)
     assert isinstance(result, DeliveryResult)
     return result

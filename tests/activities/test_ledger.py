@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 import activities.ledger
 import activities.outbox
 from activities import ledger
+from domain.payloads import DeliveryRequest
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
@@ -30,6 +31,17 @@ def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(activities.ledger, "mark_sent", crash)
 
 
+async def killed_after_sending(
+    settings: Settings, request: DeliveryRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliver once with the worker dying after the provider accepted, before the ledger
+    says so: the attempt is left "sending"."""
+    with monkeypatch.context() as patch:
+        crash_after_sending(patch)
+        with pytest.raises(WorkerKilled):
+            await deliver(settings, request)
+
+
 def settled(settings: Settings, request: object) -> None:
     """Age the unsettled attempt past the ledger's settle time (a retry comes much later)."""
     from datetime import timedelta
@@ -46,10 +58,7 @@ async def test_crash_after_send_is_reconciled_from_sendgrids_record_never_resent
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = delivery_request("email")
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(sendgrid_settings, request)
+    await killed_after_sending(sendgrid_settings, request, monkeypatch)
     assert attempt(sendgrid_settings, request).status == "sending"
     assert len(fake_sendgrid.mails) == 1
     settled(sendgrid_settings, request)
@@ -102,10 +111,7 @@ async def test_crash_after_sms_is_reconciled_from_twilios_list(
     twilio_settings: Settings, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = delivery_request("sms")
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(twilio_settings, request)
+    await killed_after_sending(twilio_settings, request, monkeypatch)
     settled(twilio_settings, request)
     result = await deliver(twilio_settings, request)
     assert result.status == "already_sent"
@@ -133,10 +139,7 @@ async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = delivery_request("email")
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(sendgrid_settings, request)
+    await killed_after_sending(sendgrid_settings, request, monkeypatch)
     settled(sendgrid_settings, request)
     fake_sendgrid.script(503)  # the lookup fails
     with pytest.raises(ApplicationError) as failed:

@@ -5,54 +5,28 @@ outbox in the embedded default."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
 from pypdf import PdfReader
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest
 from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
 from starter.api import create_app
 from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, delivery_activities, outbox_rows
+from tests.activities.helpers import attempt, deliver, outbox_rows
 from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
 
 ADDRESS = "Storgatan 1\n111 22 Stockholm"
 
 
-@pytest.fixture
-def fake_post() -> Iterator[FakePost]:
-    with FakePost() as server:
-        yield server
-
-
-@pytest.fixture
-def post_settings(settings: Settings, fake_post: FakePost) -> Settings:
-    return settings.model_copy(
-        update={
-            "letter_provider_url": fake_post.url,
-            "letter_provider_key": fake_post.key,
-            "provider_timeout_seconds": 0.5,
-            "bankgiro": "5050-1055",
-        }
-    )
-
-
 def letter(**overrides: object) -> DeliveryRequest:
     return delivery_request("letter", to=ADDRESS, **overrides)
-
-
-async def send(settings: Settings, request: DeliveryRequest) -> DeliveryResult:
-    result = await ActivityEnvironment().run(delivery_activities(settings).send_letter, request)
-    assert isinstance(result, DeliveryResult)
-    return result
 
 
 def text_of(pdf: bytes) -> str:
@@ -63,8 +37,8 @@ async def test_a_letter_is_posted_once_with_its_pdf(
     post_settings: Settings, fake_post: FakePost
 ) -> None:
     request = letter()
-    first = await send(post_settings, request)
-    again = await send(post_settings, request)
+    first = await deliver(post_settings, request)
+    again = await deliver(post_settings, request)
 
     assert (first.status, first.provider, first.provider_id) == ("sent", "post", "L-00001")
     assert (again.status, again.provider_id) == ("already_sent", "L-00001")
@@ -95,14 +69,14 @@ async def test_provider_errors_are_classified(
     fake_post.script(status)
     request = letter()
     with pytest.raises(ApplicationError) as caught:
-        await send(post_settings, request)
+        await deliver(post_settings, request)
     assert caught.value.type == error_type
     assert caught.value.non_retryable is not retryable
     if status == 429:
         assert caught.value.next_retry_delay == timedelta(seconds=1)
     assert attempt(post_settings, request).status == "failed"
     # A failed attempt may be tried again, and then the letter goes out once.
-    assert (await send(post_settings, request)).status == "sent"
+    assert (await deliver(post_settings, request)).status == "sent"
     assert len(fake_post.letters) == 1
 
 
@@ -113,19 +87,19 @@ async def test_a_lost_answer_is_reconciled_by_its_key(
     request = letter()
     fake_post.letters["inv_1001:step-0-letter"] = ("L-00042", b"%PDF")
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
-    result = await send(post_settings, request)
+    result = await deliver(post_settings, request)
     assert (result.status, result.provider_id) == ("sent", "L-00042")
 
 
 async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
     with pytest.raises(ApplicationError) as caught:
-        await send(post_settings, letter())
+        await deliver(post_settings, letter())
     assert caught.value.type == "ProviderUnavailable" and not caught.value.non_retryable
 
 
 async def test_embedded_default_puts_the_pdf_in_the_outbox(settings: Settings) -> None:
-    result = await send(settings, letter(locale="en"))
+    result = await deliver(settings, letter(locale="en"))
     assert (result.status, result.provider) == ("sent", "outbox")
     [row] = outbox_rows(settings)
     text, pdf = split_letter(row.body)
@@ -144,7 +118,7 @@ def test_postal_days_skip_weekends_and_holidays() -> None:
 
 
 async def test_the_dev_inbox_shows_the_letter_and_serves_its_pdf(settings: Settings) -> None:
-    await send(settings, letter())
+    await deliver(settings, letter())
     [row] = outbox_rows(settings)
     app = create_app(settings)
     app.state.client = None  # the inbox needs no Temporal

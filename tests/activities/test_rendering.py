@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import TemplateNotFound, UndefinedError
@@ -28,6 +29,11 @@ LOCALES: list[Locale] = ["sv", "en"]
 def plain(text: str) -> str:
     """Babel separates digit groups and currency with non-breaking spaces."""
     return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def email_lines(**fields: Any) -> list[str]:
+    """The plain lines of the email a step with these fields renders to."""
+    return plain(render(TEMPLATES, delivery_request("email", **fields)).body).splitlines()
 
 
 def test_money_uses_the_customers_conventions() -> None:
@@ -232,8 +238,7 @@ def test_hours_group_days_with_the_same_hours() -> None:
 def test_email_shows_interest_so_far_beside_the_balance(
     template: str, locale: Locale, interest_line: str, note: str, balance_line: str
 ) -> None:
-    request = delivery_request(
-        "email",
+    lines = email_lines(
         template=template,
         locale=locale,
         amount_due=Decimal("12250.00"),
@@ -241,7 +246,6 @@ def test_email_shows_interest_so_far_beside_the_balance(
         balance=Decimal("12310.00"),
         interest=Decimal("1234.56"),
     )
-    lines = plain(render(TEMPLATES, request).body).splitlines()
     assert interest_line in lines
     assert note in lines
     # Interest is shown, never added to what to pay: the balance line is unchanged and the
@@ -289,15 +293,13 @@ def test_email_has_no_interest_line_when_there_is_none(template: str, locale: Lo
 )
 def test_email_breakdown_adds_up_to_the_balance(locale: Locale, expected: list[str]) -> None:
     """Amount due + fees - paid = what to pay; interest is shown after, outside the sum."""
-    request = delivery_request(
-        "email",
+    lines = email_lines(
         locale=locale,
         fees=Decimal("120.00"),
         fee_this_step=Decimal("60.00"),
         balance=Decimal("870.00"),
         interest=Decimal("4.11"),
     )
-    lines = plain(render(TEMPLATES, request).body).splitlines()
     positions = [lines.index(text) for text in expected]
     assert positions == sorted(positions)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from infra.store import CsatRatingRow, InvoiceRow, session_scope
+from infra.store import InvoiceRow, session_scope
+from infra.store_page import CsatRatingRow
 from tests.browser.helpers import (
     notice,
     open_page,

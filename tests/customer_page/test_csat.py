@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import select
 
 from domain.state import HistoryEntry, JourneyState
-from infra.store import CsatRatingRow, session_scope
+from infra.store import session_scope
+from infra.store_page import CsatRatingRow
 from starter.csat import rating_for, record_rating
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

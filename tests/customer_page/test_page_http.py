@@ -13,7 +13,8 @@ import httpx
 from sqlmodel import select
 
 from infra.customer_links import revoke
-from infra.store import CsatRatingRow, InvoiceRow, session_scope
+from infra.store import InvoiceRow, session_scope
+from infra.store_page import CsatRatingRow
 from starter.api import create_app
 from starter.journey_calendar import compressed_clock
 from tests.api_server import free_port

@@ -11,6 +11,7 @@ import pytest
 
 from infra.settings import Settings
 from tests.fakes.agency import FakeAgency
+from tests.fakes.post import FakePost
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
 
@@ -24,6 +25,8 @@ __all__ = [
     "sendgrid_settings",
     "twilio_settings",
     "agency_settings",
+    "fake_post",
+    "post_settings",
 ]
 
 
@@ -79,5 +82,24 @@ def agency_settings(settings: Settings, fake_agency: FakeAgency) -> Settings:
             "collection_agency_url": fake_agency.handover_url,
             "collection_agency_token": fake_agency.token,
             "provider_timeout_seconds": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+def fake_post() -> Iterator[FakePost]:
+    with FakePost() as server:
+        yield server
+
+
+@pytest.fixture
+def post_settings(settings: Settings, fake_post: FakePost) -> Settings:
+    """`settings` (conftest) with the letter provider pointed at the fake."""
+    return settings.model_copy(
+        update={
+            "letter_provider_url": fake_post.url,
+            "letter_provider_key": fake_post.key,
+            "provider_timeout_seconds": 0.5,
+            "bankgiro": "5050-1055",
         }
     )

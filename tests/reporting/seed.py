@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from infra.store import CsatRatingRow, CustomerRow, InvoiceRow, JourneyOutcomeRow, session_scope
+from infra.store import CustomerRow, InvoiceRow, JourneyOutcomeRow, session_scope
+from infra.store_page import CsatRatingRow
 from tests.reporting.portfolio import FACTS, NEXT_INVOICE
 
 

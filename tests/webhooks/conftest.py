@@ -30,7 +30,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
-from domain.models import workflow_id_for
+from domain.models import JourneyInput, workflow_id_for
 from domain.state import JourneyState
 from infra.policy_file import load_policies
 from infra.settings import Settings
@@ -203,20 +203,28 @@ async def start_journey(
     inbound: Inbound, *, locale: str = "sv", phone: str = PHONE, email: str = EMAIL
 ) -> Journey:
     """A running journey for a fresh invoice, and the store rows the webhooks look up."""
-    invoice_id = new_id("inv")
-    inp = journey_input(invoice_id, locale=locale, phone=phone, email=email)
+    inp = journey_input(new_id("inv"), locale=locale, phone=phone, email=email)
+    return await start_input(inbound, inp)
+
+
+async def start_input(
+    inbound: Inbound, inp: JourneyInput, settings: Settings | None = None
+) -> Journey:
+    """Start the journey of `inp` (on `settings`' store and queue, the inbound's by default)
+    and write the store rows the webhooks look up."""
+    settings = settings or inbound.settings
     customer, invoice = inp.customer, inp.invoice
-    with session_scope(inbound.settings.store_url) as s:
+    with session_scope(settings.store_url) as s:
         if s.get(CustomerRow, customer.id) is None:
             s.add(CustomerRow.from_customer(customer))
         s.add(InvoiceRow.from_invoice(invoice, segment=inp.segment, segment_reason="test"))
     handle = await inbound.client.start_workflow(
         InvoiceJourney.run,
         inp,
-        id=workflow_id_for(invoice_id),
-        task_queue=inbound.settings.temporal_task_queue,
+        id=workflow_id_for(invoice.id),
+        task_queue=settings.temporal_task_queue,
     )
-    return Journey(invoice_id, customer.id, invoice.number, handle)
+    return Journey(invoice.id, customer.id, invoice.number, handle)
 
 
 def seed_attempt(

@@ -9,36 +9,30 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import workflow_id_for
 from infra.customer_links import link_id, link_id_of_reply, reply_id
 from infra.settings import Settings
-from infra.store import CustomerRow, InvoiceRow, session_scope
 from tests.factories import journey_input
 from tests.fakes.fixtures import fake_sendgrid
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.webhooks.conftest import EMAIL, Inbound, Journey, eventually, new_id, settle, state_of
+from tests.webhooks.conftest import (
+    EMAIL,
+    Inbound,
+    Journey,
+    eventually,
+    new_id,
+    settle,
+    start_input,
+    state_of,
+)
 from tests.webhooks.test_consent_email import through_next_step
 from worker import build_worker
-from workflows.journey import InvoiceJourney
 
 __all__ = ["fake_sendgrid"]
 INBOUND = "/v1/webhooks/sendgrid/inbound"
 
 
 async def start_on(inbound: Inbound, settings: Settings) -> Journey:
-    invoice_id = new_id("inv")
-    inp = journey_input(invoice_id)
-    with session_scope(settings.store_url) as s:
-        if s.get(CustomerRow, inp.customer.id) is None:
-            s.add(CustomerRow.from_customer(inp.customer))
-        s.add(InvoiceRow.from_invoice(inp.invoice, segment=inp.segment, segment_reason="test"))
-    handle = await inbound.client.start_workflow(
-        InvoiceJourney.run,
-        inp,
-        id=workflow_id_for(invoice_id),
-        task_queue=settings.temporal_task_queue,
-    )
-    return Journey(invoice_id, inp.customer.id, inp.invoice.number, handle)
+    return await start_input(inbound, journey_input(new_id("inv")), settings)
 
 
 def reply(to: str) -> dict[str, Any]:

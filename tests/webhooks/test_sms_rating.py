@@ -10,8 +10,7 @@ import pytest
 from sqlmodel import select
 
 from domain.messages import PaymentReceived
-from domain.models import workflow_id_for
-from infra.store import ContactAttemptRow, CustomerRow, InvoiceRow, session_scope
+from infra.store import ContactAttemptRow, session_scope
 from starter import csat
 from starter.webhooks_twilio_sms import parse_sms
 from tests.factories import journey_input
@@ -20,6 +19,7 @@ from tests.webhooks.conftest import (
     Journey,
     eventually,
     new_id,
+    start_input,
     start_journey,
     state_of,
 )
@@ -49,18 +49,7 @@ def thank_you_sms_sent(inbound: Inbound, journey: Journey) -> bool:
 
 async def without_email(inbound: Inbound) -> Journey:
     """A running journey for a customer with no email address: written contact goes by SMS."""
-    invoice_id = new_id("inv")
-    inp = journey_input(invoice_id, email=None)
-    with session_scope(inbound.settings.store_url) as s:
-        s.add(CustomerRow.from_customer(inp.customer))
-        s.add(InvoiceRow.from_invoice(inp.invoice, segment=inp.segment, segment_reason="test"))
-    handle = await inbound.client.start_workflow(
-        InvoiceJourney.run,
-        inp,
-        id=workflow_id_for(invoice_id),
-        task_queue=inbound.settings.temporal_task_queue,
-    )
-    return Journey(invoice_id, inp.customer.id, inp.invoice.number, handle)
+    return await start_input(inbound, journey_input(new_id("inv"), email=None))
 
 
 async def paid_and_thanked_by_sms(inbound: Inbound) -> Journey:
