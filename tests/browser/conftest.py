@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, headless, driven by the `playwright` package.
 
 The browser is the one `make test` installs (`apt-get install chromium` when /usr/bin/chromium
-is missing); no browser is ever downloaded (`playwright install` is not used). The tests run
+is missing) and is launched by `executable_path`; playwright never downloads one. The tests run
 once per suite run, on the SQLite store: what they prove does not depend on the store, and a
 second run on PostgreSQL would only double the time. Screenshots land in build/screenshots/.
 """
