@@ -11,15 +11,17 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
-from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from infra.settings import Settings
+
+if TYPE_CHECKING:  # the testing module is for simulate and the tests, not every worker and API
+    from temporalio.testing import WorkflowEnvironment
 
 # Search attributes ops use to find journeys. No personal data: ids, phase, segment, amounts.
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
@@ -177,6 +179,8 @@ def dev_server_command(port: int, db_file: Path, *, tuned: bool = True) -> list[
 async def start_local_server() -> WorkflowEnvironment:
     """A local dev server (the pinned binary, our search attributes) with time skipping off at
     start, for `journeys simulate` and the tests: they move a journey's clock themselves."""
+    from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+
     return await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False),
         data_converter=pydantic_data_converter,
