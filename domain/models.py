@@ -224,28 +224,35 @@ def _shared(value: _T) -> _T:
     return value
 
 
-class JourneyInput(Model):
-    """Everything a journey needs, fixed at start: it never reads the store itself."""
+class ConfigRef(Model):
+    """Which stored configuration a journey runs (`domain.journey_config`): its policy's name
+    and the digest of the configuration's content, which is its version."""
+
+    name: str = Field(min_length=1)
+    """The policy's name (the segment it is for in the policy file)."""
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the configuration's canonical JSON."""
+
+    @property
+    def version(self) -> str:
+        """The digest's first 12 characters: how people and the Web UI name the version."""
+        return self.digest[:12]
+
+
+class JourneyFacts(Model):
+    """What every journey's input carries itself, whichever way its configuration comes."""
 
     invoice: Invoice
     customer: Customer
     segment: str
     segment_reason: str = ""
-    policy: Policy
     clock: JourneyClock = JourneyClock()
-    holidays: tuple[date, ...] = ()
-    """Public holidays in the journey's horizon, computed by the starter (replay-stable)."""
     handover_requires_approval: bool = False
     """Loyal and high-value customers: handover waits for an agent instead of happening."""
     jurisdiction: str = "SE"
     """The policy pack whose rules apply (domain.jurisdiction)."""
-    opening_hours: OpeningHours | None = None
-    """Customer service's hours: contacts wait for them. None: contact at the planned time."""
     service_phone: str | None = None
     """Customer service's number, printed in every message."""
-    reference_rates: dict[date, Decimal] = {}
-    """The central bank's reference rate per half-year (percent), for late-payment interest;
-    empty: no interest is shown. Configuration, fixed at start so replays never change."""
     carried: dict[str, Any] | None = None
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)
@@ -256,10 +263,51 @@ class JourneyInput(Model):
     that channel uses its rate-limited task queue). The others go through their queue.
     Journeys started without it (all of them before it existed) use the task queues."""
 
-    @field_validator("policy", "clock", "holidays", "opening_hours", "reference_rates")
+    @field_validator("clock")
+    @classmethod
+    def _share_clock(cls, value: Any) -> Any:
+        return _shared(value)
+
+
+class JourneyInput(JourneyFacts):
+    """Everything a journey needs, fixed at start: it never reads the store itself. What the
+    planning reads; a journey started by reference (`JourneyByRef`) is resolved to one."""
+
+    policy: Policy
+    holidays: tuple[date, ...] = ()
+    """Public holidays in the journey's horizon, computed by the starter (replay-stable)."""
+    opening_hours: OpeningHours | None = None
+    """Customer service's hours: contacts wait for them. None: contact at the planned time."""
+    reference_rates: dict[date, Decimal] = {}
+    """The central bank's reference rate per half-year (percent), for late-payment interest;
+    empty: no interest is shown. Configuration, fixed at start so replays never change."""
+    config: ConfigRef | None = None
+    """The stored configuration the four fields above were read from; None: they came by
+    value in the input (every journey started before references existed)."""
+
+    @field_validator("policy", "holidays", "opening_hours", "reference_rates")
     @classmethod
     def _share_configuration(cls, value: Any) -> Any:
         return _shared(value)
+
+    def by_reference(self) -> JourneyByRef:
+        """The input to start the journey with when its configuration is stored under
+        `config`: the same journey, a third of the bytes."""
+        assert self.config is not None, "store the configuration first"
+        values = {name: getattr(self, name) for name in JourneyFacts.model_fields}
+        return JourneyByRef(**values, config=self.config)
+
+
+class JourneyByRef(JourneyFacts):
+    """A journey's input with its configuration by reference: the journey reads it from the
+    store at its start (`workflows.journey_config`)."""
+
+    config: ConfigRef
+
+
+JourneyStart = JourneyInput | JourneyByRef
+"""What a journey is started with. Either form decodes unambiguously: unknown fields are
+refused, and only the by-value form has a policy."""
 
 
 def workflow_id_for(invoice_id: str) -> str:

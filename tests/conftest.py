@@ -56,11 +56,14 @@ def _db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def store_url(_db_url: str) -> Iterator[str]:
-    """A clean store for each test (tables emptied, schema kept)."""
+    """A clean store for each test (tables emptied, schema kept). The journey configurations
+    stay: each row is named by its content and never changes, and the starter's process
+    remembers which it stored (starter/journey_start.py), as it would against one database."""
     engine = get_engine(_db_url)
     with engine.begin() as conn:
         for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+            if table.name != "journey_configs":
+                conn.execute(table.delete())
     yield _db_url
 
 
