@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.models import ConfigRef, JourneyByRef, JourneyInput, Policy
+from domain.models import ConfigRef, JourneyByRef, JourneyInput, Policy, shared_fields_set
 from domain.opening_hours import OpeningHours
 from domain.values import Model
 
@@ -52,13 +52,11 @@ def resolve(start: JourneyByRef, config: JourneyConfig) -> JourneyInput:
     """The journey's input as if it had been started with `config` by value: what the
     planning reads. The invoice, customer and the rest are the start's own objects."""
     values = {name: getattr(start, name) for name in type(start).model_fields}
-    return JourneyInput(
-        **values,
-        policy=config.policy,
-        holidays=config.holidays,
-        opening_hours=config.opening_hours,
-        reference_rates=config.reference_rates,
-    )
+    values.update(config)  # policy, holidays, opening_hours, reference_rates
+    # Both are validated already: constructed, not validated again (a journey holds this
+    # object as long as it is cached; its field names are the shared set of them all).
+    names = shared_fields_set(start.__pydantic_fields_set__ | set(type(config).model_fields))
+    return JourneyInput.model_construct(names, **values)
 
 
 def config_of(inp: JourneyInput) -> JourneyConfig:
