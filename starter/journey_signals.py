@@ -139,7 +139,7 @@ async def reopen(
         )
     history = await handle.fetch_history()
     payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
-    [started] = await client.data_converter.decode(payloads, [JourneyStart])  # type: ignore[list-item]
+    [started] = await client.data_converter.decode(payloads, [JourneyStart])
     previous = await resolved(settings, started)
     owed = min(event.data.amount, final.paid)
     day = event.data.reversed_at

@@ -128,7 +128,7 @@ def _config_ref(journey: JourneyInput) -> tuple[JourneyConfig, ConfigRef]:
     return config, ref
 
 
-async def start_input(settings: Settings, journey: JourneyInput) -> JourneyStart:
+async def start_input(settings: Settings, journey: JourneyInput) -> JourneyInput | JourneyByRef:
     """What the journey is started with: its configuration by reference (stored first, so
     that the journey finds it; once per version and process), unless the setting says by
     value (`domain.journey_config`)."""
@@ -150,6 +150,7 @@ async def resolved(settings: Settings, start: JourneyStart) -> JourneyInput:
     (what the Web UI's details and a reopened journey's new run are made from)."""
     if isinstance(start, JourneyInput):
         return start
+    assert isinstance(start, JourneyByRef), "a journey's input is one of the two forms"
     body = await asyncio.to_thread(config_body, settings.store_url, start.config.digest)
     if body is None:
         raise LookupError(f"journey configuration {start.config.version} is not in the store")
