@@ -13,7 +13,7 @@ from activities import ledger
 from domain.payloads import DeliveryRequest
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
+from tests.activities.helpers import attempt, attempt_rows, deliver, delivery_error, outbox_rows
 from tests.fakes import FakeResponse, FakeSendGrid, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
 
@@ -94,9 +94,10 @@ async def test_crash_before_the_request_left_is_sent_once_on_retry(
     assert attempt(sendgrid_settings, request).status == "sending"
     assert fake_sendgrid.mails == []
 
-    with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
-        await deliver(sendgrid_settings, request)
-    assert too_soon.value.type == "DeliveryReconciling"
+    too_soon = await delivery_error(
+        sendgrid_settings, request
+    )  # the attempt may still be on its way
+    assert too_soon.type == "DeliveryReconciling"
     assert fake_sendgrid.mails == []
 
     settled(sendgrid_settings, request)
@@ -142,9 +143,8 @@ async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
     await killed_after_sending(sendgrid_settings, request, monkeypatch)
     settled(sendgrid_settings, request)
     fake_sendgrid.script(503)  # the lookup fails
-    with pytest.raises(ApplicationError) as failed:
-        await deliver(sendgrid_settings, request)
-    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
+    failed = await delivery_error(sendgrid_settings, request)
+    assert failed.type == "ProviderUnavailable" and not failed.non_retryable
     assert attempt(sendgrid_settings, request).status == "sending"
     assert len(fake_sendgrid.mails) == 1
 

@@ -7,12 +7,11 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from temporalio.exceptions import ApplicationError
 
 from activities.twilio_sender import make_client
 from infra.settings import Settings
 from tests.activities.factory import PHONE, closed_port_url, delivery_request
-from tests.activities.helpers import attempt, deliver
+from tests.activities.helpers import attempt, deliver, delivery_error
 from tests.fakes import FakeResponse, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
 
@@ -112,10 +111,7 @@ async def test_permanent_errors_are_not_retried(
 ) -> None:
     fake_twilio.script_error(status, code)
     request = delivery_request("sms")
-    with pytest.raises(ApplicationError) as raised:
-        await deliver(twilio_settings, request)
-
-    err = raised.value
+    err = await delivery_error(twilio_settings, request)
     assert (err.type, err.non_retryable) == (error_type, True)
     assert str(code) in err.message
     assert "inv_1001" in err.message and "step-0-sms" in err.message
@@ -129,20 +125,20 @@ async def test_invalid_number_message_keeps_twilios_words(
     twilio_settings: Settings, fake_twilio: FakeTwilio
 ) -> None:
     fake_twilio.script(400)  # the fake answers 21211 naming the number, as Twilio does
-    with pytest.raises(ApplicationError) as raised:
-        await deliver(twilio_settings, delivery_request("call", template="reminder_call"))
-    assert "is not a valid phone number" in raised.value.message
-    assert PHONE not in raised.value.message
+    error = await delivery_error(
+        twilio_settings, delivery_request("call", template="reminder_call")
+    )
+    assert "is not a valid phone number" in error.message
+    assert PHONE not in error.message
 
 
 async def test_wrong_credentials_are_an_auth_failure(
     twilio_settings: Settings, fake_twilio: FakeTwilio
 ) -> None:
     settings = twilio_settings.model_copy(update={"twilio_auth_token": "wrong"})
-    with pytest.raises(ApplicationError) as raised:
-        await deliver(settings, delivery_request("sms"))
-    assert raised.value.type == "ProviderAuthFailed"
-    assert raised.value.non_retryable
+    error = await delivery_error(settings, delivery_request("sms"))
+    assert error.type == "ProviderAuthFailed"
+    assert error.non_retryable
 
 
 @pytest.mark.parametrize(
@@ -154,10 +150,9 @@ async def test_temporary_errors_are_retried(
 ) -> None:
     fake_twilio.script(status)
     request = delivery_request("sms")
-    with pytest.raises(ApplicationError) as raised:
-        await deliver(twilio_settings, request)
-    assert raised.value.type == error_type
-    assert not raised.value.non_retryable
+    error = await delivery_error(twilio_settings, request)
+    assert error.type == error_type
+    assert not error.non_retryable
 
     result = await deliver(twilio_settings, request)
     assert result.status == "sent"
@@ -168,10 +163,9 @@ async def test_temporary_errors_are_retried(
 async def test_unreachable_twilio_is_retryable(twilio_settings: Settings) -> None:
     settings = twilio_settings.model_copy(update={"twilio_api_base_url": closed_port_url()})
     request = delivery_request("sms")
-    with pytest.raises(ApplicationError) as raised:
-        await deliver(settings, request)
-    assert raised.value.type == "ProviderUnavailable"
-    assert not raised.value.non_retryable
+    error = await delivery_error(settings, request)
+    assert error.type == "ProviderUnavailable"
+    assert not error.non_retryable
     assert attempt(settings, request).status == "failed"
 
 
@@ -189,7 +183,6 @@ async def test_timeout_applies_and_a_lost_answer_is_never_resent(
 
     # Asked Twilio's Calls list (nothing there: the scripted answer created nothing), so the
     # step stays uncertain; a retry before the settle time is told to ask again later.
-    with pytest.raises(ApplicationError) as later:
-        await deliver(settings, request)
-    assert later.value.type == "DeliveryReconciling"
+    later = await delivery_error(settings, request)
+    assert later.type == "DeliveryReconciling"
     assert len(fake_twilio.calls) == 1
