@@ -16,7 +16,7 @@ from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
 from starter.api import create_app
-from tests.activities.factory import delivery_request
+from tests.activities.factory import HTTP_ANSWERS, delivery_request
 from tests.activities.helpers import attempt, deliver, delivery_error, outbox_rows
 from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
@@ -51,25 +51,15 @@ async def test_a_letter_is_posted_once_with_its_pdf(
     assert attempt(post_settings, request).status == "sent"
 
 
-@pytest.mark.parametrize(
-    ("status", "error_type", "retryable"),
-    [
-        (400, "DeliveryRejected", False),
-        (401, "ProviderAuthFailed", False),
-        (422, "DeliveryRejected", False),
-        (429, "ProviderRateLimited", True),
-        (500, "ProviderUnavailable", True),
-        (503, "ProviderUnavailable", True),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_type", "non_retryable"), HTTP_ANSWERS)
 async def test_provider_errors_are_classified(
-    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, retryable: bool
+    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, non_retryable: bool
 ) -> None:
     fake_post.script(status)
     request = letter()
     error = await delivery_error(post_settings, request)
     assert error.type == error_type
-    assert error.non_retryable is not retryable
+    assert error.non_retryable is non_retryable
     if status == 429:
         assert error.next_retry_delay == timedelta(seconds=1)
     assert attempt(post_settings, request).status == "failed"
