@@ -67,6 +67,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
+from starter.webhook_signing import signing_secret
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.sendgrid")
@@ -128,13 +129,12 @@ def verify_events(
     settings: Settings, body: bytes, signature: str | None, timestamp: str | None
 ) -> None:
     """403 unless SendGrid signed exactly this body."""
-    key = settings.sendgrid_webhook_public_key
-    if not key:
-        log.error("SendGrid event webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
-        raise HTTPException(
-            status_code=403,
-            detail=f"{SIGNATURE}: cannot be checked without SENDGRID_WEBHOOK_PUBLIC_KEY",
-        )
+    key = signing_secret(
+        settings.sendgrid_webhook_public_key,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY",
+        SIGNATURE,
+        "SendGrid event webhook",
+    )
     if not signature or not timestamp:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE}, {TIMESTAMP}: missing")
     try:
