@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     )
     sendgrid_inbound_token: str | None = Field(
         default=None,
-        description="If set, Inbound Parse must post to /v1/webhooks/sendgrid/inbound?token=...",
+        description="Inbound Parse must post to /v1/webhooks/sendgrid/inbound?token=<it>; "
+        "without it that route refuses every request.",
     )
     stripe_webhook_secret: str | None = Field(
         default=None,
