@@ -138,9 +138,9 @@ def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
     return Response(pdf, media_type="application/pdf")
 
 
-@router.get("/dev/outbox", include_in_schema=False)
+@router.get("/dev/outbox", dependencies=[Depends(auth.require_role())], include_in_schema=False)
 def dev_outbox(request: Request, settings: SettingsDep) -> RedirectResponse:
-    """The dev inbox's old address."""
+    """The dev inbox's old address, guarded like it: every dev route the same way."""
     _present(settings)
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/dev/inbox{query}", status_code=308)
