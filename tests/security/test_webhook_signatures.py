@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -32,10 +33,16 @@ from tests.webhooks.conftest import (
     twilio_signature,
 )
 
-Forgery = str
-"""How a request is (mis)signed: "signed" (correctly), or one of `FORGERIES`."""
+Forgery = Literal["signed", "unsigned", "wrong secret", "another body", "api key instead", "time"]
+"""How a request is signed: correctly, or one of `FORGERIES`."""
 
-FORGERIES = ("unsigned", "wrong secret", "another body", "api key instead", "time")
+FORGERIES: tuple[Forgery, ...] = (
+    "unsigned",
+    "wrong secret",
+    "another body",
+    "api key instead",
+    "time",
+)
 """"time": a signature whose time is too old (Stripe) or was changed after signing (SendGrid);
 Twilio's signature carries no time. For Inbound Parse each stands for a way to get the token
 wrong (none, another, in the form instead of the URL, one character short)."""
