@@ -42,6 +42,7 @@ from tests.conftest import empty_store, isolated_settings
 from tests.starter.conftest import issued
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
+    INBOUND_TOKEN,
     PUBLIC_BASE,
     STRIPE_SECRET,
     TWILIO_TOKEN,
@@ -229,6 +230,7 @@ def fuzz(
         twilio_auth_token=TWILIO_TOKEN,
         sendgrid_webhook_public_key=keys.public_b64,
         stripe_webhook_secret=STRIPE_SECRET,
+        sendgrid_inbound_token=INBOUND_TOKEN,
         api_key=BOOTSTRAP_KEY,
         max_request_bytes=64 * 1024,
     )
