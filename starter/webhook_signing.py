@@ -1,8 +1,9 @@
-"""What every provider's webhook (Twilio, SendGrid, Stripe) does before it checks a signature.
+"""What every provider's webhook (Twilio, SendGrid, Stripe) does before it checks a signature
+(or, for SendGrid Inbound Parse, which is not signed, the token in its URL).
 
-A webhook whose signing secret is not configured refuses every request 403, and says so in an
-error log: the fix is the operator's (set the secret), not the provider's, and a webhook that
-cannot check signatures must not trust what it is sent.
+A webhook whose secret is not configured refuses every request 403, and says so in an error
+log: the fix is the operator's (set the secret), not the provider's, and a webhook that cannot
+check what it is sent must not trust it.
 """
 
 from __future__ import annotations

@@ -356,12 +356,9 @@ async def inbound(
     token: Annotated[str | None, Query(description="SENDGRID_INBOUND_TOKEN")] = None,
 ) -> InboundHandled:
     """An email a customer sent (a reply to a reminder), via SendGrid Inbound Parse."""
-    expected = settings.sendgrid_inbound_token
-    if not expected:
-        log.error("SendGrid inbound refused: SENDGRID_INBOUND_TOKEN is not set")
-        raise HTTPException(
-            status_code=403, detail="token: cannot be checked without SENDGRID_INBOUND_TOKEN"
-        )
+    expected = signing_secret(
+        settings.sendgrid_inbound_token, "SENDGRID_INBOUND_TOKEN", "token", "SendGrid inbound"
+    )
     if not (token and secrets.compare_digest(token.encode(), expected.encode())):
         raise HTTPException(status_code=403, detail="token: missing or wrong")
     form = await read_form(request)
