@@ -42,13 +42,10 @@ from tests.conftest import empty_store, isolated_settings
 from tests.starter.conftest import issued
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
-    INBOUND_TOKEN,
-    PUBLIC_BASE,
-    STRIPE_SECRET,
-    TWILIO_TOKEN,
     SendGridKeys,
     stripe_signature,
     twilio_signature,
+    webhook_secrets,
 )
 from worker import build_worker
 
@@ -226,12 +223,7 @@ def fuzz(
         _db_url,
         tmp_path_factory.mktemp("fuzz"),
         "fuzz",
-        public_base_url=PUBLIC_BASE,
-        twilio_auth_token=TWILIO_TOKEN,
-        sendgrid_webhook_public_key=keys.public_b64,
-        stripe_webhook_secret=STRIPE_SECRET,
-        sendgrid_inbound_token=INBOUND_TOKEN,
-        api_key=BOOTSTRAP_KEY,
+        **webhook_secrets(keys),
         max_request_bytes=64 * 1024,
     )
     api = ApiThread(settings, temporal_env.client.service_client.config.target_host)
