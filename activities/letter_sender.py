@@ -26,12 +26,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import (
     DELIVERY_REJECTED,
-    PROVIDER_AUTH_FAILED,
-    PROVIDER_RATE_LIMITED,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
+    http_answer_error,
     permanent,
-    retry_after,
     retryable,
 )
 from activities.rendering import RenderedMessage
@@ -50,14 +48,7 @@ def classify_post_error(
     status: int, headers: httpx.Headers, where: str, now: float
 ) -> ApplicationError:
     message = f"print-and-post provider answered HTTP {status} for {where}"
-    if status in (401, 403):
-        return permanent(message, type=PROVIDER_AUTH_FAILED)
-    if status == 429:
-        delay = retry_after(dict(headers.items()), now)
-        return retryable(message, type=PROVIDER_RATE_LIMITED, next_retry_delay=delay)
-    if status >= 500 or status == 408:
-        return retryable(message, type=PROVIDER_UNAVAILABLE)
-    return permanent(message, type=DELIVERY_REJECTED)
+    return http_answer_error(status, message, headers, now)
 
 
 class LetterProviderSender(ProviderSender):

@@ -15,14 +15,9 @@ import typer
 from journeys.command import UserError, command, load_settings
 from journeys.events_cli import events_app
 from journeys.journey_cli import agent, status
+from journeys.program import program
 
-app = typer.Typer(
-    name="journeys",
-    help="Reminder Journeys: one durable journey per unpaid invoice.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = program("journeys", "Reminder Journeys: one durable journey per unpaid invoice.")
 app.add_typer(events_app, name="events")
 app.command()(status)
 app.command()(agent)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.build import build_activities
@@ -48,3 +50,10 @@ def outbox_rows(settings: Settings) -> list[OutboxMessageRow]:
 def attempt_rows(settings: Settings) -> list[ContactAttemptRow]:
     with session_scope(settings.store_url) as session:
         return list(session.exec(select(ContactAttemptRow)).all())
+
+
+async def delivery_error(settings: Settings, request: DeliveryRequest) -> ApplicationError:
+    """The error a delivery fails with, as the worker would hand it to Temporal."""
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(settings, request)
+    return raised.value

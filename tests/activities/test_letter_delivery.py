@@ -10,15 +10,14 @@ from datetime import date, timedelta
 import httpx
 import pytest
 from pypdf import PdfReader
-from temporalio.exceptions import ApplicationError
 
 from domain.payloads import DeliveryRequest
 from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
 from starter.api import create_app
-from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, deliver, outbox_rows
+from tests.activities.factory import HTTP_ANSWERS, delivery_request
+from tests.activities.helpers import attempt, deliver, delivery_error, outbox_rows
 from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
 
@@ -52,28 +51,17 @@ async def test_a_letter_is_posted_once_with_its_pdf(
     assert attempt(post_settings, request).status == "sent"
 
 
-@pytest.mark.parametrize(
-    ("status", "error_type", "retryable"),
-    [
-        (400, "DeliveryRejected", False),
-        (401, "ProviderAuthFailed", False),
-        (422, "DeliveryRejected", False),
-        (429, "ProviderRateLimited", True),
-        (500, "ProviderUnavailable", True),
-        (503, "ProviderUnavailable", True),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_type", "non_retryable"), HTTP_ANSWERS)
 async def test_provider_errors_are_classified(
-    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, retryable: bool
+    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, non_retryable: bool
 ) -> None:
     fake_post.script(status)
     request = letter()
-    with pytest.raises(ApplicationError) as caught:
-        await deliver(post_settings, request)
-    assert caught.value.type == error_type
-    assert caught.value.non_retryable is not retryable
+    error = await delivery_error(post_settings, request)
+    assert error.type == error_type
+    assert error.non_retryable is non_retryable
     if status == 429:
-        assert caught.value.next_retry_delay == timedelta(seconds=1)
+        assert error.next_retry_delay == timedelta(seconds=1)
     assert attempt(post_settings, request).status == "failed"
     # A failed attempt may be tried again, and then the letter goes out once.
     assert (await deliver(post_settings, request)).status == "sent"
@@ -93,9 +81,8 @@ async def test_a_lost_answer_is_reconciled_by_its_key(
 
 async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
-    with pytest.raises(ApplicationError) as caught:
-        await deliver(post_settings, letter())
-    assert caught.value.type == "ProviderUnavailable" and not caught.value.non_retryable
+    error = await delivery_error(post_settings, letter())
+    assert error.type == "ProviderUnavailable" and not error.non_retryable
 
 
 async def test_embedded_default_puts_the_pdf_in_the_outbox(settings: Settings) -> None:
