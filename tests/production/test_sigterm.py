@@ -165,6 +165,7 @@ async def stop_during_send(stack: Stack, grace: float, send_seconds: float) -> t
     worker.signal()
     status = await worker.wait(timeout=max(grace, send_seconds) + EXIT_MARGIN + 20)
     took = time.monotonic() - sent_at
+    print(f"worker (grace {grace:g} s, send {send_seconds:g} s) exited {took:.2f} s after SIGTERM")
     sendgrid.send_delay = 0.0
     assert status == 0, worker.output()[-3000:]
     [stopping] = worker.events("worker stopping")
@@ -299,6 +300,7 @@ async def test_sigterm_during_a_request_answers_it_refuses_new_ones_and_exits_0(
         assert answer.json()["phase"] == "paused"
 
     assert await api.wait(timeout=30) == 0, api.output()[-3000:]
+    print(f"API port refused new connections {refused_after:.2f} s after SIGTERM")
     assert refused_after < 3.0
     second.signal()
     assert await second.wait(timeout=30) == 0
