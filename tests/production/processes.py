@@ -46,10 +46,19 @@ def product_env(settings: Settings, **overrides: object) -> dict[str, str]:
 
 
 class ProductProcess:
-    """One `journeys <command>` child, its output in `log_path`."""
+    """One `journeys <command>` child (or another argv, ready when its output shows
+    `ready_mark`), its output in `log_path`."""
 
-    def __init__(self, command: str, env: dict[str, str], log_path: Path) -> None:
-        self.command = command
+    def __init__(
+        self,
+        command: str | list[str],
+        env: dict[str, str],
+        log_path: Path,
+        ready_mark: str = READY_MARK,
+    ) -> None:
+        self.argv = [JOURNEYS, command] if isinstance(command, str) else command
+        self.command = " ".join(self.argv)
+        self.ready_mark = ready_mark
         self.env = env
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
@@ -59,8 +68,7 @@ class ProductProcess:
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                JOURNEYS,
-                self.command,
+                *self.argv,
                 env=self.env,
                 cwd=self.log_path.parent,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -69,9 +77,9 @@ class ProductProcess:
                 preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
-        while READY_MARK not in self.output():
+        while self.ready_mark not in self.output():
             if self.proc.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"journeys {self.command} did not start:\n{self.output()}")
+                raise RuntimeError(f"{self.command} did not start:\n{self.output()}")
             await asyncio.sleep(0.1)
 
     def output(self) -> str:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +47,7 @@ from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
 from tests.production.processes import ApiProcess, ProductProcess, product_env
 
+REPO = Path(__file__).resolve().parents[2]
 SECONDS_PER_DAY = 1
 """The standard policy's email goes out on day 3 (3 s after issue), its SMS on day 10."""
 EXIT_MARGIN = 8.0
@@ -223,6 +226,28 @@ async def test_a_grace_shorter_than_the_send_cuts_it_off_and_the_retry_reconcile
     assert row is not None and (row.status, row.error) == ("sent", ledger.RECONCILED)
     [accepted] = stack.sendgrid.accepted
     assert row.provider_id == accepted["msg_id"].split(".")[0]
+
+
+@pytest.mark.store_independent
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_python_worker_py_stops_the_same_way(stack: Stack, sig: int) -> None:
+    """`python worker.py`, the other way to run the worker, stops on SIGTERM and on Ctrl-C's
+    SIGINT through the same graceful path, with status 0."""
+    env = product_env(stack.settings, temporal_address=stack.address)
+    worker = ProductProcess(
+        [sys.executable, str(REPO / "worker.py")],
+        env,
+        stack.tmp_path / "worker-py.log",
+        ready_mark='"worker started"',
+    )
+    stack.processes.append(worker)
+    await worker.start()
+    worker.signal(sig)
+    assert await worker.wait(timeout=30) == 0, worker.output()[-3000:]
+    [stopping] = worker.events("worker stopping")
+    assert stopping["activities_running"] == 0
+    [stopped] = worker.events("worker stopped")
+    assert (stopped["activities_finished"], stopped["activities_cancelled"]) == (0, 0)
 
 
 async def admitted(stack: Stack, invoice_id: str, update_id: str, timeout: float) -> None:
