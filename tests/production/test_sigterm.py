@@ -45,6 +45,7 @@ from starter.ingest import Ingest
 from starter.journey_calendar import compressed_clock
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
+from tests.fakes.server import RecordedRequest
 from tests.production.processes import ApiProcess, ProductProcess, product_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,7 +164,7 @@ async def stop_during_send(stack: Stack, grace: float, send_seconds: float) -> t
     await worker.start()
     invoice_id = await stack.issue()
     await until(lambda: sendgrid.in_flight > 0, 60, "the first email to reach SendGrid")
-    assert len(sendgrid.mails) == 1
+    assert len(first_emails(sendgrid)) == 1
     sent_at = time.monotonic()
     worker.signal()
     status = await worker.wait(timeout=max(grace, send_seconds) + EXIT_MARGIN + 20)
@@ -177,6 +178,16 @@ async def stop_during_send(stack: Stack, grace: float, send_seconds: float) -> t
     return invoice_id, took
 
 
+FIRST = "step-0-email"
+
+
+def first_emails(sendgrid: FakeSendGrid) -> list[RecordedRequest]:
+    """The mails SendGrid was asked to send for the journey's first step."""
+    return [
+        m for m in sendgrid.mails if (m.json().get("custom_args") or {}).get("step_key") == FIRST
+    ]
+
+
 async def continues_without_duplicate(stack: Stack, invoice_id: str) -> None:
     """A new worker takes the journey on: its SMS (step 1) goes out, the email stays one."""
     sendgrid, twilio = stack.sendgrid, stack.twilio
@@ -187,14 +198,15 @@ async def continues_without_duplicate(stack: Stack, invoice_id: str) -> None:
         90,
         "the journey's SMS on the new worker",
     )
-    assert len(sendgrid.mails) == 1 and len(sendgrid.accepted) == 1
-    assert len(twilio.messages) == 1
-    assert step_status(stack.settings, invoice_id, "step-0-email") == "sent"
+    # Counted per step: on a slow machine the journey may already be at its final email.
+    assert len(first_emails(sendgrid)) == 1
+    assert len([a for a in sendgrid.accepted if a["custom_args"]["step_key"] == FIRST]) == 1
+    assert len(twilio.messages) == 1  # the policy's only SMS
+    assert step_status(stack.settings, invoice_id, FIRST) == "sent"
     worker.signal()
     assert await worker.wait(timeout=30) == 0
 
 
-@pytest.mark.store_independent
 async def test_sigterm_during_a_send_lets_it_finish_then_exits_0(stack: Stack) -> None:
     invoice_id, took = await stop_during_send(stack, grace=10.0, send_seconds=2.0)
 
@@ -202,13 +214,12 @@ async def test_sigterm_during_a_send_lets_it_finish_then_exits_0(stack: Stack) -
     assert took < 2.0 + EXIT_MARGIN, f"the worker took {took:.1f} s to stop"
     [stopped] = worker.events("worker stopped")
     assert stopped["activities_finished"] >= 1 and stopped["activities_cancelled"] == 0
-    assert len(stack.sendgrid.mails) == 1
-    row = ledger.get_attempt(stack.settings.store_url, invoice_id, "step-0-email")
+    assert len(first_emails(stack.sendgrid)) == 1
+    row = ledger.get_attempt(stack.settings.store_url, invoice_id, FIRST)
     assert row is not None and (row.status, row.attempts) == ("sent", 1)
     await continues_without_duplicate(stack, invoice_id)
 
 
-@pytest.mark.store_independent
 async def test_a_grace_shorter_than_the_send_cuts_it_off_and_the_retry_reconciles_it(
     stack: Stack,
 ) -> None:
@@ -219,12 +230,12 @@ async def test_a_grace_shorter_than_the_send_cuts_it_off_and_the_retry_reconcile
     [stopped] = worker.events("worker stopped")
     assert stopped["activities_cancelled"] >= 1
     # Cut off between the send and its record: the ledger still says "sending".
-    assert step_status(stack.settings, invoice_id, "step-0-email") == "sending"
+    assert step_status(stack.settings, invoice_id, FIRST) == "sending"
 
     await continues_without_duplicate(stack, invoice_id)
-    row = ledger.get_attempt(stack.settings.store_url, invoice_id, "step-0-email")
+    row = ledger.get_attempt(stack.settings.store_url, invoice_id, FIRST)
     assert row is not None and (row.status, row.error) == ("sent", ledger.RECONCILED)
-    [accepted] = stack.sendgrid.accepted
+    [accepted] = [a for a in stack.sendgrid.accepted if a["custom_args"]["step_key"] == FIRST]
     assert row.provider_id == accepted["msg_id"].split(".")[0]
 
 
