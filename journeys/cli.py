@@ -7,11 +7,11 @@ processes. How every command reports errors and exits is `journeys.command`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
+from infra.process import run_abandoning_threads
 from journeys.command import UserError, command, load_settings
 from journeys.events_cli import events_app
 from journeys.journey_cli import agent, status
@@ -66,7 +66,7 @@ def dev(
 
     settings = load_settings()
     try:
-        return asyncio.run(
+        return run_abandoning_threads(
             run_stack(
                 settings,
                 temporal_server=True,
@@ -85,7 +85,9 @@ def worker() -> int:
     """The worker alone, against TEMPORAL_ADDRESS."""
     from journeys.devstack import run_stack
 
-    return asyncio.run(run_stack(load_settings(), temporal_server=False, worker=True, api=False))
+    return run_abandoning_threads(
+        run_stack(load_settings(), temporal_server=False, worker=True, api=False)
+    )
 
 
 @app.command()
@@ -95,7 +97,7 @@ def api() -> int:
     from journeys.devstack import StackError, run_stack
 
     try:
-        return asyncio.run(
+        return run_abandoning_threads(
             run_stack(load_settings(), temporal_server=False, worker=False, api=True)
         )
     except StackError as e:

@@ -14,45 +14,18 @@ from domain.payloads import DeliveryRequest
 from domain.values import Channel
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, attempt_rows, deliver, delivery_error, outbox_rows
+from tests.activities.helpers import (
+    WorkerKilled,
+    attempt,
+    attempt_rows,
+    deliver,
+    delivery_error,
+    killed_after_sending,
+    outbox_rows,
+    settled,
+)
 from tests.fakes import FakeResponse, FakeSendGrid, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
-
-
-class WorkerKilled(Exception):
-    """Stands in for the process dying at this point: nothing after it runs."""
-
-
-def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker dies after the provider accepted the message, before the ledger says so."""
-
-    def crash(*_args: object, **_kwargs: object) -> None:
-        raise WorkerKilled("worker process killed")
-
-    monkeypatch.setattr(activities.ledger, "mark_sent", crash)
-
-
-async def killed_after_sending(
-    settings: Settings, request: DeliveryRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Deliver once with the worker dying after the provider accepted, before the ledger
-    says so: the attempt is left "sending"."""
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(settings, request)
-
-
-def settled(settings: Settings, request: object) -> None:
-    """Age the unsettled attempt past the ledger's settle time (a retry comes much later)."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from infra.store import ContactAttemptRow, session_scope, utcnow
-
-    with session_scope(settings.store_url) as s:
-        s.execute(update(ContactAttemptRow).values(updated_at=utcnow() - timedelta(minutes=5)))
 
 
 async def killed_long_ago(

@@ -10,14 +10,24 @@ from datetime import date, timedelta
 import httpx
 import pytest
 from pypdf import PdfReader
+from temporalio.exceptions import ApplicationError
 
+from activities import ledger
 from domain.payloads import DeliveryRequest
 from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
 from starter.api import create_app
 from tests.activities.factory import HTTP_ANSWERS, delivery_request
-from tests.activities.helpers import attempt, deliver, delivery_error, outbox_rows
+from tests.activities.helpers import (
+    WorkerKilled,
+    attempt,
+    deliver,
+    delivery_error,
+    killed_after_sending,
+    outbox_rows,
+    settled,
+)
 from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
 
@@ -68,15 +78,80 @@ async def test_provider_errors_are_classified(
     assert len(fake_post.letters) == 1
 
 
-async def test_a_lost_answer_is_reconciled_by_its_key(
+async def test_a_lost_answer_is_found_in_the_providers_list(
     post_settings: Settings, fake_post: FakePost
 ) -> None:
-    """The provider printed the letter but its answer never came: the GET finds it."""
+    """The provider printed the letter but its answer never came: its list, asked by the
+    letter's reference, finds it."""
     request = letter()
     fake_post.letters["inv_1001:step-0-letter"] = ("L-00042", b"%PDF")
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
     result = await deliver(post_settings, request)
     assert (result.status, result.provider_id) == ("sent", "L-00042")
+    listed = [r for r in fake_post.requests if r.method == "GET"]
+    assert listed and "reference=inv_1001%3Astep-0-letter" in listed[0].path
+
+
+async def test_an_interrupted_letter_is_reconciled_from_the_providers_list_never_reposted(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker died (or was stopped past its grace) after the provider accepted the
+    letter, before the ledger said so: the retry asks the provider's list and posts nothing."""
+    request = letter()
+    await killed_after_sending(post_settings, request, monkeypatch)
+    assert attempt(post_settings, request).status == "sending"
+    assert len(fake_post.posts) == 1
+    settled(post_settings, request)
+
+    result = await deliver(post_settings, request)  # the retry on another worker
+    assert (result.status, result.provider, result.provider_id) == (
+        "already_sent",
+        "post",
+        "L-00001",
+    )
+    assert len(fake_post.posts) == 1 and len(fake_post.letters) == 1
+    row = attempt(post_settings, request)
+    assert (row.status, row.attempts, row.error) == ("sent", 2, ledger.RECONCILED)
+    assert (await deliver(post_settings, request)).status == "already_sent"
+    assert len(fake_post.posts) == 1
+
+
+async def test_an_interrupted_letter_that_never_left_is_posted_once_after_the_settle_time(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = letter()
+    with monkeypatch.context() as patch:
+
+        def crash(*_args: object, **_kwargs: object) -> None:
+            raise WorkerKilled("worker process killed")
+
+        patch.setattr(httpx.Client, "post", crash)
+        with pytest.raises(WorkerKilled):
+            await deliver(post_settings, request)
+    assert attempt(post_settings, request).status == "sending" and fake_post.posts == []
+
+    with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
+        await deliver(post_settings, request)
+    assert too_soon.value.type == "DeliveryReconciling" and fake_post.posts == []
+
+    settled(post_settings, request)
+    result = await deliver(post_settings, request)
+    assert (result.status, result.provider_id) == ("sent", "L-00001")
+    assert len(fake_post.posts) == 1
+
+
+async def test_a_provider_that_cannot_list_keeps_the_letter_unsettled_and_retryable(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = letter()
+    await killed_after_sending(post_settings, request, monkeypatch)
+    settled(post_settings, request)
+    fake_post.script(503)  # the list fails
+    with pytest.raises(ApplicationError) as failed:
+        await deliver(post_settings, request)
+    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
+    assert attempt(post_settings, request).status == "sending"
+    assert len(fake_post.posts) == 1
 
 
 async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
