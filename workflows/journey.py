@@ -371,11 +371,15 @@ class InvoiceJourney:
         return self._config.input
 
     def _fresh(self, handler: Callable[[E], None], event: E) -> bool:
-        """Billing events are delivered at least once; each changes the ledger once, and not
-        before the journey has its policy (the gate applies it then, in arrival order)."""
-        if self._config.defer(handler, event) or event.event_id in self._ledger.applied_events:
+        """A signal's event is applied once the journey has its policy (the gate applies it
+        then, in arrival order), and once (`_first_time`)."""
+        return not self._config.defer(handler, event) and self._first_time(event.event_id)
+
+    def _first_time(self, event_id: str) -> bool:
+        """Billing events are delivered at least once; each changes the ledger once."""
+        if event_id in self._ledger.applied_events:
             return False
-        self._ledger.applied_events.add(event.event_id)
+        self._ledger.applied_events.add(event_id)
         return True
 
     def _touch(self) -> None:
