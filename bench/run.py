@@ -134,7 +134,8 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
 
     if not args.skip_memory:
         async with BenchServer(folder / "memory", tuned=True) as server:
-            for kind in ("product", "bare"):
+            kinds = ("product", "bare") + (("product-by-value",) if args.by_value_too else ())
+            for kind in kinds:
                 log(f"run {index + 1}: memory, {args.idle_journeys} idle {kind} journeys")
                 result[f"memory_{kind}"] = await idle_memory(
                     server, folder / "memory", kind, args.idle_journeys
@@ -206,7 +207,7 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     )
     m["paid_events_per_step"] = _median(runs, "product", "cohorts", "paid", "events_per_step")
     m["bare_events_per_product_step"] = _median(runs, "bare_per_product_step")
-    for kind in ("product", "bare"):
+    for kind in ("product", "bare", "product-by-value"):
         m[f"memory_{kind}_kb_per_journey"] = _median(runs, f"memory_{kind}", "kb_per_journey")
     # Ratios are taken per run (both sides measured minutes apart), then the median of those.
     m["ratios"] = {
@@ -327,6 +328,14 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
             at_most=True,
         ),
     )
+    if m.get("memory_product-by-value_kb_per_journey") is not None:
+        by_value = m["memory_product-by-value_kb_per_journey"]
+        row(
+            "  the same, configuration by value",
+            _f(by_value, ".1f"),
+            _f(m["memory_bare_kb_per_journey"], ".1f"),
+            _f(_ratio(by_value, m["memory_bare_kb_per_journey"])),
+        )
     widths = [max(len(rw[i]) for rw in rows) for i in range(5)]
     lines = [
         f"Reminder Journeys benchmark: N={args.journeys} journeys "
@@ -440,6 +449,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-memory", action="store_true", help="no idle-memory measurement")
     p.add_argument("--skip-default", action="store_true", help="no default-server run")
     p.add_argument("--memory-only", action="store_true", help="only the idle-memory figure")
+    p.add_argument(
+        "--by-value-too",
+        action="store_true",
+        help="also measure journeys started with their configuration by value (before issue 17)",
+    )
     p.add_argument(
         "--server-arg",
         action="append",

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         description="A bootstrap API key holding every role (starter/auth.py).",
     )
     policy_file: Path = REPO_ROOT / "config" / "policies.toml"
+    journey_config_by_reference: bool = Field(
+        default=True,
+        description=(
+            "Start journeys with their policy by name and digest (stored once in the "
+            "journey_configs table) instead of by value in every input. Workers must run "
+            "this release (and the store migration 0005) first; false during a rollout."
+        ),
+    )
     templates_dir: Path = REPO_ROOT / "templates"
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

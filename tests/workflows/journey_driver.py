@@ -17,7 +17,7 @@ from domain.messages import (
     AgentRequest,
     PaymentReceived,
 )
-from domain.models import JourneyInput, workflow_id_for
+from domain.models import JourneyInput, JourneyStart, workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
 from infra.store import HandoverRow, OutboxMessageRow, session_scope
@@ -36,7 +36,7 @@ class JourneyDriver:
         self.settings = settings
         self.client = env.client
 
-    async def start(self, inp: JourneyInput) -> Handle:
+    async def start(self, inp: JourneyStart) -> Handle:
         return await self.client.start_workflow(
             InvoiceJourney.run,
             inp,
