@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 import workflows.activity_calls as calls
 import workflows.planning as planning
 import workflows.rules as rules
+from domain.erasure import PersonalDataErasure
 from domain.messages import (
     AgentRequest,
     AgentTask,
@@ -45,6 +46,7 @@ from domain.state import HistoryEntry, JourneyState
 from domain.values import Channel
 from workflows.customer_updates import CUSTOMER_UPDATES_PATCH, apply_customer_update
 from workflows.describe import publish, search_attributes, step_label
+from workflows.erasure import GDPR_ERASE_PATCH, erase_journey
 from workflows.requests import delivery_request, handover_request, journey_outcome
 
 LEAN_JOURNEY_PATCH = "lean-journey"
@@ -112,6 +114,13 @@ class InvoiceJourney:
     def customer_updated(self, u: CustomerChanged) -> None:
         if workflow.patched(CUSTOMER_UPDATES_PATCH) and self._first_time(u.event_id):
             apply_customer_update(self._inp, self._ledger, u, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def erase_personal_data(self, e: PersonalDataErasure) -> None:
+        """The customer's personal data was erased: forget it and close (workflows.erasure)."""
+        if workflow.patched(GDPR_ERASE_PATCH) and self._first_time(e.event_id):
+            self._inp = erase_journey(self._inp, self._ledger, e, workflow.now())
             self._touch()
 
     @workflow.signal
