@@ -33,7 +33,7 @@ def erase(
     amounts and outcomes stay. Running it again is harmless."""
     from infra.migrations import init_db
     from infra.temporal import connect
-    from starter.gdpr import UnknownCustomer, erase_customer_data
+    from starter.gdpr import ErasureReport, UnknownCustomer, erase_customer_data
 
     settings = load_settings()
     if not yes and not typer.confirm(
@@ -44,7 +44,7 @@ def erase(
         return 1
     init_db(settings.store_url)
 
-    async def run() -> object:
+    async def run() -> ErasureReport:
         client = await connect(settings)
         return await erase_customer_data(settings, client, customer_id)
 
@@ -52,13 +52,12 @@ def erase(
         report = asyncio.run(run())
     except UnknownCustomer as e:
         raise UserError(str(e)) from None
-    from starter.gdpr import ErasureReport
-
-    assert isinstance(report, ErasureReport)
     rows = ", ".join(f"{table} {n}" for table, n in report.rows_changed.items() if n)
+    told, still_open = len(report.journeys_told), len(report.journeys_open)
+    closed = f", {still_open} not closed yet" if still_open else " and closed as erased"
     out.print(
-        f"customer {customer_id} erased: {len(report.journeys_told)} running journey(s) told "
-        f"and closed as erased; rows changed: {rows or 'none (already erased)'}",
+        f"customer {customer_id} erased: {told} running journey(s) told{closed}; "
+        f"rows changed: {rows or 'none (already erased)'}",
         markup=False,
     )
     if report.journeys_open:

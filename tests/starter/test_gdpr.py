@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlmodel import SQLModel, select
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowExecutionStatus
+from typer.testing import CliRunner
 
 from domain.erasure import ERASED
 from domain.models import workflow_id_for
@@ -31,6 +32,7 @@ from infra.store import (
     session_scope,
 )
 from infra.store_page import CsatRatingRow, CustomerPageLinkRow
+from journeys import cli
 from tests.histories import save_history
 from tests.starter.conftest import Stack, issued, new_id
 from tests.starter.test_customer_updates import updated
@@ -233,3 +235,10 @@ async def test_the_journey_forgets_what_its_history_and_tasks_held(stack: Stack)
     assert refused.status_code == 409, refused.text
     assert state.history[-1].kind == "erasure"
     assert "note added" in " ".join(h.detail for h in state.history)
+
+
+def test_erase_asks_before_it_erases(runner: CliRunner) -> None:
+    result = runner.invoke(cli.app, ["gdpr", "erase", "cus_someone"], input="n\n")
+    assert result.exit_code == 1
+    assert "Erase the personal data of customer cus_someone?" in result.output
+    assert "nothing erased" in result.output
