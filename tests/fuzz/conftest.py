@@ -43,6 +43,7 @@ from tests.api_server import free_port
 from tests.starter.conftest import issued
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
+    INBOUND_TOKEN,
     PUBLIC_BASE,
     STRIPE_SECRET,
     TWILIO_TOKEN,
@@ -238,6 +239,7 @@ def fuzz(
         twilio_auth_token=TWILIO_TOKEN,
         sendgrid_webhook_public_key=keys.public_b64,
         stripe_webhook_secret=STRIPE_SECRET,
+        sendgrid_inbound_token=INBOUND_TOKEN,
         api_key=BOOTSTRAP_KEY,
         max_request_bytes=64 * 1024,
     )

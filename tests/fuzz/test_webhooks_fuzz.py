@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.fuzz.conftest import FUZZ, Fuzz, Sent, check_answer, store_snapshot
 from tests.fuzz.strategies import JSON, hostile
 from tests.webhooks.conftest import EMAIL, PHONE
+from tests.webhooks.conftest import INBOUND as INBOUND_URL
 
 # Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
 pytestmark = pytest.mark.store_independent
@@ -116,7 +117,7 @@ INBOUND = {
 @given(params=form(INBOUND, ["charsets", "html", "envelope", "headers"]), multipart=st.booleans())
 def test_sendgrid_inbound(fuzz: Fuzz, sent: Sent, params: dict[str, str], multipart: bool) -> None:
     before = store_snapshot(fuzz.settings.store_url)
-    path = "/v1/webhooks/sendgrid/inbound"
+    path = INBOUND_URL
     if multipart:
         answer = fuzz.http.post(path, files={k: (None, v) for k, v in params.items()})
     else:

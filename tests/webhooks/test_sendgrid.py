@@ -18,6 +18,8 @@ from starter.webhooks_sendgrid import (
 )
 from tests.webhooks.conftest import (
     EMAIL,
+    INBOUND,
+    INBOUND_PATH,
     Inbound,
     eventually,
     new_id,
@@ -26,8 +28,6 @@ from tests.webhooks.conftest import (
     start_journey,
     state_of,
 )
-
-INBOUND = "/v1/webhooks/sendgrid/inbound"
 
 
 def event(kind: str, **fields: Any) -> dict[str, Any]:
@@ -192,15 +192,28 @@ async def test_an_unmatched_reply_is_a_dead_letter(inbound: Inbound) -> None:
     assert "stranger@example.org" in letter.reason
 
 
-async def test_inbound_needs_the_token_when_one_is_configured(inbound: Inbound) -> None:
+async def test_inbound_needs_the_token(inbound: Inbound) -> None:
     journey = await start_journey(inbound)
-    inbound.settings.sendgrid_inbound_token = "s3cret-token"
     files = reply_form(f"faktura {journey.number}")
-    refused = await inbound.http.post(INBOUND, files=files)
-    wrong = await inbound.http.post(INBOUND + "?token=nope", files=files)
+    refused = await inbound.http.post(INBOUND_PATH, files=files)
+    wrong = await inbound.http.post(INBOUND_PATH + "?token=nope", files=files)
     assert (refused.status_code, wrong.status_code) == (403, 403)
-    accepted = await inbound.http.post(INBOUND + "?token=s3cret-token", files=files)
+    assert refused.json() == {"detail": "token: missing or wrong"}
+    assert rows(inbound, DeadLetterRow) == []
+    accepted = await inbound.http.post(INBOUND, files=files)
     assert accepted.json()["status"] == "applied"
+
+
+async def test_inbound_without_a_configured_token_refuses_everything(inbound: Inbound) -> None:
+    """SendGrid does not sign Inbound Parse: without the token nothing tells it from anyone."""
+    journey = await start_journey(inbound)
+    token = inbound.settings.sendgrid_inbound_token
+    inbound.settings.sendgrid_inbound_token = None
+    for path in (INBOUND_PATH, f"{INBOUND_PATH}?token={token}", f"{INBOUND_PATH}?token="):
+        refused = await inbound.http.post(path, files=reply_form(f"faktura {journey.number}"))
+        assert refused.status_code == 403, (path, refused.text)
+        assert "SENDGRID_INBOUND_TOKEN" in refused.json()["detail"]
+    assert rows(inbound, DeadLetterRow) == []
 
 
 async def test_inbound_accepts_urlencoded_too(inbound: Inbound) -> None:
