@@ -13,6 +13,7 @@ Pure: the store (infra/erasure.py) and the journey (workflows/erasure.py) both a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,10 +44,11 @@ def erased_customer(customer: Customer) -> Customer:
 
 
 def erase_text(text: str, values: Iterable[str]) -> str:
-    """`text` with every occurrence of each personal value replaced by `ERASED` (longest
-    first, so that a phone number is not half replaced through a shorter form of it)."""
+    """`text` with every occurrence of each personal value replaced by `ERASED`, in any
+    letter case (an address typed as `Berit@Example.se` is the same address), longest first
+    so that a phone number is not half replaced through a shorter form of it."""
     for value in sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True):
-        text = text.replace(value, ERASED)
+        text = re.sub(re.escape(value), ERASED, text, flags=re.IGNORECASE)
     return text
 
 

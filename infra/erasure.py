@@ -209,10 +209,11 @@ def _erase_raw(s: Session, customer_id: str, values: list[str], changed: Counter
     if not values:
         return
     hooks = or_(*(col(WebhookEventRow.outcome).contains(v, autoescape=True) for v in set(values)))
-    for hook in s.exec(select(WebhookEventRow).where(hooks)):
-        hook.outcome = erase_text(hook.outcome, values)
-        s.add(hook)
-        changed["webhook_events"] += 1
+    for hook in s.exec(select(WebhookEventRow).where(hooks)):  # LIKE may ignore case
+        if (outcome := erase_text(hook.outcome, values)) != hook.outcome:
+            hook.outcome = outcome
+            s.add(hook)
+            changed["webhook_events"] += 1
 
 
 def _erase_page(

@@ -65,3 +65,7 @@ def test_the_journey_forgets_the_customer_and_closes_as_erased() -> None:
     for secret in ("Berit", "berit", "+46701234567", "Storgatan"):
         assert secret not in text
     assert ledger.history[-1].kind == "erasure"
+
+
+def test_free_text_loses_a_value_in_any_letter_case() -> None:
+    assert erase_text("från Berit@Example.SE", ["berit@example.se"]) == f"från {ERASED}"
