@@ -38,9 +38,9 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repository impo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baseline import run_bare  # noqa: E402
-from bench.histories import read_journeys, shapes_of, summarize  # noqa: E402
+from bench.histories import Journey, read_journeys, shapes_of, summarize  # noqa: E402
 from bench.memory import idle_memory  # noqa: E402
-from bench.product import PAY_AFTER_DAYS, run_product  # noqa: E402
+from bench.product import PAY_AFTER_DAYS, ProductRun, run_product  # noqa: E402
 from bench.server import BenchServer  # noqa: E402
 from infra.temporal import TUNED_DEV_SERVER_ARGS  # noqa: E402
 
@@ -68,18 +68,24 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
         "timeout_s": args.timeout,
     }
 
+    async def product_on(
+        server: BenchServer, name: str
+    ) -> tuple[ProductRun, list[Journey], dict[str, Any]]:
+        """The product's run on `server`: what it did, its journeys as read back, the summary."""
+        prod = await run_product(server, folder / name, **product_kwargs)
+        journeys = await read_journeys(server.client, prod.workflow_ids)
+        summary = summarize(journeys, prod.first_event_at) | {
+            "worker_peak_rss_kb": prod.worker_peak_rss_kb,
+            **_cpu(prod.cpu_s),
+            "ingest_s": prod.ingest_s,
+        }
+        return prod, journeys, summary
+
     async def tuned() -> None:
         async with BenchServer(folder / "tuned", tuned=True, extra_args=args.server_arg) as server:
             log(f"run {index + 1}: product, tuned server ({args.journeys} journeys)")
-            prod = await run_product(server, folder / "tuned", **product_kwargs)
-            journeys = await read_journeys(server.client, prod.workflow_ids)
-            result["product"] = summarize(journeys, prod.first_event_at) | {
-                "worker_peak_rss_kb": prod.worker_peak_rss_kb,
-                **_cpu(prod.cpu_s),
-                "ingest_s": prod.ingest_s,
-                "paid": prod.paid,
-                "api_posts": prod.api_posts,
-            }
+            prod, journeys, summary = await product_on(server, "tuned")
+            result["product"] = summary | {"paid": prod.paid, "api_posts": prod.api_posts}
             _progress("product/tuned", result["product"])
             log(f"run {index + 1}: bare baseline, same server")
             # Each bare workflow starts when its product journey started (same arrival pattern).
@@ -114,13 +120,7 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
     async def default() -> None:
         async with BenchServer(folder / "default", tuned=False) as server:
             log(f"run {index + 1}: product, default server")
-            prod = await run_product(server, folder / "default", **product_kwargs)
-            journeys = await read_journeys(server.client, prod.workflow_ids)
-            result["product_default_server"] = summarize(journeys, prod.first_event_at) | {
-                "worker_peak_rss_kb": prod.worker_peak_rss_kb,
-                **_cpu(prod.cpu_s),
-                "ingest_s": prod.ingest_s,
-            }
+            _, _, result["product_default_server"] = await product_on(server, "default")
             _progress("product/default", result["product_default_server"])
 
     # Alternate which server goes first, so that neither always gets the fresher machine.
@@ -249,6 +249,15 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
     def row(label: str, prod: str, bare: str = "", ratio: str = "", target: str = "") -> None:
         rows.append((label, prod, bare, ratio, target))
 
+    def beside(label: str, key: str, *, ratio: bool = False) -> None:
+        """One figure of the product beside the bare workflow's (and, if asked, their ratio)."""
+        row(
+            label,
+            _f(p[key], ".1f"),
+            _f(b[key], ".1f"),
+            _f(_ratio(p[key], b[key])) if ratio else "",
+        )
+
     t = TARGETS
     row("", "product", "bare", "ratio", "target")
     row(
@@ -269,11 +278,7 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
         + _check(r["tuned_vs_default_server"], t["tuned_vs_default_server"]),
     )
     row("  wall time (s)", _f(d["wall_s"], ".1f"))
-    row(
-        "history events / journey",
-        _f(p["events_per_journey"], ".1f"),
-        _f(b["events_per_journey"], ".1f"),
-    )
+    beside("history events / journey", "events_per_journey")
     row(
         "history events / executed step (p50)",
         _f(p["step_events_p50"], ".1f"),
@@ -288,23 +293,14 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
         _f(m["bare_events_per_product_step"], ".1f"),
     )
     row("history events / journey ÷ steps, all", _f(p["events_per_step"], ".1f"))
-    row(
-        "history events / activity",
-        _f(p["events_per_activity"], ".1f"),
-        _f(b["events_per_activity"], ".1f"),
-    )
+    beside("history events / activity", "events_per_activity")
     row(
         "timers / activities (local) per journey",
         f"{_f(p['timers_per_journey'], '.1f')} / {_f(p['activities_per_journey'], '.1f')}"
         f" ({_f(p['local_activities_per_journey'], '.1f')})",
         f"{_f(b['timers_per_journey'], '.1f')} / {_f(b['activities_per_journey'], '.1f')}",
     )
-    row(
-        "state transitions / journey",
-        _f(p["state_transitions_per_journey"], ".1f"),
-        _f(b["state_transitions_per_journey"], ".1f"),
-        _f(_ratio(p["state_transitions_per_journey"], b["state_transitions_per_journey"])),
-    )
+    beside("state transitions / journey", "state_transitions_per_journey", ratio=True)
     row(
         "step lateness p50 / p99 (s)",
         f"{_f(p['lateness_p50_s'])} / {_f(p['lateness_p99_s'])}",
@@ -316,19 +312,9 @@ def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
         _f(_mb(b["worker_peak_rss_kb"]), ".0f"),
         _f(_ratio(p["worker_peak_rss_kb"], b["worker_peak_rss_kb"])),
     )
-    row(
-        "CPU s: worker",
-        _f(p["worker_cpu_s"], ".1f"),
-        _f(b["worker_cpu_s"], ".1f"),
-        _f(_ratio(p["worker_cpu_s"], b["worker_cpu_s"])),
-    )
-    row(
-        "CPU s: Temporal server",
-        _f(p["server_cpu_s"], ".1f"),
-        _f(b["server_cpu_s"], ".1f"),
-        _f(_ratio(p["server_cpu_s"], b["server_cpu_s"])),
-    )
-    row("CPU s: API + load driver", _f(p["driver_cpu_s"], ".1f"), _f(b["driver_cpu_s"], ".1f"))
+    beside("CPU s: worker", "worker_cpu_s", ratio=True)
+    beside("CPU s: Temporal server", "server_cpu_s", ratio=True)
+    beside("CPU s: API + load driver", "driver_cpu_s")
     row(
         f"worker kB / cached idle journey ({args.idle_journeys})",
         _f(m["memory_product_kb_per_journey"], ".1f"),

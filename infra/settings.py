@@ -106,7 +106,12 @@ class Settings(BaseSettings):
         "measured by bench/run.py).",
     )
     worker_graceful_shutdown_seconds: float = Field(
-        default=10.0, description="How long running activities get to finish on shutdown."
+        default=10.0, ge=0, description="How long running activities get to finish on shutdown."
+    )
+    api_graceful_shutdown_seconds: int = Field(
+        default=15,
+        ge=0,
+        description="How long open HTTP requests get to finish when the API stops (SIGTERM).",
     )
     # --- inbound surface (webhooks; appended) ---
     sendgrid_webhook_public_key: str | None = Field(

@@ -69,6 +69,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
+from starter.webhook_signing import signing_secret
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.sendgrid")
@@ -130,13 +131,12 @@ def verify_events(
     settings: Settings, body: bytes, signature: str | None, timestamp: str | None
 ) -> None:
     """403 unless SendGrid signed exactly this body."""
-    key = settings.sendgrid_webhook_public_key
-    if not key:
-        log.error("SendGrid event webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
-        raise HTTPException(
-            status_code=403,
-            detail=f"{SIGNATURE}: cannot be checked without SENDGRID_WEBHOOK_PUBLIC_KEY",
-        )
+    key = signing_secret(
+        settings.sendgrid_webhook_public_key,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY",
+        SIGNATURE,
+        "SendGrid event webhook",
+    )
     if not signature or not timestamp:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE}, {TIMESTAMP}: missing")
     try:
@@ -356,12 +356,9 @@ async def inbound(
     token: Annotated[str | None, Query(description="SENDGRID_INBOUND_TOKEN")] = None,
 ) -> InboundHandled:
     """An email a customer sent (a reply to a reminder), via SendGrid Inbound Parse."""
-    expected = settings.sendgrid_inbound_token
-    if not expected:
-        log.error("SendGrid inbound refused: SENDGRID_INBOUND_TOKEN is not set")
-        raise HTTPException(
-            status_code=403, detail="token: cannot be checked without SENDGRID_INBOUND_TOKEN"
-        )
+    expected = signing_secret(
+        settings.sendgrid_inbound_token, "SENDGRID_INBOUND_TOKEN", "token", "SendGrid inbound"
+    )
     if not (token and secrets.compare_digest(token.encode(), expected.encode())):
         raise HTTPException(status_code=403, detail="token: missing or wrong")
     form = await read_form(request)

@@ -27,12 +27,9 @@ from tests.fuzz.conftest import store_snapshot
 from tests.starter.conftest import Stack, issued, running_stack
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
-    INBOUND_TOKEN,
-    PUBLIC_BASE,
-    STRIPE_SECRET,
-    TWILIO_TOKEN,
     SendGridKeys,
     sendgrid_keys,
+    webhook_secrets,
 )
 from workflows.journey import InvoiceJourney
 
@@ -50,15 +47,7 @@ TALKED_TO = {
 
 def secured_settings(settings: Settings, sendgrid: SendGridKeys) -> Settings:
     return settings.model_copy(
-        update={
-            "api_key": BOOTSTRAP_KEY,
-            "public_base_url": PUBLIC_BASE,
-            "twilio_auth_token": TWILIO_TOKEN,
-            "sendgrid_webhook_public_key": sendgrid.public_b64,
-            "stripe_webhook_secret": STRIPE_SECRET,
-            "sendgrid_inbound_token": INBOUND_TOKEN,
-            "customer_page_secret": PAGE_SECRET,
-        }
+        update=webhook_secrets(sendgrid) | {"customer_page_secret": PAGE_SECRET}
     )
 
 

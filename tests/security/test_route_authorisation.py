@@ -77,6 +77,7 @@ ROUTES: dict[str, Access] = {
     "GET /redoc": Public(),
     "GET /openapi.json": Public(),
     "GET /healthz": Public(),
+    "GET /readyz": Public(),
     "GET /metrics": Public(),
     "GET /pay-assets/page.css": Public(),
     "GET /v1/auth/whoami": AnyKey(),

@@ -164,18 +164,23 @@ def inbound_app(settings: Settings, client: Client) -> FastAPI:
     return app
 
 
+def webhook_secrets(sendgrid: SendGridKeys) -> dict[str, Any]:
+    """The settings every webhook checks its requests with, the values the tests sign with (and
+    the bootstrap API key): the update that turns test settings into a stack that accepts
+    signed requests."""
+    return {
+        "public_base_url": PUBLIC_BASE,
+        "twilio_auth_token": TWILIO_TOKEN,
+        "sendgrid_webhook_public_key": sendgrid.public_b64,
+        "stripe_webhook_secret": STRIPE_SECRET,
+        "sendgrid_inbound_token": INBOUND_TOKEN,
+        "api_key": BOOTSTRAP_KEY,
+    }
+
+
 @pytest.fixture
 def inbound_settings(settings: Settings, sendgrid_keys: SendGridKeys) -> Settings:
-    return settings.model_copy(
-        update={
-            "public_base_url": PUBLIC_BASE,
-            "twilio_auth_token": TWILIO_TOKEN,
-            "sendgrid_webhook_public_key": sendgrid_keys.public_b64,
-            "stripe_webhook_secret": STRIPE_SECRET,
-            "sendgrid_inbound_token": INBOUND_TOKEN,
-            "api_key": BOOTSTRAP_KEY,
-        }
-    )
+    return settings.model_copy(update=webhook_secrets(sendgrid_keys))
 
 
 @pytest.fixture

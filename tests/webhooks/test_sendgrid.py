@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -28,17 +27,14 @@ from tests.webhooks.conftest import (
     start_journey,
     state_of,
 )
+from tests.webhooks.payloads import sendgrid_event
+
+MESSAGE_ID = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
 
 
 def event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "email": EMAIL,
-        "timestamp": int(time.time()),
-        "event": kind,
-        "sg_event_id": new_id("sgev"),
-        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        **fields,
-    }
+    """An event about a message SendGrid accepted (`sg_message_id`), unless `fields` say."""
+    return sendgrid_event(kind, **({"sg_message_id": MESSAGE_ID} | fields))
 
 
 def rows(inbound: Inbound, table: Any) -> list[Any]:

@@ -83,6 +83,11 @@ class JourneyDriver:
             )
         return state
 
+    async def through_first_step(self, inp: JourneyInput) -> tuple[Handle, JourneyState]:
+        """Start `inp`'s journey and run it until its first step has gone out."""
+        handle = await self.start(inp)
+        return handle, await self.through_step(handle, 0)
+
     async def today(self, handle: Handle, inp: JourneyInput) -> Any:
         now = await self.env.get_current_time(handle)
         return journey_today(now, inp.clock, inp.customer.timezone or "Europe/Stockholm")

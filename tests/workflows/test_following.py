@@ -28,8 +28,7 @@ async def test_a_changed_record_reaches_the_next_step(journeys: JourneyDriver) -
     """New address, number, language and no SMS consent: the next reminder (an SMS step)
     falls back to email, to the new address, in English; the segment stays, recorded."""
     inp = journey_input("inv_moved")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     moved = customer(
         email="berit.ek@example.org",
         phone="+46709876543",
