@@ -30,9 +30,10 @@ Phase = Literal[
     "voided",
     "cancelled",
     "handed_over",
+    "erased",  # the customer's personal data was erased on request: no contact, no handover
 ]
 CLOSED_PHASES: frozenset[str] = frozenset(
-    {"paid", "credited", "voided", "cancelled", "handed_over"}
+    {"paid", "credited", "voided", "cancelled", "handed_over", "erased"}
 )
 
 

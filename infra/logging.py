@@ -79,6 +79,15 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+
+
+PAYLOAD_LOGGERS = ("python_http_client",)
+"""Libraries that log whole requests at DEBUG: SendGrid's HTTP client logs every email
+(recipient, name, message) and its headers (the API key). Kept at INFO or above whatever
+LOG_LEVEL says, whenever logging is configured: a guard in the sender alone depended on
+logging being configured before the sender was built (tests/starter/test_personal_data.py)."""
 
 
 def bind_journey(invoice_id: str, workflow_id: str | None = None) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from structlog.contextvars import bound_contextvars
 from temporalio.client import Client
 
+from domain.erasure import same_event_content
 from domain.messages import CustomerChanged
 from domain.models import workflow_id_for
 from domain.policies import PolicyFile
@@ -184,7 +185,7 @@ def _conflicts(events: Sequence[AnyEvent], stored: Mapping[str, str]) -> list[st
     return [
         event.id
         for event in events
-        if event.id in stored and stored[event.id] != canonical_payload(event)
+        if event.id in stored and not same_event_content(stored[event.id], canonical_payload(event))
     ]
 
 
@@ -196,7 +197,7 @@ def _conflict_message(event_id: str) -> str:
 
 
 def _replay(row: JourneyEventRow, event: AnyEvent) -> EventOutcome:
-    if row.payload != canonical_payload(event):
+    if not same_event_content(row.payload, canonical_payload(event)):
         raise EventConflict(_conflict_message(event.id))
     assert row.result is not None
     return EventOutcome.model_validate_json(row.result)

@@ -26,6 +26,7 @@ from domain.state import JourneyState
 from workflows.activity_calls import CHANNEL_QUEUES_PATCH, LEAN_JOURNEY_PATCH, ROUTE_AT_SEND_PATCH
 from workflows.channels import LETTER_PATCH
 from workflows.customer_updates import CUSTOMER_UPDATES_PATCH
+from workflows.erasure import GDPR_ERASE_PATCH
 from workflows.ledger import LAW_CLOCK_PATCH, Ledger
 
 PATCHES_BEFORE_REFERENCES = frozenset(
@@ -36,10 +37,12 @@ PATCHES_BEFORE_REFERENCES = frozenset(
         ROUTE_AT_SEND_PATCH,
         CUSTOMER_UPDATES_PATCH,
         LETTER_PATCH,
+        GDPR_ERASE_PATCH,
     }
 )
-"""Every patch released before journeys could start by reference. Frozen: a patch added later
-is asked of every journey (`ConfigGate.patched`)."""
+"""Every patch released before or with journeys started by reference (`gdpr-erase` shipped in
+the same release, so no journey by reference runs on code without it). Frozen: a patch added
+later is asked of every journey (`ConfigGate.patched`)."""
 
 
 class BillingEvent(Protocol):
@@ -77,6 +80,10 @@ class ConfigGate:
                 type="JourneyConfigNotLoaded",
             )
         return self._input
+
+    def replace(self, inp: JourneyInput) -> None:
+        """The input with the customer's personal data erased (workflows.erasure)."""
+        self._input = inp
 
     def carrying(self, ledger: dict[str, Any]) -> JourneyStart:
         """The input of the next run after continue-as-new: the start's form (a reference

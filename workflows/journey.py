@@ -8,12 +8,9 @@ from `workflows.rules`, and every I/O from an activity, called by reference thro
 a time and wakes at once when a signal or update changes the ledger. A journey started with
 its configuration by reference reads it first (`workflows.config_gate`, README "Performance").
 
-This is workflow code: time from `workflow.now()`, waiting from timers, no module-level state.
-It runs outside the SDK's sandbox (`sandboxed=False`): re-creating the sandbox for every
-journey cost 39 kB per cached journey and a quarter of the worker's throughput (bench/run.py,
-README "Performance") and guarded little. tests/workflows/test_determinism.py (no clock,
-randomness, I/O or threads in the modules the journey imports) and the stored histories of
-test_replay.py guard determinism instead.
+Workflow code: time from `workflow.now()`, waiting from timers, no module-level state. It runs
+unsandboxed (a sandbox per journey cost 39 kB and a quarter of the throughput, README
+"Performance"); test_determinism.py and the stored histories of test_replay.py guard it.
 """
 
 from __future__ import annotations
@@ -28,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 import workflows.activity_calls as calls
 import workflows.planning as planning
 import workflows.rules as rules
+from domain.erasure import PersonalDataErasure
 from domain.messages import (
     AgentRequest,
     AgentTask,
@@ -49,6 +47,7 @@ from workflows.activity_calls import LEAN_JOURNEY_PATCH
 from workflows.config_gate import ConfigGate, E
 from workflows.customer_updates import CUSTOMER_UPDATES_PATCH, apply_customer_update
 from workflows.describe import publish, search_attributes, step_label
+from workflows.erasure import GDPR_ERASE_PATCH, erase_journey
 from workflows.ledger import note_step
 from workflows.requests import delivery_request, handover_request, journey_outcome
 
@@ -116,6 +115,13 @@ class InvoiceJourney:
     def customer_updated(self, u: CustomerChanged) -> None:
         if self._config.patched(CUSTOMER_UPDATES_PATCH) and self._fresh(self.customer_updated, u):
             apply_customer_update(self._inp, self._ledger, u, workflow.now())
+            self._touch()
+
+    @workflow.signal
+    def erase_personal_data(self, e: PersonalDataErasure) -> None:
+        """The customer's personal data was erased: forget it and close (workflows.erasure)."""
+        if self._config.patched(GDPR_ERASE_PATCH) and self._fresh(self.erase_personal_data, e):
+            self._config.replace(erase_journey(self._inp, self._ledger, e, workflow.now()))
             self._touch()
 
     @workflow.signal
