@@ -348,7 +348,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--import-lines", type=int, default=10_000, help="0: no import (10000)")
     g = p.add_argument_group("saturation")
     g.add_argument("--burst-journeys", type=int, default=1000, help="due at once (1000)")
-    g.add_argument("--start-rate", type=float, default=40.0, help="starts/s to place T0 (40)")
+    g.add_argument(
+        "--start-rate",
+        type=float,
+        default=20.0,
+        help="starts/s assumed to place T0 after the last start (20; lower on a loaded machine:\n"
+        "the phase fails if starting takes past T0)",
+    )
     g = p.add_argument_group("providers")
     g.add_argument("--provider-journeys", type=int, default=30, help="per side (30)")
     g = p.add_argument_group("throughput")
