@@ -49,4 +49,8 @@ ENV DATA_DIR=/var/lib/journeys \
     LOG_FORMAT=json
 
 EXPOSE 8000
+# `journeys worker` and `journeys api` stop gracefully on SIGTERM (README, "Operations").
+# The image runs several commands, so healthchecks are set per service (docker-compose.yml:
+# GET /readyz for the API, `journeys worker-health` for workers), not here.
+STOPSIGNAL SIGTERM
 CMD ["journeys", "--help"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.delivery import DeliveryActivities
 from activities.handover import HandoverActivities
+from activities.journey_config import ConfigActivities
 from activities.letter_sender import LetterProviderSender
 from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
@@ -60,4 +61,5 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
         delivery.send_letter,
         handover.hand_over,
         outcome.record_outcome,
+        ConfigActivities(settings).load_journey_config,
     ]

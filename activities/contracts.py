@@ -8,7 +8,8 @@ no worker knows. The names are part of every stored history and never change.
 This module is deliberately light (Temporal's decorator and the domain's types): workflow code
 imports it, and workflow code may not reach the store or a provider. The I/O lives in the
 subclasses the worker registers, each in its own module: `activities.delivery.DeliveryActivities`,
-`activities.handover.HandoverActivities`, `activities.outcome.OutcomeActivities`. A subclass
+`activities.handover.HandoverActivities`, `activities.outcome.OutcomeActivities`,
+`activities.journey_config.ConfigActivities`. A subclass
 inherits the decorated methods, so the worker registers the very definitions named here.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import activity
 
+from domain.journey_config import JourneyConfig
 from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
 from domain.state import JourneyOutcome
 from domain.values import Channel
@@ -67,6 +69,17 @@ class OutcomeContract(ABC):
 
     @abstractmethod
     async def record(self, outcome: JourneyOutcome) -> None: ...
+
+
+class ConfigContract(ABC):
+    """A journey's configuration, read once at its start from the versioned store."""
+
+    @activity.defn(name="load_journey_config")
+    async def load_journey_config(self, digest: str) -> JourneyConfig:
+        return await self.load(digest)
+
+    @abstractmethod
+    async def load(self, digest: str) -> JourneyConfig: ...
 
 
 CHANNEL_ACTIVITIES: dict[

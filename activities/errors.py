@@ -101,6 +101,24 @@ def retry_after(headers: Mapping[str, str], now: float) -> timedelta | None:
     return min(timedelta(seconds=max(delay, 1.0)), _MAX_RETRY_DELAY)
 
 
+def http_answer_error(
+    status: int, message: str, headers: Mapping[str, str], now: float
+) -> ApplicationError:
+    """The error for a provider's non-2xx HTTP answer, by the rule SendGrid and the letter
+    provider share: 401/403 a permanent auth failure; 429 retried after the delay the provider
+    asked for (`now` is the Unix time); 408 and 5xx retried; any other 4xx a permanent
+    rejection, since the same request cannot succeed."""
+    if status in (401, 403):
+        return permanent(message, type=PROVIDER_AUTH_FAILED)
+    if status == 429:
+        return retryable(
+            message, type=PROVIDER_RATE_LIMITED, next_retry_delay=retry_after(headers, now)
+        )
+    if status >= 500 or status == 408:
+        return retryable(message, type=PROVIDER_UNAVAILABLE)
+    return permanent(message, type=DELIVERY_REJECTED)
+
+
 LOOKUP_TRIES = (0.0, 0.5, 2.0)
 """Pauses before each look-up of a send whose answer was lost: the look-up can fail too."""
 

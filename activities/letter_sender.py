@@ -5,33 +5,35 @@
   `Idempotency-Key: <invoice id>:<step key>` and `{"reference", "recipient": [lines],
   "document": <PDF, base64>}`; 200 or 201 with `{"id"}` when the letter is accepted (a
   repeated key answers the first letter's id and prints nothing twice).
-- `GET {LETTER_PROVIDER_URL}/v1/letters/{key}`: 200 `{"id", "status"}` or 404, to reconcile
-  an attempt whose answer was lost.
+- `GET {LETTER_PROVIDER_URL}/v1/letters?reference=<reference>&created_after=<ISO time>`:
+  200 `{"data": [{"id", "reference", "status", "created_at"}, ...]}`, the letters posted with
+  that client reference (`<invoice id>:<step key>`), to find a letter whose answer was lost.
 
 The same rules as SendGrid and Twilio (`ProviderSender`): the step is claimed in the ledger
 before the provider is called; 401/403 and other 4xx are permanent, 408, 429 (honouring
-`Retry-After`) and 5xx are retried; a lost answer is looked up by its key, and only when the
-provider cannot say either way is the step left "uncertain", never posted twice.
+`Retry-After`) and 5xx are retried. The provider's list (`lookup`) decides both about a lost
+answer and, on the next attempt, about a step an interrupted attempt left "sending" (a worker
+killed, or stopped past its grace, mid-send: `activities/ledger.py`, `reconcile`); only when
+the provider cannot say either way is the step left "uncertain", never posted twice.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime
 from typing import Final
-from urllib.parse import quote
 
 import httpx
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import (
     DELIVERY_REJECTED,
-    PROVIDER_AUTH_FAILED,
-    PROVIDER_RATE_LIMITED,
+    LOOKUP_SKEW,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
+    http_answer_error,
     permanent,
-    retry_after,
     retryable,
 )
 from activities.rendering import RenderedMessage
@@ -50,14 +52,7 @@ def classify_post_error(
     status: int, headers: httpx.Headers, where: str, now: float
 ) -> ApplicationError:
     message = f"print-and-post provider answered HTTP {status} for {where}"
-    if status in (401, 403):
-        return permanent(message, type=PROVIDER_AUTH_FAILED)
-    if status == 429:
-        delay = retry_after(dict(headers.items()), now)
-        return retryable(message, type=PROVIDER_RATE_LIMITED, next_retry_delay=delay)
-    if status >= 500 or status == 408:
-        return retryable(message, type=PROVIDER_UNAVAILABLE)
-    return permanent(message, type=DELIVERY_REJECTED)
+    return http_answer_error(status, message, headers, now)
 
 
 class LetterProviderSender(ProviderSender):
@@ -87,6 +82,7 @@ class LetterProviderSender(ProviderSender):
             "recipient": [request.customer_name, *request.to.splitlines()],
             "document": base64.b64encode(message.document).decode("ascii"),
         }
+        started = datetime.now(UTC)
         with self._client() as client:
             try:
                 response = client.post(
@@ -98,24 +94,55 @@ class LetterProviderSender(ProviderSender):
                     type=PROVIDER_UNAVAILABLE,
                 ) from None
             except httpx.HTTPError as exc:
-                return self._reconcile(client, key, where, exc)
+                return self._after_lost_answer(request, message, started, exc)
         if not 200 <= response.status_code < 300:
             raise classify_post_error(response.status_code, response.headers, where, time.time())
         return str(response.json().get("id", ""))
 
-    def _reconcile(self, client: httpx.Client, key: str, where: str, cause: Exception) -> str:
-        """The answer was lost: ask the provider whether it has the letter under its key."""
+    def lookup(
+        self, request: DeliveryRequest, message: RenderedMessage, since: datetime
+    ) -> str | None:
+        """The provider's id for this step's letter if it lists one posted since `since`
+        under the step's reference; None if it lists none. Raises a retryable error when the
+        provider cannot be asked (`ledger.Reconcile`)."""
+        key = idempotency_key(request)
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        params = {"reference": key, "created_after": since.astimezone(UTC).isoformat()}
         try:
-            found = client.get(f"{self._base}/v1/letters/{quote(key, safe='')}")
-        except httpx.HTTPError:
-            found = None
-        if found is not None and found.status_code == 200:
-            return str(found.json().get("id", ""))
-        if found is not None and found.status_code == 404:
+            with self._client() as client:
+                answer = client.get(f"{self._base}/v1/letters", params=params)
+        except httpx.HTTPError as exc:
             raise retryable(
-                f"print-and-post provider lost the request for {where}; it holds no letter",
+                f"print-and-post provider could not be asked about {where}: {type(exc).__name__}",
                 type=PROVIDER_UNAVAILABLE,
-            )
-        raise DeliveryOutcomeUnknown(
-            f"no answer from the print-and-post provider for {where}: {type(cause).__name__}"
+            ) from None
+        if answer.status_code != 200:
+            raise classify_post_error(answer.status_code, answer.headers, where, time.time())
+        for letter in answer.json().get("data") or []:
+            if letter.get("reference") == key and letter.get("id"):
+                return str(letter["id"])
+        return None
+
+    def _after_lost_answer(
+        self,
+        request: DeliveryRequest,
+        message: RenderedMessage,
+        started: datetime,
+        cause: Exception,
+    ) -> str:
+        """The POST's answer was lost: the provider's list says whether the letter is there.
+        Not there, the POST is retried (its Idempotency-Key keeps a late arrival from being
+        printed twice); the provider unable to say, the step is "uncertain"."""
+        where = f"invoice {request.invoice_id} step {request.step_key}"
+        try:
+            found = self.lookup(request, message, started - LOOKUP_SKEW)
+        except ApplicationError:
+            raise DeliveryOutcomeUnknown(
+                f"no answer from the print-and-post provider for {where}: {type(cause).__name__}"
+            ) from None
+        if found is not None:
+            return found
+        raise retryable(
+            f"print-and-post provider lost the request for {where}; it holds no letter",
+            type=PROVIDER_UNAVAILABLE,
         )

@@ -22,13 +22,9 @@ from sendgrid.helpers.mail import CustomArg, Mail, ReplyTo
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import (
-    DELIVERY_REJECTED,
-    PROVIDER_AUTH_FAILED,
-    PROVIDER_RATE_LIMITED,
     PROVIDER_UNAVAILABLE,
     DeliveryOutcomeUnknown,
-    permanent,
-    retry_after,
+    http_answer_error,
     retryable,
     scrub,
 )
@@ -79,15 +75,7 @@ def classify_sendgrid_error(
     message = f"SendGrid answered HTTP {status} for invoice {invoice_id} step {step_key}" + (
         f": {detail}" if detail else ""
     )
-    if status in (401, 403):
-        return permanent(message, type=PROVIDER_AUTH_FAILED)
-    if status == 429:
-        return retryable(
-            message, type=PROVIDER_RATE_LIMITED, next_retry_delay=retry_after(headers, now)
-        )
-    if status >= 500 or status == 408:
-        return retryable(message, type=PROVIDER_UNAVAILABLE)
-    return permanent(message, type=DELIVERY_REJECTED)
+    return http_answer_error(status, message, headers, now)
 
 
 def _headers(raw: Any) -> dict[str, str]:

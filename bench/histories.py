@@ -104,6 +104,19 @@ def _input(event: HistoryEvent) -> Any:
         return None
 
 
+def _loaded_policy(event: HistoryEvent) -> Any:
+    """The policy a journey started by reference read (its `load_journey_config` local
+    activity's marker), or None for any other marker."""
+    details = event.marker_recorded_event_attributes.details
+    try:
+        meta = json.loads(details["data"].payloads[0].data)
+        if meta.get("activity_type") != "load_journey_config":
+            return None
+        return json.loads(details["result"].payloads[0].data)["policy"]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
 HANDOVER = -1
 """Key of the handover in `product_plan`."""
 
@@ -194,6 +207,14 @@ def analyse(workflow_id: str, events: Sequence[HistoryEvent]) -> Journey:
                 bare_shape = inp
             else:
                 steps_plan = product_plan(inp)
+        elif (
+            e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and not steps_plan
+            and isinstance(inp, dict)
+            and "config" in inp
+        ):  # a journey started by reference: its plan from the policy it read
+            if (policy := _loaded_policy(e)) is not None:
+                steps_plan = product_plan({**inp, "policy": policy})
         elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             wft_started = _time(e)
         elif e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:

@@ -63,11 +63,14 @@ async def _wait_idle(server: BenchServer, workflow_ids: Sequence[str]) -> None:
 
 
 async def idle_memory(server: BenchServer, folder: Path, kind: str, count: int) -> dict[str, float]:
-    """RSS per cached idle journey (kB) of a `kind` ("product" or "bare") worker."""
+    """RSS per cached idle journey (kB) of a `kind` worker: "product" (journeys started as
+    the product starts them: their configuration by reference), "product-by-value" (the
+    configuration in every journey's input, as before issue 17) or "bare"."""
     queue = f"bench-mem-{kind}"
-    values = bench_settings(folder / f"mem-{kind}", server, temporal_task_queue=queue)
+    extra = {"journey_config_by_reference": False} if kind == "product-by-value" else {}
+    values = bench_settings(folder / f"mem-{kind}", server, temporal_task_queue=queue, **extra)
     worker = WorkerProcess(
-        kind,
+        "bare" if kind == "bare" else "product",
         server.address,
         queue,
         folder / f"mem-{kind}-worker.log",
@@ -75,7 +78,7 @@ async def idle_memory(server: BenchServer, folder: Path, kind: str, count: int) 
         max_cached=count + WARMUP + 100,
     )
     start: Callable[[int, int], Awaitable[list[str]]]
-    if kind == "product":
+    if kind != "bare":
         settings = make_settings(values)
         init_db(settings.store_url)
         client = await connect(settings)

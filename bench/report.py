@@ -52,6 +52,7 @@ FIGURES: tuple[Figure, ...] = (
         target=1.0,
         at_most=True,
     ),
+    Figure("memory_by_value", "  the same, configuration by value, vs bare"),
     # (b) ingest
     Figure(
         "ingest_post",
@@ -131,6 +132,11 @@ def figures_of(run: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     if "memory_product" in run:
         f["memory"] = _pair(
             _get(run, "memory_product", "kb_per_journey"),
+            _get(run, "memory_bare", "kb_per_journey"),
+        )
+    if "memory_product-by-value" in run:
+        f["memory_by_value"] = _pair(
+            _get(run, "memory_product-by-value", "kb_per_journey"),
             _get(run, "memory_bare", "kb_per_journey"),
         )
     if "ingest" in run:

@@ -145,7 +145,8 @@ async def memory(
     args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
 ) -> None:
     async with BenchServer(folder, tuned=True) as server:
-        for kind in ("product", "bare"):
+        kinds = ("product", "bare") + (("product-by-value",) if args.by_value_too else ())
+        for kind in kinds:
             log(f"run {index + 1}: memory, {args.idle_journeys} idle {kind} journeys")
             result[f"memory_{kind}"] = await idle_memory(server, folder, kind, args.idle_journeys)
             log(f"  {result[f'memory_{kind}']['kb_per_journey']:.1f} kB per idle journey")
@@ -341,6 +342,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
     g = p.add_argument_group("memory")
     g.add_argument("--idle-journeys", type=int, default=2000, help="idle journeys (2000)")
+    g.add_argument(
+        "--by-value-too",
+        action="store_true",
+        help="also measure journeys started with their configuration by value (before issue 17)",
+    )
     g = p.add_argument_group("ingest")
     g.add_argument("--ingest-invoices", type=int, default=2000, help="per API side (2000)")
     g.add_argument("--array", type=int, default=500, help="events per POST (500)")

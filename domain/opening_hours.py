@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     Field,
@@ -21,6 +21,8 @@ from domain.values import (
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """In `date.weekday()` order, so `WEEKDAYS[day.weekday()]` names a date's weekday."""
+_Day = TypeVar("_Day", Weekday, date)
+"""A key of `weekly` (a weekday) or of `exceptions` (a date)."""
 _HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
 
 
@@ -104,18 +106,12 @@ class OpeningHours(Model):
     """Default Monday to Friday 08:00-20:00: a placeholder until the company sets its own."""
     exceptions: dict[date, DayHours] = Field(default_factory=dict)
 
-    @field_validator("weekly")
+    @field_validator("weekly", "exceptions")
     @classmethod
-    def _weekly(
-        cls, value: dict[Weekday, tuple[OpeningInterval, ...]]
-    ) -> dict[Weekday, tuple[OpeningInterval, ...]]:
-        return {day: _sorted_intervals(ivs, day) for day, ivs in value.items()}
-
-    @field_validator("exceptions")
-    @classmethod
-    def _exceptions(
-        cls, value: dict[date, tuple[OpeningInterval, ...]]
-    ) -> dict[date, tuple[OpeningInterval, ...]]:
+    def _no_overlaps(
+        cls, value: dict[_Day, tuple[OpeningInterval, ...]]
+    ) -> dict[_Day, tuple[OpeningInterval, ...]]:
+        """Weekly hours and exceptions alike: each day's intervals sorted, none overlapping."""
         return {day: _sorted_intervals(ivs, day) for day, ivs in value.items()}
 
     def intervals_on(self, day: date) -> tuple[OpeningInterval, ...]:

@@ -91,6 +91,12 @@ class JourneyState(Model):
     """The zones whose local time contacts keep to: the customer's own, or, when it is
     unknown, every zone the jurisdiction says they could be in (or the company's zone)."""
     history: tuple[HistoryEntry, ...] = ()
+    policy_name: str | None = None
+    """The policy the journey runs (its name in the policy file)."""
+    config_digest: str | None = None
+    """The version of the configuration it runs: the SHA-256 its policy, holidays, opening
+    hours and reference rates are stored under (`domain.journey_config`). A policy edited
+    after the journey started is a new digest; this journey keeps its own."""
 
 
 class JourneyOutcome(Model):

@@ -16,10 +16,20 @@ import structlog
 
 _EMAIL = re.compile(r"[^@\s\"'<>]+@[^@\s\"'<>]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+\d{7,15}")
+_URL_SECRETS = (
+    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), r"\1***@"),  # a URL's password
+    (re.compile(r"([?&](?:token|api_key|key|secret)=)[^&\s\"'#]+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"(/pay/[A-Za-z0-9_-]{22}\.)[A-Za-z0-9_-]{16}"), r"\1***"),  # a page link's
+)
 
 
 def redact(text: str) -> str:
-    """Mask emails and E.164 phone numbers: a safety net under the rule of never logging them."""
+    """Mask emails and E.164 phone numbers: a safety net under the rule of never logging them.
+    Credentials that travel in URLs are masked too: a password in a database URL, a `token=`
+    in a query (SendGrid Inbound Parse's), a customer-page link's signature (the link id, which
+    opens nothing alone, is kept to tell requests apart)."""
+    for pattern, replacement in _URL_SECRETS:
+        text = pattern.sub(replacement, text)
     return _PHONE.sub("+***", _EMAIL.sub("***@***", text))
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, MetaData, create_engine, inspect, pool
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+import infra.journey_configs  # noqa: F401  (and the versioned journey configurations)
 import infra.store  # noqa: F401  (registers the tables on SQLModel.metadata)
 import infra.store_page  # noqa: F401  (and the customer-page tables)
 from infra.store import get_engine

@@ -1,4 +1,11 @@
-"""Configuration from environment variables (and a `.env` file), documented in the README."""
+"""Configuration from environment variables (and a `.env` file), documented in the README.
+
+Secrets (keys, tokens, the customer-page secret, a DATABASE_URL that may hold a password) come
+only from there and are left out of the settings' repr and str, so that a settings object
+logged or shown in a traceback names no secret (tests/security/test_secrets.py). They stay
+plain strings rather than `SecretStr`: the providers' clients take strings, and the tests'
+`model_copy(update=...)`, which does not validate, would otherwise hand some code a `str`
+and other code a `SecretStr`."""
 
 from __future__ import annotations
 
@@ -23,7 +30,9 @@ class Settings(BaseSettings):
         default=Path("data"), description="Where the embedded default keeps state."
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the store; default SQLite in DATA_DIR."
+        default=None,
+        repr=False,  # may hold the database's password
+        description="SQLAlchemy URL of the store; default SQLite in DATA_DIR.",
     )
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -43,24 +52,33 @@ class Settings(BaseSettings):
         default=None, description="CA that signed the server's certificate, if not a public CA."
     )
     temporal_api_key: str | None = Field(
-        default=None, description="Temporal Cloud API key; turns TLS on."
+        default=None, repr=False, description="Temporal Cloud API key; turns TLS on."
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_key: str | None = Field(
         default=None,
-        description="If set, agent actions and the dev inbox need it in the X-API-Key header.",
+        repr=False,
+        description="A bootstrap API key holding every role (starter/auth.py).",
     )
     policy_file: Path = REPO_ROOT / "config" / "policies.toml"
+    journey_config_by_reference: bool = Field(
+        default=True,
+        description=(
+            "Start journeys with their policy by name and digest (stored once in the "
+            "journey_configs table) instead of by value in every input. Workers must run "
+            "this release (and the store migration 0005) first; false during a rollout."
+        ),
+    )
     templates_dir: Path = REPO_ROOT / "templates"
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
-    sendgrid_api_key: str | None = None
+    sendgrid_api_key: str | None = Field(default=None, repr=False)
     sendgrid_from_email: str = "billing@example.com"
     sendgrid_api_host: str = "https://api.sendgrid.com"
     twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_auth_token: str | None = Field(default=None, repr=False)
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = Field(
         default=None, description="Override Twilio's API host (tests, regional edges)."
@@ -96,7 +114,12 @@ class Settings(BaseSettings):
         "measured by bench/run.py).",
     )
     worker_graceful_shutdown_seconds: float = Field(
-        default=10.0, description="How long running activities get to finish on shutdown."
+        default=10.0, ge=0, description="How long running activities get to finish on shutdown."
+    )
+    api_graceful_shutdown_seconds: int = Field(
+        default=15,
+        ge=0,
+        description="How long open HTTP requests get to finish when the API stops (SIGTERM).",
     )
     # --- inbound surface (webhooks; appended) ---
     sendgrid_webhook_public_key: str | None = Field(
@@ -106,10 +129,13 @@ class Settings(BaseSettings):
     )
     sendgrid_inbound_token: str | None = Field(
         default=None,
-        description="If set, Inbound Parse must post to /v1/webhooks/sendgrid/inbound?token=...",
+        repr=False,
+        description="Inbound Parse must post to /v1/webhooks/sendgrid/inbound?token=<it>; "
+        "without it that route refuses every request.",
     )
     stripe_webhook_secret: str | None = Field(
         default=None,
+        repr=False,
         description="Stripe webhook signing secret (whsec_...); without it /v1/webhooks/stripe "
         "refuses every request.",
     )
@@ -124,7 +150,7 @@ class Settings(BaseSettings):
         "file's opening_hours are read.",
     )
     collection_agency_url: str | None = None
-    collection_agency_token: str | None = None
+    collection_agency_token: str | None = Field(default=None, repr=False)
     # --- measuring the experience (report, leakage, metrics; appended) ---
     report_cost_currency: str = Field(
         default="SEK", description="Currency of the provider costs in the report."
@@ -167,6 +193,7 @@ class Settings(BaseSettings):
     # --- customer page (/pay/{token}; appended) ---
     customer_page_secret: str | None = Field(
         default=None,
+        repr=False,
         description="Signs the customer-page links and its forms. Unset: a random secret kept "
         "in DATA_DIR/customer_page_secret (the embedded default); set it wherever the worker "
         "and the API do not share DATA_DIR.",
@@ -198,7 +225,7 @@ class Settings(BaseSettings):
         "Unset: letters go to the outbox as PDFs.",
     )
     letter_provider_key: str | None = Field(
-        default=None, description="Bearer key for the print-and-post provider."
+        default=None, repr=False, description="Bearer key for the print-and-post provider."
     )
     letters_per_second: float = Field(
         default=5.0, gt=0, description="Letters handed to the print-and-post provider per second."

@@ -7,22 +7,17 @@ processes. How every command reports errors and exits is `journeys.command`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
+from infra.process import run_abandoning_threads
 from journeys.command import UserError, command, load_settings
 from journeys.events_cli import events_app
 from journeys.journey_cli import agent, status
+from journeys.program import program
 
-app = typer.Typer(
-    name="journeys",
-    help="Reminder Journeys: one durable journey per unpaid invoice.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = program("journeys", "Reminder Journeys: one durable journey per unpaid invoice.")
 app.add_typer(events_app, name="events")
 app.command()(status)
 app.command()(agent)
@@ -71,7 +66,7 @@ def dev(
 
     settings = load_settings()
     try:
-        return asyncio.run(
+        return run_abandoning_threads(
             run_stack(
                 settings,
                 temporal_server=True,
@@ -90,7 +85,9 @@ def worker() -> int:
     """The worker alone, against TEMPORAL_ADDRESS."""
     from journeys.devstack import run_stack
 
-    return asyncio.run(run_stack(load_settings(), temporal_server=False, worker=True, api=False))
+    return run_abandoning_threads(
+        run_stack(load_settings(), temporal_server=False, worker=True, api=False)
+    )
 
 
 @app.command()
@@ -100,7 +97,7 @@ def api() -> int:
     from journeys.devstack import StackError, run_stack
 
     try:
-        return asyncio.run(
+        return run_abandoning_threads(
             run_stack(load_settings(), temporal_server=False, worker=False, api=True)
         )
     except StackError as e:

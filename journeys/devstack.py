@@ -71,6 +71,9 @@ def _api_server(settings: Settings, app: Any) -> ApiServer:
         log_config=None,  # our logging setup (infra.logging) renders uvicorn's lines too
         access_log=False,
         lifespan="on",
+        # On SIGTERM uvicorn stops accepting connections at once and gives the requests in
+        # flight this long to be answered (a deploy never cuts a billing system's POST off).
+        timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,
     )
     return ApiServer(config)
 
@@ -197,7 +200,7 @@ async def run_stack(
                 log.error("component stopped", component=name, error=str(reason))
     finally:
         print("Stopping ...", file=out, flush=True)
-        await _shutdown(tasks, http, temporal_worker, server)
+        await _shutdown(tasks, http, temporal_worker, server, settings)
     print("Stopped.", file=out, flush=True)
     return status
 
@@ -229,6 +232,7 @@ async def _shutdown(
     http: ApiServer | None,
     temporal_worker: Any,
     server: TemporalDevServer | None,
+    settings: Settings,
 ) -> None:
     demo = tasks.get("demo")
     if demo is not None:
@@ -239,7 +243,7 @@ async def _shutdown(
     if http is not None and api is not None:
         http.should_exit = True
         with contextlib.suppress(BaseException):
-            await asyncio.wait_for(api, timeout=15)
+            await asyncio.wait_for(api, timeout=settings.api_graceful_shutdown_seconds + 5)
     worker = tasks.get("worker")
     if temporal_worker is not None and worker is not None:
         if not worker.done():

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from infra.process import leave
 from infra.settings import Settings
+from journeys.program import program
 
 WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
 DEFAULT_REPLAY_LIMIT = 1000
@@ -342,12 +343,8 @@ def worker_health() -> None:
 
 # --- python -m journeys.ops_cli --------------------------------------------------------------
 
-ops_app = typer.Typer(
-    name="journeys-ops",
-    help="Operations: schema migrations, the replay check, the worker healthcheck.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+ops_app = program(
+    "journeys-ops", "Operations: schema migrations, the replay check, the worker healthcheck."
 )
 ops_app.add_typer(db_app, name="db")
 ops_app.command("replay")(replay)

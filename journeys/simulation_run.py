@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.handover import HandoverActivities
+from activities.journey_config import ConfigActivities
 from activities.outbox import OutboxSender
 from activities.outcome import OutcomeActivities
 from domain.models import Customer as JourneyCustomer
@@ -130,6 +131,7 @@ def build_sim_worker(client: Client, settings: Settings, customers: Customers) -
             delivery.place_call,
             handover.hand_over,
             outcome.record_outcome,
+            ConfigActivities(settings).load_journey_config,
         ],
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,

@@ -19,6 +19,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlmodel import SQLModel
 
+import infra.journey_configs  # noqa: F401  (and the versioned journey configurations)
 import infra.store  # noqa: F401  (registers every table on SQLModel.metadata)
 import infra.store_page  # noqa: F401  (and the customer-page tables)
 from infra.settings import Settings

@@ -36,6 +36,7 @@ from starter import (
     auth,
     deadletters,
     dev_inbox,
+    health,
     idempotency,
     metrics,
     pay_page,
@@ -77,10 +78,6 @@ FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
 class EventsAccepted(BaseModel):
     outcomes: list[EventOutcome]
     """One per event sent, in the order sent."""
-
-
-class Health(BaseModel):
-    status: str
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -184,11 +181,6 @@ def prometheus_metrics() -> PlainTextResponse:
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz() -> Health:
-    return Health(status="ok")
-
-
 @router.get("/", include_in_schema=False)
 def root() -> RedirectResponse:
     return RedirectResponse("/docs")
@@ -284,6 +276,7 @@ def create_app(
     app.state.settings = settings
     app.include_router(router)
     for extra in (
+        health.router,
         auth.router,
         deadletters.router,
         reports_api.router,

@@ -3,8 +3,10 @@
 Every email, SMS and call script the outbox holds, newest first, filterable by customer and
 by invoice, with the links in them clickable, so that `journeys dev --demo` can be followed
 from the customer's side, customer page included. It exists only while some channel
-delivers to the outbox; with SendGrid and Twilio both configured it is 404. `/dev/outbox`, its
-old address, redirects here.
+delivers to the outbox; with SendGrid and Twilio both configured every route here is 404 (the
+letters' PDFs and the old address too: the outbox may still hold what it received before the
+providers were configured, names and addresses included). `/dev/outbox`, its old address,
+redirects here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ PAGE_SIZE = 200
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 
 router = APIRouter(tags=["ops"])
+
+
+def _present(settings: Settings) -> None:
+    """404 unless some channel delivers to the outbox (the embedded default)."""
+    if not settings.outbox_in_use:
+        raise HTTPException(404, "the dev inbox exists only while the outbox delivers messages")
 
 
 def linkify(text: str) -> Markup:
@@ -99,8 +107,7 @@ def dev_inbox(
     invoice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """The dev inbox: messages delivered to the outbox, newest first (at most 200)."""
-    if not settings.outbox_in_use:
-        raise HTTPException(404, "the dev inbox exists only while the outbox delivers messages")
+    _present(settings)
     found, customers = messages(settings, customer or None, invoice or None)
     body = render_page(
         settings,
@@ -122,6 +129,7 @@ def dev_inbox(
 )
 def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
     """A letter in the outbox as the post would have carried it."""
+    _present(settings)
     with session_scope(settings.store_url) as s:
         row = s.get(OutboxMessageRow, message_id)
         pdf = split_letter(row.body)[1] if row is not None else None
@@ -130,8 +138,9 @@ def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
     return Response(pdf, media_type="application/pdf")
 
 
-@router.get("/dev/outbox", include_in_schema=False)
-def dev_outbox(request: Request) -> RedirectResponse:
-    """The dev inbox's old address."""
+@router.get("/dev/outbox", dependencies=[Depends(auth.require_role())], include_in_schema=False)
+def dev_outbox(request: Request, settings: SettingsDep) -> RedirectResponse:
+    """The dev inbox's old address, guarded like it: every dev route the same way."""
+    _present(settings)
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/dev/inbox{query}", status_code=308)

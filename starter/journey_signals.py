@@ -25,7 +25,7 @@ from domain.messages import (
     PaymentReceived,
     PaymentReversed,
 )
-from domain.models import JourneyInput, workflow_id_for
+from domain.models import JourneyByRef, JourneyStart, workflow_id_for
 from infra.settings import Settings
 from starter.event_schema import (
     InvoiceChange,
@@ -36,6 +36,7 @@ from starter.event_schema import (
     OutcomeStatus,
 )
 from starter.event_store import mark_reopened
+from starter.journey_start import resolved, start_input
 from workflows.describe import search_attributes, static_details, static_summary
 from workflows.journey import InvoiceJourney
 
@@ -138,8 +139,8 @@ async def reopen(
         )
     history = await handle.fetch_history()
     payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
-    [previous] = await client.data_converter.decode(payloads, [JourneyInput])
-    assert isinstance(previous, JourneyInput)
+    [started] = await client.data_converter.decode(payloads, [JourneyStart])
+    previous = await resolved(settings, started)
     owed = min(event.data.amount, final.paid)
     day = event.data.reversed_at
     invoice = previous.invoice.model_copy(
@@ -157,9 +158,12 @@ async def reopen(
             "segment_reason": f"reopened: a payment of {owed} was reversed on {day}",
         }
     )
+    start = await start_input(settings, journey)
+    if isinstance(start, JourneyByRef):
+        journey = journey.model_copy(update={"config": start.config})
     await client.start_workflow(
         InvoiceJourney.run,
-        journey,
+        start,
         id=handle.id,
         task_queue=settings.temporal_task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

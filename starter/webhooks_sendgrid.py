@@ -19,8 +19,10 @@ The journey comes from the `invoice_id`/`step_key` custom args every email carri
 (activities/sendgrid_sender.py), else from the ledger by the message id.
 
 `POST /v1/webhooks/sendgrid/inbound` is Inbound Parse (multipart form: from, to, subject,
-text, ...). SendGrid does not sign it, so when SENDGRID_INBOUND_TOKEN is set the URL must carry
-`?token=<it>` (configure the full URL in SendGrid); otherwise 403. The reply is matched to
+text, ...). SendGrid does not sign it, so the URL must carry `?token=<SENDGRID_INBOUND_TOKEN>`
+(configure the full URL in SendGrid); otherwise 403. Without SENDGRID_INBOUND_TOKEN every
+request is refused, as the signed webhooks refuse everything without their keys: anyone could
+otherwise put words in a customer's mouth on a journey's agent task list. The reply is matched to
 invoices by, in order: the `reply+<opaque id>@<SENDGRID_INBOUND_DOMAIN>` recipient every
 reminder email carries as its reply-to (`infra.customer_links.reply_address`: the page link's
 id, no personal data, not the invoice id), an open invoice's number in the subject, the
@@ -67,6 +69,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
+from starter.webhook_signing import signing_secret
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.sendgrid")
@@ -128,13 +131,12 @@ def verify_events(
     settings: Settings, body: bytes, signature: str | None, timestamp: str | None
 ) -> None:
     """403 unless SendGrid signed exactly this body."""
-    key = settings.sendgrid_webhook_public_key
-    if not key:
-        log.error("SendGrid event webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
-        raise HTTPException(
-            status_code=403,
-            detail=f"{SIGNATURE}: cannot be checked without SENDGRID_WEBHOOK_PUBLIC_KEY",
-        )
+    key = signing_secret(
+        settings.sendgrid_webhook_public_key,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY",
+        SIGNATURE,
+        "SendGrid event webhook",
+    )
     if not signature or not timestamp:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE}, {TIMESTAMP}: missing")
     try:
@@ -351,11 +353,13 @@ async def inbound(
     request: Request,
     settings: SettingsDep,
     client: ClientDep,
-    token: Annotated[str | None, Query(description="SENDGRID_INBOUND_TOKEN, if set")] = None,
+    token: Annotated[str | None, Query(description="SENDGRID_INBOUND_TOKEN")] = None,
 ) -> InboundHandled:
     """An email a customer sent (a reply to a reminder), via SendGrid Inbound Parse."""
-    expected = settings.sendgrid_inbound_token
-    if expected and not (token and secrets.compare_digest(token.encode(), expected.encode())):
+    expected = signing_secret(
+        settings.sendgrid_inbound_token, "SENDGRID_INBOUND_TOKEN", "token", "SendGrid inbound"
+    )
+    if not (token and secrets.compare_digest(token.encode(), expected.encode())):
         raise HTTPException(status_code=403, detail="token: missing or wrong")
     form = await read_form(request)
     key = _message_key(form)

@@ -49,6 +49,7 @@ from starter.stripe_events import (
     event_customer_id,
     map_event,
 )
+from starter.webhook_signing import signing_secret
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.stripe")
@@ -66,13 +67,9 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 def verify(settings: Settings, payload: bytes, signature: str | None) -> None:
-    secret = settings.stripe_webhook_secret
-    if not secret:
-        log.error("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not set")
-        raise HTTPException(
-            status_code=403,
-            detail=f"{SIGNATURE_HEADER}: cannot be checked without STRIPE_WEBHOOK_SECRET",
-        )
+    secret = signing_secret(
+        settings.stripe_webhook_secret, "STRIPE_WEBHOOK_SECRET", SIGNATURE_HEADER, "Stripe webhook"
+    )
     if not signature:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
     try:

@@ -35,6 +35,7 @@ from starter.routing import (
     seen,
     signal_journey,
 )
+from starter.webhook_signing import signing_secret
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.twilio")
@@ -52,13 +53,13 @@ async def verified_form(request: Request, settings: SettingsDep) -> Form:
     """The form fields of a request Twilio signed; 403 for anything else."""
     form = await read_form(request)
     signature = request.headers.get(SIGNATURE_HEADER)
-    token = settings.twilio_auth_token
-    if not token:
-        log.error("Twilio webhook refused: TWILIO_AUTH_TOKEN is not set", path=request.url.path)
-        raise HTTPException(
-            status_code=403,
-            detail=f"{SIGNATURE_HEADER}: cannot be checked without TWILIO_AUTH_TOKEN",
-        )
+    token = signing_secret(
+        settings.twilio_auth_token,
+        "TWILIO_AUTH_TOKEN",
+        SIGNATURE_HEADER,
+        "Twilio webhook",
+        path=request.url.path,
+    )
     if not signature:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))

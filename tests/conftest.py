@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import MetaData
@@ -41,6 +41,39 @@ def _test_db_url(tmp_root: Path) -> str:
     raise pytest.UsageError(f"JOURNEYS_TEST_DB must be sqlite or postgres, not {kind!r}")
 
 
+NO_PROVIDERS: dict[str, Any] = {
+    "sendgrid_api_key": None,
+    "twilio_account_sid": None,
+    "twilio_auth_token": None,
+    "twilio_from_number": None,
+    "collection_agency_url": None,
+}
+"""No provider configured, whatever the environment says: a test that wants one points it at
+its fake (tests/fakes/fixtures.py)."""
+
+
+def isolated_settings(store_url: str, data_dir: Path, queue: str, **values: Any) -> Settings:
+    """Settings for tests: this store and folder, no .env file, a task queue of their own (prefix
+    `queue`), `NO_PROVIDERS` unless `values` say otherwise."""
+    return Settings(
+        _env_file=None,
+        database_url=store_url,
+        data_dir=data_dir,
+        temporal_task_queue=f"{queue}-{uuid.uuid4().hex[:8]}",
+        **(NO_PROVIDERS | values),
+    )
+
+
+def empty_store(url: str) -> None:
+    """Every table emptied, children first; the schema stays. The journey configurations
+    stay too: each row is named by its content and never changes, and the starter's process
+    remembers which it stored (starter/journey_start.py), as it would against one database."""
+    with get_engine(url).begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name != "journey_configs":
+                conn.execute(table.delete())
+
+
 @pytest.fixture(scope="session")
 def _db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = _test_db_url(tmp_path_factory.mktemp("store"))
@@ -57,26 +90,13 @@ def _db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def store_url(_db_url: str) -> Iterator[str]:
     """A clean store for each test (tables emptied, schema kept)."""
-    engine = get_engine(_db_url)
-    with engine.begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_store(_db_url)
     yield _db_url
 
 
 @pytest.fixture
 def settings(store_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=store_url,
-        data_dir=tmp_path,
-        temporal_task_queue=f"journeys-{uuid.uuid4().hex[:8]}",
-        sendgrid_api_key=None,
-        twilio_account_sid=None,
-        twilio_auth_token=None,
-        twilio_from_number=None,
-        collection_agency_url=None,
-    )
+    return isolated_settings(store_url, tmp_path, "journeys")
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,13 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from activities.contracts import (
     CHANNEL_ACTIVITIES,
+    ConfigContract,
     DeliveryContract,
     HandoverContract,
     OutcomeContract,
 )
+from domain.journey_config import JourneyConfig
+from domain.models import ConfigRef
 from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
 from domain.state import JourneyOutcome
 from domain.values import Channel
@@ -50,6 +53,15 @@ STORE_RETRY = RetryPolicy(
 )
 OUTCOME_TIMEOUT = timedelta(seconds=30)
 
+CONFIG_TIMEOUT = timedelta(seconds=10)
+CONFIG_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["UnknownJourneyConfig", "InvalidJourneyConfig"],
+)
+"""A store that does not answer is retried for as long as it takes (without its policy a
+journey can do nothing); an unknown digest or a corrupt row is not (activities.journey_config)."""
+
 HANDOVER_TIMEOUT = timedelta(seconds=60)
 HANDOVER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=30), maximum_interval=timedelta(hours=1)
@@ -62,6 +74,10 @@ def channel_task_queue(base: str, channel: Channel) -> str:
     return f"{base}-{channel}"
 
 
+LEAN_JOURNEY_PATCH = "lean-journey"
+"""Journeys started since this patch leave the search attributes the starter set alone and
+record their outcome in a local activity. Journeys started before it replay as they ran."""
+
 CHANNEL_QUEUES_PATCH = "per-channel-task-queues"
 """Journeys scheduled before the channel queues existed keep delivering on the base queue."""
 
@@ -73,7 +89,12 @@ later one on that channel."""
 
 
 async def deliver(
-    req: DeliveryRequest, summary: str, *, local: bool, routed: set[Channel] | None = None
+    req: DeliveryRequest,
+    summary: str,
+    *,
+    local: bool,
+    routed: set[Channel] | None = None,
+    patched: Callable[[str], bool] = workflow.patched,
 ) -> tuple[bool, str, str | None]:
     """Deliver one contact: (delivered, outcome for the history, error type if any).
 
@@ -85,7 +106,8 @@ async def deliver(
     Which is which is the worker's configuration when the step is delivered: a worker with a
     provider for a channel answers a local delivery `rerouted` without sending
     (`activities.delivery`), and the step, and every later one on that channel (`routed`, the
-    ledger's), goes through the queue. The outbox journeys' steady state costs nothing extra."""
+    ledger's), goes through the queue. The outbox journeys' steady state costs nothing extra.
+    `patched` is the journey's (`workflows.config_gate.ConfigGate.patched`)."""
     contact = CHANNEL_ACTIVITIES[req.channel]
     try:
         if local:
@@ -97,14 +119,16 @@ async def deliver(
                 start_to_close_timeout=DELIVERY_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER,
             )
-            if result.status == "rerouted" and workflow.patched(ROUTE_AT_SEND_PATCH):
+            if result.status == "rerouted" and patched(ROUTE_AT_SEND_PATCH):
                 if routed is not None:
                     routed.add(req.channel)
-                result = await _queued(contact, req, summary, channel_queue=True)
+                result = await _queued(contact, req, summary, channel_queue=True, patched=patched)
         else:
             # A channel rerouted in this run is on the new code: its queue needs no patch.
             channel_queue = routed is not None and req.channel in routed
-            result = await _queued(contact, req, summary, channel_queue=channel_queue)
+            result = await _queued(
+                contact, req, summary, channel_queue=channel_queue, patched=patched
+            )
     except (ActivityError, ApplicationError, TemporalTimeoutError) as err:
         # A queued activity's failure arrives wrapped in ActivityError; a local
         # activity's arrives as it was raised (or as the timeout that ended it).
@@ -121,9 +145,10 @@ async def _queued(
     summary: str,
     *,
     channel_queue: bool,
+    patched: Callable[[str], bool],
 ) -> DeliveryResult:
     queue = None
-    if channel_queue or workflow.patched(CHANNEL_QUEUES_PATCH):
+    if channel_queue or patched(CHANNEL_QUEUES_PATCH):
         queue = channel_task_queue(workflow.info().task_queue, req.channel)
     return await workflow.execute_activity_method(
         contact,
@@ -157,3 +182,26 @@ async def record_outcome(outcome: JourneyOutcome, *, local: bool) -> None:
         retry_policy=STORE_RETRY,
         summary=f"record outcome: {outcome.phase}",
     )
+
+
+async def load_config(ref: ConfigRef) -> JourneyConfig:
+    """The configuration stored under `ref`, by local activity: its result is in the history,
+    so a replay never reads the store and an edit made later cannot change it. A permanent
+    failure fails the journey, naming the policy and version it could not read."""
+    try:
+        return await workflow.execute_local_activity_method(
+            ConfigContract.load_journey_config,
+            ref.digest,
+            start_to_close_timeout=CONFIG_TIMEOUT,
+            retry_policy=CONFIG_RETRY,
+            summary=f"load configuration {ref.name} {ref.version}",
+        )
+    except (ActivityError, ApplicationError) as err:  # see `deliver` for why both
+        cause = err.cause if isinstance(err, ActivityError) else err
+        kind = cause.type if isinstance(cause, ApplicationError) and cause.type else "failed"
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise ApplicationError(
+            f"policy {ref.name} version {ref.version} could not be loaded: {reason}",
+            type=kind,
+            non_retryable=True,
+        ) from err

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from domain.journey_config import version_of
 from domain.models import JourneyInput
 from infra.temporal import (
     AMOUNT_DUE,
@@ -86,8 +87,17 @@ def current_details(inp: JourneyInput, ledger: Ledger, decision: Decision) -> st
         f"**{next_line}**\n\n"
         f"Phase: {decision.phase} · Balance: {money} · Fees: {ledger.fees:.2f} · "
         f"Steps sent: {ledger.steps_sent}/{len(inp.policy.steps)} · Due: {ledger.due_date}\n\n"
-        f"{zone_line(inp, ledger)}"
+        f"{zone_line(inp, ledger)}\n\n"
+        f"{policy_line(inp)}"
     )
+
+
+def policy_line(inp: JourneyInput) -> str:
+    """Which policy and which version of the configuration the journey runs: the version is
+    the start of the digest it is stored under (table journey_configs)."""
+    version = version_of(inp)
+    how = "stored" if inp.config is not None else "carried in the journey's input"
+    return f"Policy **{version.name}**, version `{version.version}` ({how})"
 
 
 def publish(
@@ -127,7 +137,7 @@ def static_details(inp: JourneyInput) -> str:
         f"Segment **{inp.segment}**" + (f": {inp.segment_reason}" if inp.segment_reason else ""),
         f"Customer's time zone: {inp.customer.timezone or '**unknown**'}",
         "",
-        "Policy:",
+        policy_line(inp) + ":",
     ]
     for n, step in enumerate(p.steps):
         fee = f", {step.fee_kind.replace('_', ' ')} fee {step.fee:.2f}" if step.fee else ""

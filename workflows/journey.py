@@ -5,7 +5,8 @@ validators, the query), then the journey's loop, then each thing the loop does. 
 and when comes from `workflows.planning.decide`, what an event or action does to the ledger
 from `workflows.rules`, and every I/O from an activity, called by reference through
 `workflows.activity_calls` with its timeouts and retries. A journey sleeps on one timer at
-a time and wakes at once when a signal or update changes the ledger.
+a time and wakes at once when a signal or update changes the ledger. A journey started with
+its configuration by reference reads it first (`workflows.config_gate`, README "Performance").
 
 This is workflow code: time from `workflow.now()`, waiting from timers, no module-level state.
 It runs outside the SDK's sandbox (`sandboxed=False`): re-creating the sandbox for every
@@ -18,6 +19,7 @@ test_replay.py guard determinism instead.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from decimal import Decimal
 
 from temporalio import workflow
@@ -39,38 +41,40 @@ from domain.messages import (
     PaymentReceived,
     PaymentReversed,
 )
-from domain.models import JourneyInput, Step, workflow_id_for
+from domain.models import JourneyInput, JourneyStart, Step, workflow_id_for
 from domain.payloads import DeliveryRequest
 from domain.state import HistoryEntry, JourneyState
 from domain.values import Channel
+from workflows.activity_calls import LEAN_JOURNEY_PATCH
+from workflows.config_gate import ConfigGate, E
 from workflows.customer_updates import CUSTOMER_UPDATES_PATCH, apply_customer_update
 from workflows.describe import publish, search_attributes, step_label
+from workflows.ledger import note_step
 from workflows.requests import delivery_request, handover_request, journey_outcome
-
-LEAN_JOURNEY_PATCH = "lean-journey"
-"""Journeys started since this patch leave the search attributes the starter set alone and
-record their outcome in a local activity. Journeys started before it replay as they ran."""
 
 
 @workflow.defn(name="InvoiceJourney", sandboxed=False)
 class InvoiceJourney:
     @workflow.init
-    def __init__(self, inp: JourneyInput) -> None:
-        self._inp = inp
+    def __init__(self, inp: JourneyStart) -> None:
+        self._config = ConfigGate(inp)
         self._ledger = (
             planning.load_ledger(inp.carried)
             if inp.carried is not None
             else planning.Ledger(due_date=inp.invoice.due_date, amount_due=inp.invoice.amount_due)
         )
         # Decided before any handler runs, once per run: see workflows.ledger.Revisions.
-        self._ledger.revisions = planning.Revisions.from_patches(workflow.patched)
+        self._ledger.revisions = planning.Revisions.from_patches(self._config.patched)
         self._changed = False
         self._published: tuple[object, ...] = ()
         self._lean = False
 
     @workflow.run
-    async def run(self, inp: JourneyInput) -> JourneyState:
+    async def run(self, inp: JourneyStart) -> JourneyState:
         """Remind until the invoice is closed, then thank a payer and record the outcome."""
+        # Before the configuration's local activity, like every patch (ConfigGate.patched).
+        self._lean = self._config.patched(LEAN_JOURNEY_PATCH)
+        await self._config.load()  # a journey started by reference reads its policy first
         self._begin()
         await self._remind_until_closed()
         await self._finish()
@@ -80,80 +84,88 @@ class InvoiceJourney:
 
     @workflow.signal
     def payment_received(self, p: PaymentReceived) -> None:
-        if self._first_time(p.event_id):
+        if self._fresh(self.payment_received, p):
             rules.apply_payment(self._inp, self._ledger, p, workflow.now())
             self._touch()
 
     @workflow.signal
     def payment_reversed(self, r: PaymentReversed) -> None:
-        if self._first_time(r.event_id) and self._ledger.closed is None:
+        if self._fresh(self.payment_reversed, r) and self._ledger.closed is None:
             rules.apply_reversal(self._inp, self._ledger, r, workflow.now())
             self._touch()
 
     @workflow.signal
     def invoice_credited(self, c: InvoiceCredited) -> None:
-        if self._first_time(c.event_id):
+        if self._fresh(self.invoice_credited, c):
             rules.apply_credit(self._inp, self._ledger, c, workflow.now())
             self._touch()
 
     @workflow.signal
     def invoice_voided(self, v: InvoiceVoided) -> None:
-        if self._first_time(v.event_id):
+        if self._fresh(self.invoice_voided, v):
             rules.apply_void(self._ledger, v, workflow.now())
             self._touch()
 
     @workflow.signal
     def consent_changed(self, c: ConsentChange) -> None:
-        if self._first_time(c.event_id):
+        if self._fresh(self.consent_changed, c):
             rules.apply_consent(self._ledger, c, workflow.now())
             self._touch()
 
     @workflow.signal
     def customer_updated(self, u: CustomerChanged) -> None:
-        if workflow.patched(CUSTOMER_UPDATES_PATCH) and self._first_time(u.event_id):
+        if self._config.patched(CUSTOMER_UPDATES_PATCH) and self._fresh(self.customer_updated, u):
             apply_customer_update(self._inp, self._ledger, u, workflow.now())
             self._touch()
 
     @workflow.signal
     def delivery_failed(self, f: DeliveryFailure) -> None:
-        if self._first_time(f.event_id):
+        if self._fresh(self.delivery_failed, f):
             rules.apply_delivery_failure(self._ledger, f, workflow.now())
             self._touch()
 
     @workflow.signal
     def conversation_held(self, c: ConversationHeld) -> None:
-        if self._first_time(c.event_id):
+        if self._fresh(self.conversation_held, c):
             rules.apply_conversation(self._ledger, c, workflow.now())
             self._touch()
 
     @workflow.signal
     def agent_task(self, t: AgentTask) -> None:
-        if self._first_time(t.event_id):
+        if self._fresh(self.agent_task, t):
             rules.apply_task(self._ledger, t, workflow.now())
             self._touch()
 
     # --- updates: customers and agents get an answer ---------------------------------------
 
     @workflow.update
-    def respond(self, r: CustomerResponse) -> JourneyState:
+    async def respond(self, r: CustomerResponse) -> JourneyState:
+        if await self._config.wait():  # arrived before the policy: validated now
+            self._validate_respond(r)
         rules.apply_response(self._inp, self._ledger, r, workflow.now())
         self._touch()
         return self._state()
 
     @respond.validator
     def _validate_respond(self, r: CustomerResponse) -> None:
-        if err := rules.check_response(self._inp, self._ledger, r, workflow.now()):
+        if self._config.loaded and (
+            err := rules.check_response(self._inp, self._ledger, r, workflow.now())
+        ):
             raise ApplicationError(err, type="InvalidResponse", non_retryable=True)
 
     @workflow.update
-    def agent_action(self, req: AgentRequest) -> JourneyState:
+    async def agent_action(self, req: AgentRequest) -> JourneyState:
+        if await self._config.wait():
+            self._validate_agent_action(req)
         rules.apply_action(self._inp, self._ledger, req, workflow.now())
         self._touch()
         return self._state()
 
     @agent_action.validator
     def _validate_agent_action(self, req: AgentRequest) -> None:
-        if err := rules.check_action(self._inp, self._ledger, req, workflow.now()):
+        if self._config.loaded and (
+            err := rules.check_action(self._inp, self._ledger, req, workflow.now())
+        ):
             raise ApplicationError(
                 f"{req.action.action} refused: {err}", type="InvalidAgentAction", non_retryable=True
             )
@@ -168,7 +180,6 @@ class InvoiceJourney:
 
     def _begin(self) -> None:
         inp = self._inp
-        self._lean = workflow.patched(LEAN_JOURNEY_PATCH)
         if not self._lean:  # journeys started before the starter set these
             workflow.upsert_search_attributes(
                 [pair.key.value_set(pair.value) for pair in search_attributes(inp)]
@@ -200,7 +211,7 @@ class InvoiceJourney:
             elif decision.kind == "installment_check" and decision.step_index is not None:
                 rules.check_installment(inp, ledger, decision.step_index, now)
             elif decision.kind == "release_hold":
-                self._lift_expired_hold()
+                planning.lift_expired_hold(inp, ledger, now)
             elif decision.kind == "handover":
                 await self._hand_over()
 
@@ -224,8 +235,7 @@ class InvoiceJourney:
         """Start a fresh run with the same input and the ledger so far: long journeys (a
         36-installment plan) keep a small history, and nothing they knew is lost."""
         await workflow.wait_condition(workflow.all_handlers_finished)
-        carried = self._inp.model_copy(update={"carried": planning.dump_ledger(self._ledger)})
-        workflow.continue_as_new(carried)
+        workflow.continue_as_new(self._config.carrying(planning.dump_ledger(self._ledger)))
 
     async def _sleep_until(self, decision: planning.Decision) -> None:
         self._changed = False
@@ -251,7 +261,7 @@ class InvoiceJourney:
         while True:
             channel, reasons = planning.pick_channel(inp, ledger, index, workflow.now())
             if channel is None and planning.letter_would_help(inp, ledger, index):
-                if workflow.patched(planning.LETTER_PATCH):  # before: an agent task
+                if self._config.patched(planning.LETTER_PATCH):  # before: an agent task
                     now = workflow.now()
                     channel, _ = planning.pick_channel(inp, ledger, index, now, letter=True)
             if channel is None:
@@ -295,16 +305,6 @@ class InvoiceJourney:
         ledger.history.append(
             HistoryEntry(at=workflow.now(), kind="plan", detail=detail, channel=channel)
         )
-
-    def _lift_expired_hold(self) -> None:
-        ledger, now = self._ledger, workflow.now()
-        holds = ledger.holds
-        if holds.promise_date is not None:
-            detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
-        else:
-            detail = f"pause until {holds.paused_until} ended; journey resumes"
-        planning.release_holds(self._inp, ledger, now)
-        ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
 
     async def _hand_over(self) -> None:
         """The last step: the claim and its evidence go to the collection agency. The plan
@@ -357,22 +357,23 @@ class InvoiceJourney:
         )
 
     def _note(self, index: int, channel: Channel | None, detail: str, outcome: str) -> None:
-        self._ledger.history.append(
-            HistoryEntry(
-                at=workflow.now(),
-                kind="step",
-                detail=detail,
-                step_index=index,
-                channel=channel,
-                outcome=outcome,
-            )
-        )
+        note_step(self._ledger, workflow.now(), index, channel, detail, outcome)
 
     async def _deliver(self, req: DeliveryRequest, summary: str) -> tuple[bool, str, str | None]:
         local = req.channel in self._inp.local_channels and req.channel not in self._ledger.routed
-        return await calls.deliver(req, summary, local=local, routed=self._ledger.routed)
+        routed, patched = self._ledger.routed, self._config.patched
+        return await calls.deliver(req, summary, local=local, routed=routed, patched=patched)
 
     # --- bookkeeping -----------------------------------------------------------------------
+
+    @property
+    def _inp(self) -> JourneyInput:
+        return self._config.input
+
+    def _fresh(self, handler: Callable[[E], None], event: E) -> bool:
+        """A signal's event is applied once the journey has its policy (the gate applies it
+        then, in arrival order), and once (`_first_time`)."""
+        return not self._config.defer(handler, event) and self._first_time(event.event_id)
 
     def _first_time(self, event_id: str) -> bool:
         """Billing events are delivered at least once; each changes the ledger once."""
@@ -386,9 +387,10 @@ class InvoiceJourney:
         self._changed = True
 
     def _state(self) -> JourneyState:
-        return planning.snapshot(
-            self._inp, self._ledger, workflow.info().workflow_id, workflow.now()
-        )
+        workflow_id = workflow.info().workflow_id
+        if not self._config.loaded:  # a query in the moment before the policy is read
+            return self._config.starting_state(self._ledger, workflow_id)
+        return planning.snapshot(self._inp, self._ledger, workflow_id, workflow.now())
 
     def _publish(self, decision: planning.Decision) -> None:
         self._published = publish(self._inp, self._ledger, decision, self._published)

@@ -151,6 +151,17 @@ def load_ledger(data: dict[str, Any]) -> Ledger:
     return _LEDGER.validate_python(data)
 
 
+def note_step(
+    ledger: Ledger, at: datetime, index: int, channel: Channel | None, detail: str, outcome: str
+) -> None:
+    """One line of a step's story (sent, fell back, failed, became a task) in the history."""
+    ledger.history.append(
+        HistoryEntry(
+            at=at, kind="step", detail=detail, step_index=index, channel=channel, outcome=outcome
+        )
+    )
+
+
 def hold_phase(holds: Holds) -> Phase | None:
     """The hold that explains the journey's state, strongest first."""
     if holds.dispute_open:

@@ -11,9 +11,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
+from domain.journey_config import version_of
 from domain.models import JourneyInput
 from domain.postal import add_postal_days
-from domain.state import CLOSED_PHASES, JourneyState, NextStep, Phase
+from domain.state import CLOSED_PHASES, HistoryEntry, JourneyState, NextStep, Phase
 from workflows.channels import (
     LETTER_PATCH,
     channel_unavailable,
@@ -48,6 +49,7 @@ __all__ = [
     "fee_for_step",
     "interest_due",
     "letter_would_help",
+    "lift_expired_hold",
     "load_ledger",
     "pick_channel",
     "release_holds",
@@ -238,6 +240,17 @@ def release_holds(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
             ledger.delay += late_by
 
 
+def lift_expired_hold(inp: JourneyInput, ledger: Ledger, now: datetime) -> None:
+    """A promise or pause ran out: the journey resumes, and its history says why."""
+    holds = ledger.holds
+    if holds.promise_date is not None:
+        detail = f"promise to pay by {holds.promise_date} not kept; journey resumes"
+    else:
+        detail = f"pause until {holds.paused_until} ended; journey resumes"
+    release_holds(inp, ledger, now)
+    ledger.history.append(HistoryEntry(at=now, kind="resume", detail=detail))
+
+
 def days_to_shift(inp: JourneyInput, ledger: Ledger, index: int, not_before: datetime) -> int:
     """The fewest whole days in the customer's calendar that bring step `index`'s planned
     instant to `not_before` or later. Whole days, not hours: a step planned for 09:00 stays at
@@ -271,6 +284,7 @@ def snapshot(
             at=decision.at,
             final_notice=step.final_notice,
         )
+    version = version_of(inp)
     return JourneyState(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
@@ -297,6 +311,8 @@ def snapshot(
         customer_timezone=known_zone(inp, ledger),
         contact_zones=contact_zones(inp, ledger),
         history=tuple(ledger.history),
+        policy_name=version.name,
+        config_digest=version.digest,
     )
 
 

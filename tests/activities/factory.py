@@ -14,6 +14,22 @@ from domain.values import Channel
 EMAIL = "berit@example.se"
 PHONE = "+46701234567"
 
+HTTP_ANSWERS: list[tuple[int, str, bool]] = [
+    (400, "DeliveryRejected", True),
+    (401, "ProviderAuthFailed", True),
+    (403, "ProviderAuthFailed", True),
+    (404, "DeliveryRejected", True),
+    (408, "ProviderUnavailable", False),
+    (413, "DeliveryRejected", True),
+    (422, "DeliveryRejected", True),
+    (429, "ProviderRateLimited", False),
+    (500, "ProviderUnavailable", False),
+    (502, "ProviderUnavailable", False),
+    (503, "ProviderUnavailable", False),
+]
+"""A provider's non-2xx HTTP answer: the error's type, and whether it is final. The one rule
+(`activities.errors.http_answer_error`) that SendGrid and the letter provider follow."""
+
 
 def delivery_request(channel: Channel = "email", **overrides: Any) -> DeliveryRequest:
     fields: dict[str, Any] = {

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
 from sqlmodel import select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+import activities.ledger
 from activities.build import build_activities
 from activities.delivery import DeliveryActivities
 from activities.ledger import get_attempt
 from domain.payloads import DeliveryRequest, DeliveryResult
 from infra.settings import Settings
-from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope
+from infra.store import ContactAttemptRow, OutboxMessageRow, session_scope, utcnow
 
 
 def delivery_activities(settings: Settings) -> DeliveryActivities:
@@ -48,3 +54,40 @@ def outbox_rows(settings: Settings) -> list[OutboxMessageRow]:
 def attempt_rows(settings: Settings) -> list[ContactAttemptRow]:
     with session_scope(settings.store_url) as session:
         return list(session.exec(select(ContactAttemptRow)).all())
+
+
+async def delivery_error(settings: Settings, request: DeliveryRequest) -> ApplicationError:
+    """The error a delivery fails with, as the worker would hand it to Temporal."""
+    with pytest.raises(ApplicationError) as raised:
+        await deliver(settings, request)
+    return raised.value
+
+
+class WorkerKilled(Exception):
+    """Stands in for the process dying at this point: nothing after it runs."""
+
+
+def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker dies after the provider accepted the message, before the ledger says so."""
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise WorkerKilled("worker process killed")
+
+    monkeypatch.setattr(activities.ledger, "mark_sent", crash)
+
+
+async def killed_after_sending(
+    settings: Settings, request: DeliveryRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliver once with the worker dying after the provider accepted, before the ledger
+    says so: the attempt is left "sending"."""
+    with monkeypatch.context() as patch:
+        crash_after_sending(patch)
+        with pytest.raises(WorkerKilled):
+            await deliver(settings, request)
+
+
+def settled(settings: Settings, request: object) -> None:
+    """Age the unsettled attempt past the ledger's settle time (a retry comes much later)."""
+    with session_scope(settings.store_url) as s:
+        s.execute(update(ContactAttemptRow).values(updated_at=utcnow() - timedelta(minutes=5)))

@@ -10,7 +10,12 @@ from pathlib import Path
 from temporalio import activity
 
 from activities.build import build_activities, build_senders
-from activities.contracts import CHANNEL_ACTIVITIES, HandoverContract, OutcomeContract
+from activities.contracts import (
+    CHANNEL_ACTIVITIES,
+    ConfigContract,
+    HandoverContract,
+    OutcomeContract,
+)
 from activities.letter_sender import LetterProviderSender
 from activities.outbox import OutboxSender
 from activities.sendgrid_sender import SendGridSender
@@ -18,7 +23,15 @@ from activities.twilio_sender import TwilioCallSender, TwilioSmsSender
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["send_email", "send_sms", "place_call", "send_letter", "hand_over", "record_outcome"]
+NAMES = [
+    "send_email",
+    "send_sms",
+    "place_call",
+    "send_letter",
+    "hand_over",
+    "record_outcome",
+    "load_journey_config",
+]
 
 
 def names(settings: Settings) -> list[str | None]:
@@ -69,6 +82,7 @@ def test_the_worker_registers_the_definitions_the_journey_invokes(
         *CHANNEL_ACTIVITIES.values(),
         HandoverContract.hand_over,
         OutcomeContract.record_outcome,
+        ConfigContract.load_journey_config,
     }
     for configured in (settings, sendgrid_settings):
         registered = {getattr(fn, "__func__", None) for fn in build_activities(configured)}

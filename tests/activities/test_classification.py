@@ -12,27 +12,14 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from activities.errors import retry_after, scrub
 from activities.sendgrid_sender import classify_sendgrid_error, sendgrid_error_text
 from activities.twilio_sender import classify_twilio_error, request_never_sent
-from tests.activities.factory import EMAIL, PHONE
+from tests.activities.factory import EMAIL, HTTP_ANSWERS, PHONE
 
 
 def sendgrid_body(message: str, field: str | None = None) -> bytes:
     return json.dumps({"errors": [{"message": message, "field": field, "help": None}]}).encode()
 
 
-@pytest.mark.parametrize(
-    ("status", "error_type", "non_retryable"),
-    [
-        (400, "DeliveryRejected", True),
-        (401, "ProviderAuthFailed", True),
-        (403, "ProviderAuthFailed", True),
-        (404, "DeliveryRejected", True),
-        (413, "DeliveryRejected", True),
-        (429, "ProviderRateLimited", False),
-        (500, "ProviderUnavailable", False),
-        (502, "ProviderUnavailable", False),
-        (503, "ProviderUnavailable", False),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_type", "non_retryable"), HTTP_ANSWERS)
 def test_sendgrid_statuses(status: int, error_type: str, non_retryable: bool) -> None:
     err = classify_sendgrid_error(
         status, sendgrid_body("nope"), {}, invoice_id="inv_1001", step_key="step-0-email"

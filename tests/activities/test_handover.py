@@ -92,16 +92,24 @@ async def test_agency_handover_posts_once_with_idempotency_key(
     assert all(m.step_key != "handover" for m in outbox_rows(agency_settings))
 
 
+async def refused_handover(
+    settings: Settings, fake_agency: FakeAgency, status: int
+) -> ApplicationError:
+    """The error of a handover the agency answers `status` to; no handover is recorded."""
+    fake_agency.script(status)
+    with pytest.raises(ApplicationError) as raised:
+        await hand_over(settings, handover_request())
+    assert handovers(settings) == []
+    return raised.value
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 async def test_agency_server_errors_are_retried(
     agency_settings: Settings, fake_agency: FakeAgency, status: int
 ) -> None:
-    fake_agency.script(status)
-    with pytest.raises(ApplicationError) as raised:
-        await hand_over(agency_settings, handover_request())
-    assert not raised.value.non_retryable
-    assert "inv_1001" in raised.value.message
-    assert handovers(agency_settings) == []
+    error = await refused_handover(agency_settings, fake_agency, status)
+    assert not error.non_retryable
+    assert "inv_1001" in error.message
 
     result = await hand_over(agency_settings, handover_request())
     assert result.reference == "AG-00001"
@@ -113,13 +121,10 @@ async def test_agency_server_errors_are_retried(
 async def test_agency_client_errors_are_final(
     agency_settings: Settings, fake_agency: FakeAgency, status: int
 ) -> None:
-    fake_agency.script(status)
-    with pytest.raises(ApplicationError) as raised:
-        await hand_over(agency_settings, handover_request())
-    assert raised.value.non_retryable
-    assert raised.value.type == "HandoverRejected"
-    assert f"HTTP {status}" in raised.value.message
-    assert handovers(agency_settings) == []
+    error = await refused_handover(agency_settings, fake_agency, status)
+    assert error.non_retryable
+    assert error.type == "HandoverRejected"
+    assert f"HTTP {status}" in error.message
 
 
 async def test_wrong_agency_token_is_final(

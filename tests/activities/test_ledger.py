@@ -11,57 +11,40 @@ import activities.ledger
 import activities.outbox
 from activities import ledger
 from domain.payloads import DeliveryRequest
+from domain.values import Channel
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, attempt_rows, deliver, outbox_rows
+from tests.activities.helpers import (
+    WorkerKilled,
+    attempt,
+    attempt_rows,
+    deliver,
+    delivery_error,
+    killed_after_sending,
+    outbox_rows,
+    settled,
+)
 from tests.fakes import FakeResponse, FakeSendGrid, FakeTwilio
 from tests.fakes.fixtures import TWILIO_FROM
 
 
-class WorkerKilled(Exception):
-    """Stands in for the process dying at this point: nothing after it runs."""
-
-
-def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker dies after the provider accepted the message, before the ledger says so."""
-
-    def crash(*_args: object, **_kwargs: object) -> None:
-        raise WorkerKilled("worker process killed")
-
-    monkeypatch.setattr(activities.ledger, "mark_sent", crash)
-
-
-async def killed_after_sending(
-    settings: Settings, request: DeliveryRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Deliver once with the worker dying after the provider accepted, before the ledger
-    says so: the attempt is left "sending"."""
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(settings, request)
-
-
-def settled(settings: Settings, request: object) -> None:
-    """Age the unsettled attempt past the ledger's settle time (a retry comes much later)."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from infra.store import ContactAttemptRow, session_scope, utcnow
-
-    with session_scope(settings.store_url) as s:
-        s.execute(update(ContactAttemptRow).values(updated_at=utcnow() - timedelta(minutes=5)))
+async def killed_long_ago(
+    settings: Settings, channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> DeliveryRequest:
+    """A step on `channel`, `killed_after_sending`, then `settled`: the retry that comes next
+    must find out from the provider what it did."""
+    request = delivery_request(channel)
+    await killed_after_sending(settings, request, monkeypatch)
+    settled(settings, request)
+    return request
 
 
 async def test_crash_after_send_is_reconciled_from_sendgrids_record_never_resent(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request = delivery_request("email")
-    await killed_after_sending(sendgrid_settings, request, monkeypatch)
+    request = await killed_long_ago(sendgrid_settings, "email", monkeypatch)
     assert attempt(sendgrid_settings, request).status == "sending"
     assert len(fake_sendgrid.mails) == 1
-    settled(sendgrid_settings, request)
 
     result = await deliver(sendgrid_settings, request)  # the retry on another worker
     assert result.status == "already_sent"
@@ -94,9 +77,9 @@ async def test_crash_before_the_request_left_is_sent_once_on_retry(
     assert attempt(sendgrid_settings, request).status == "sending"
     assert fake_sendgrid.mails == []
 
-    with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
-        await deliver(sendgrid_settings, request)
-    assert too_soon.value.type == "DeliveryReconciling"
+    # the attempt may still be on its way
+    too_soon = await delivery_error(sendgrid_settings, request)
+    assert too_soon.type == "DeliveryReconciling"
     assert fake_sendgrid.mails == []
 
     settled(sendgrid_settings, request)
@@ -110,9 +93,7 @@ async def test_crash_before_the_request_left_is_sent_once_on_retry(
 async def test_crash_after_sms_is_reconciled_from_twilios_list(
     twilio_settings: Settings, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request = delivery_request("sms")
-    await killed_after_sending(twilio_settings, request, monkeypatch)
-    settled(twilio_settings, request)
+    request = await killed_long_ago(twilio_settings, "sms", monkeypatch)
     result = await deliver(twilio_settings, request)
     assert result.status == "already_sent"
     [message] = fake_twilio.created["Messages"]
@@ -138,13 +119,10 @@ async def test_an_answer_lost_to_a_timeout_is_found_in_twilios_list(
 async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request = delivery_request("email")
-    await killed_after_sending(sendgrid_settings, request, monkeypatch)
-    settled(sendgrid_settings, request)
+    request = await killed_long_ago(sendgrid_settings, "email", monkeypatch)
     fake_sendgrid.script(503)  # the lookup fails
-    with pytest.raises(ApplicationError) as failed:
-        await deliver(sendgrid_settings, request)
-    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
+    failed = await delivery_error(sendgrid_settings, request)
+    assert failed.type == "ProviderUnavailable" and not failed.non_retryable
     assert attempt(sendgrid_settings, request).status == "sending"
     assert len(fake_sendgrid.mails) == 1
 

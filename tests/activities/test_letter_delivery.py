@@ -12,13 +12,22 @@ import pytest
 from pypdf import PdfReader
 from temporalio.exceptions import ApplicationError
 
+from activities import ledger
 from domain.payloads import DeliveryRequest
 from domain.postal import add_postal_days
 from infra.settings import Settings
 from infra.store import split_letter
 from starter.api import create_app
-from tests.activities.factory import delivery_request
-from tests.activities.helpers import attempt, deliver, outbox_rows
+from tests.activities.factory import HTTP_ANSWERS, delivery_request
+from tests.activities.helpers import (
+    WorkerKilled,
+    attempt,
+    deliver,
+    delivery_error,
+    killed_after_sending,
+    outbox_rows,
+    settled,
+)
 from tests.fakes.post import FakePost
 from tests.fakes.server import FakeResponse
 
@@ -52,50 +61,103 @@ async def test_a_letter_is_posted_once_with_its_pdf(
     assert attempt(post_settings, request).status == "sent"
 
 
-@pytest.mark.parametrize(
-    ("status", "error_type", "retryable"),
-    [
-        (400, "DeliveryRejected", False),
-        (401, "ProviderAuthFailed", False),
-        (422, "DeliveryRejected", False),
-        (429, "ProviderRateLimited", True),
-        (500, "ProviderUnavailable", True),
-        (503, "ProviderUnavailable", True),
-    ],
-)
+@pytest.mark.parametrize(("status", "error_type", "non_retryable"), HTTP_ANSWERS)
 async def test_provider_errors_are_classified(
-    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, retryable: bool
+    post_settings: Settings, fake_post: FakePost, status: int, error_type: str, non_retryable: bool
 ) -> None:
     fake_post.script(status)
     request = letter()
-    with pytest.raises(ApplicationError) as caught:
-        await deliver(post_settings, request)
-    assert caught.value.type == error_type
-    assert caught.value.non_retryable is not retryable
+    error = await delivery_error(post_settings, request)
+    assert error.type == error_type
+    assert error.non_retryable is non_retryable
     if status == 429:
-        assert caught.value.next_retry_delay == timedelta(seconds=1)
+        assert error.next_retry_delay == timedelta(seconds=1)
     assert attempt(post_settings, request).status == "failed"
     # A failed attempt may be tried again, and then the letter goes out once.
     assert (await deliver(post_settings, request)).status == "sent"
     assert len(fake_post.letters) == 1
 
 
-async def test_a_lost_answer_is_reconciled_by_its_key(
+async def test_a_lost_answer_is_found_in_the_providers_list(
     post_settings: Settings, fake_post: FakePost
 ) -> None:
-    """The provider printed the letter but its answer never came: the GET finds it."""
+    """The provider printed the letter but its answer never came: its list, asked by the
+    letter's reference, finds it."""
     request = letter()
     fake_post.letters["inv_1001:step-0-letter"] = ("L-00042", b"%PDF")
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
     result = await deliver(post_settings, request)
     assert (result.status, result.provider_id) == ("sent", "L-00042")
+    listed = [r for r in fake_post.requests if r.method == "GET"]
+    assert listed and "reference=inv_1001%3Astep-0-letter" in listed[0].path
+
+
+async def test_an_interrupted_letter_is_reconciled_from_the_providers_list_never_reposted(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker died (or was stopped past its grace) after the provider accepted the
+    letter, before the ledger said so: the retry asks the provider's list and posts nothing."""
+    request = letter()
+    await killed_after_sending(post_settings, request, monkeypatch)
+    assert attempt(post_settings, request).status == "sending"
+    assert len(fake_post.posts) == 1
+    settled(post_settings, request)
+
+    result = await deliver(post_settings, request)  # the retry on another worker
+    assert (result.status, result.provider, result.provider_id) == (
+        "already_sent",
+        "post",
+        "L-00001",
+    )
+    assert len(fake_post.posts) == 1 and len(fake_post.letters) == 1
+    row = attempt(post_settings, request)
+    assert (row.status, row.attempts, row.error) == ("sent", 2, ledger.RECONCILED)
+    assert (await deliver(post_settings, request)).status == "already_sent"
+    assert len(fake_post.posts) == 1
+
+
+async def test_an_interrupted_letter_that_never_left_is_posted_once_after_the_settle_time(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = letter()
+    with monkeypatch.context() as patch:
+
+        def crash(*_args: object, **_kwargs: object) -> None:
+            raise WorkerKilled("worker process killed")
+
+        patch.setattr(httpx.Client, "post", crash)
+        with pytest.raises(WorkerKilled):
+            await deliver(post_settings, request)
+    assert attempt(post_settings, request).status == "sending" and fake_post.posts == []
+
+    with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
+        await deliver(post_settings, request)
+    assert too_soon.value.type == "DeliveryReconciling" and fake_post.posts == []
+
+    settled(post_settings, request)
+    result = await deliver(post_settings, request)
+    assert (result.status, result.provider_id) == ("sent", "L-00001")
+    assert len(fake_post.posts) == 1
+
+
+async def test_a_provider_that_cannot_list_keeps_the_letter_unsettled_and_retryable(
+    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = letter()
+    await killed_after_sending(post_settings, request, monkeypatch)
+    settled(post_settings, request)
+    fake_post.script(503)  # the list fails
+    with pytest.raises(ApplicationError) as failed:
+        await deliver(post_settings, request)
+    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
+    assert attempt(post_settings, request).status == "sending"
+    assert len(fake_post.posts) == 1
 
 
 async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
-    with pytest.raises(ApplicationError) as caught:
-        await deliver(post_settings, letter())
-    assert caught.value.type == "ProviderUnavailable" and not caught.value.non_retryable
+    error = await delivery_error(post_settings, letter())
+    assert error.type == "ProviderUnavailable" and not error.non_retryable
 
 
 async def test_embedded_default_puts_the_pdf_in_the_outbox(settings: Settings) -> None:

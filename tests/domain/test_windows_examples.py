@@ -189,6 +189,11 @@ def test_bad_opening_hours_are_refused(weekly: dict[str, list[str]], message: st
         OpeningHours.model_validate({"weekly": weekly})
 
 
+def test_overlapping_hours_on_an_exception_date_are_refused_too() -> None:
+    with pytest.raises(ValueError, match="2026-12-24: intervals"):
+        OpeningHours.model_validate({"exceptions": {"2026-12-24": ["08:00-12:00", "11:00-13:00"]}})
+
+
 def test_us_zone_list_is_the_jurisdictions() -> None:
     assert US.unknown_tz_zones == windows.US_TIME_ZONES
     for zone in windows.US_TIME_ZONES_WITH_TERRITORIES:

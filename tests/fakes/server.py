@@ -104,6 +104,9 @@ class FakeServer:
         self.faults: Faults | None = None
         self.in_flight = 0
         """Requests being answered right now (a slow answer counts until it is written)."""
+        self.send_delay = 0.0
+        """Seconds every request that is not a GET (a send) waits before it is answered,
+        handled first: a provider slow to answer, or a send in flight for a shutdown test."""
         self._script: deque[Script] = deque()
         self._lock = threading.Lock()
         fake = self
@@ -194,6 +197,8 @@ class FakeServer:
         response = self.respond(request, scripted)
         if fate == "slow":
             response.delay = max(response.delay, self.faults.slow_delay if self.faults else 0)
+        if request.method != "GET":
+            response.delay = max(response.delay, self.send_delay)
         return response
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:

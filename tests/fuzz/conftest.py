@@ -15,10 +15,8 @@ import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,15 +38,14 @@ from infra.store import get_engine
 from journeys.devstack import ApiServer
 from starter.api import create_app
 from tests.api_server import free_port
+from tests.conftest import empty_store, isolated_settings
 from tests.starter.conftest import issued
 from tests.webhooks.conftest import (
     BOOTSTRAP_KEY,
-    PUBLIC_BASE,
-    STRIPE_SECRET,
-    TWILIO_TOKEN,
     SendGridKeys,
     stripe_signature,
     twilio_signature,
+    webhook_secrets,
 )
 from worker import build_worker
 
@@ -220,25 +217,13 @@ def check_answer(
 def fuzz(
     temporal_env: WorkflowEnvironment, _db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzz]:
-    with get_engine(_db_url).begin() as conn:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_store(_db_url)
     keys = _sendgrid_keys()
-    data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    settings = Settings(
-        _env_file=None,
-        database_url=_db_url,
-        data_dir=data_dir,
-        temporal_task_queue=f"fuzz-{uuid.uuid4().hex[:8]}",
-        sendgrid_api_key=None,
-        twilio_account_sid=None,
-        twilio_from_number=None,
-        collection_agency_url=None,
-        public_base_url=PUBLIC_BASE,
-        twilio_auth_token=TWILIO_TOKEN,
-        sendgrid_webhook_public_key=keys.public_b64,
-        stripe_webhook_secret=STRIPE_SECRET,
-        api_key=BOOTSTRAP_KEY,
+    settings = isolated_settings(
+        _db_url,
+        tmp_path_factory.mktemp("fuzz"),
+        "fuzz",
+        **webhook_secrets(keys),
         max_request_bytes=64 * 1024,
     )
     api = ApiThread(settings, temporal_env.client.service_client.config.target_host)

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from tests.fuzz.conftest import Fuzz, store_snapshot
-from tests.webhooks.conftest import BOOTSTRAP_KEY
+from tests.webhooks.conftest import BOOTSTRAP_KEY, INBOUND
 
 # Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
 pytestmark = pytest.mark.store_independent
@@ -73,9 +73,7 @@ def test_bodies_under_the_limit_are_read(fuzz: Fuzz) -> None:
 def test_inbound_parse_has_its_own_larger_limit(fuzz: Fuzz) -> None:
     """Whole emails with attachments: 32 MB, not MAX_REQUEST_BYTES."""
     text = "y" * (LIMIT * 2)
-    answer = fuzz.http.post(
-        "/v1/webhooks/sendgrid/inbound", files={"text": (None, text), "from": (None, "a@b.c")}
-    )
+    answer = fuzz.http.post(INBOUND, files={"text": (None, text), "from": (None, "a@b.c")})
     assert answer.status_code != 413, answer.text
     big = fuzz.http.post(
         "/v1/webhooks/stripe",

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from tests.fuzz.conftest import FUZZ, Fuzz, Sent, check_answer, store_snapshot
 from tests.fuzz.strategies import JSON, hostile
 from tests.webhooks.conftest import EMAIL, PHONE
+from tests.webhooks.conftest import INBOUND as INBOUND_URL
+from tests.webhooks.payloads import stripe_event, stripe_invoice
 
 # Fuzzing does not depend on which store runs under it: once, in the SQLite pass.
 pytestmark = pytest.mark.store_independent
@@ -116,7 +118,7 @@ INBOUND = {
 @given(params=form(INBOUND, ["charsets", "html", "envelope", "headers"]), multipart=st.booleans())
 def test_sendgrid_inbound(fuzz: Fuzz, sent: Sent, params: dict[str, str], multipart: bool) -> None:
     before = store_snapshot(fuzz.settings.store_url)
-    path = "/v1/webhooks/sendgrid/inbound"
+    path = INBOUND_URL
     if multipart:
         answer = fuzz.http.post(path, files={k: (None, v) for k, v in params.items()})
     else:
@@ -125,34 +127,16 @@ def test_sendgrid_inbound(fuzz: Fuzz, sent: Sent, params: dict[str, str], multip
 
 
 def _stripe(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"evt_fuzz_{kind}",
-        "object": "event",
-        "type": kind,
-        "created": 1_795_000_000,
-        "data": {"object": obj},
-        "livemode": False,
-    }
+    return stripe_event(kind, obj, f"evt_fuzz_{kind}")
 
 
-STRIPE_INVOICE = {
-    "id": "in_fuzz",
-    "object": "invoice",
-    "number": "FUZZ-0001",
-    "customer": "cus_stripe_fuzz",
-    "customer_email": EMAIL,
-    "customer_name": "Berit Andersson",
-    "customer_phone": "070-123 45 67",
-    "customer_address": {"country": "SE"},
-    "currency": "sek",
-    "amount_due": 125000,
-    "amount_paid": 0,
-    "created": 1_795_000_000,
-    "due_date": 1_797_600_000,
-    "collection_method": "send_invoice",
-    "metadata": {"ocr": "10014"},
-    "status_transitions": {"paid_at": None},
-}
+STRIPE_INVOICE = stripe_invoice(
+    "in_fuzz",
+    number="FUZZ-0001",
+    customer="cus_stripe_fuzz",
+    created=1_795_000_000,
+    due_date=1_797_600_000,
+)
 STRIPE_EVENTS = [
     _stripe("invoice.finalized", STRIPE_INVOICE),
     _stripe("invoice.paid", {**STRIPE_INVOICE, "amount_paid": 125000, "status": "paid"}),

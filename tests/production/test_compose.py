@@ -164,7 +164,7 @@ def test_app_services(services: dict[str, Any], name: str) -> None:
 
 def test_api_health_and_port(services: dict[str, Any]) -> None:
     api = services["api"]
-    assert "/healthz" in " ".join(api["healthcheck"]["test"])
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
     assert "8000:8000" in api["ports"]
 
 

@@ -56,13 +56,20 @@ async def test_an_issued_invoice_starts_its_journey(stack: Stack) -> None:
     assert outcome["segment"] == "loyal"  # customer since 2020, no late payment on record
     assert outcome["workflow_id"] == f"invoice-{invoice_id}"
 
-    journey = await stack.http.get(f"/v1/invoices/{invoice_id}/journey")
-    assert journey.status_code == 200, journey.text
-    state = journey.json()
-    assert state["invoice_id"] == invoice_id
-    assert state["segment"] == "loyal"
-    assert state["balance"] == "1250.00"
-    assert state["phase"] == "scheduled"
+    # In the moment the journey reads its configuration (a local activity at its start) it
+    # answers "scheduled" with the policy's name and version and no step planned yet.
+    for _ in range(100):
+        journey = await stack.http.get(f"/v1/invoices/{invoice_id}/journey")
+        assert journey.status_code == 200, journey.text
+        state = journey.json()
+        assert state["invoice_id"] == invoice_id
+        assert state["segment"] == "loyal"
+        assert state["balance"] == "1250.00"
+        assert state["phase"] == "scheduled"
+        assert state["policy_name"] == "loyal" and len(state["config_digest"]) == 64
+        if state["next_step"] is not None:
+            break
+        await asyncio.sleep(0.05)
     assert state["next_step"]["channel"] == "email"
 
     [invoice] = _rows(stack, InvoiceRow)

@@ -9,7 +9,7 @@ from typing import Any, cast
 from temporalio.client import Client
 
 from domain.interest import EXAMPLE_REFERENCE_RATES
-from domain.models import JourneyInput
+from domain.models import JourneyInput, JourneyStart
 from domain.segmentation import (
     PastInvoice,
 )
@@ -17,6 +17,7 @@ from infra.settings import Settings
 from infra.store import session_scope
 from starter.event_schema import parse_event
 from starter.ingest import apply_event
+from starter.journey_start import resolved
 from tests.factories import POLICIES, invoice_row
 from tests.segment_history import (
     billed,
@@ -28,9 +29,9 @@ class _CapturingClient:
     """Stands in for the Temporal client: keeps what would have started."""
 
     def __init__(self) -> None:
-        self.started: list[JourneyInput] = []
+        self.started: list[JourneyStart] = []
 
-    async def start_workflow(self, _run: Any, journey: JourneyInput, **_kw: Any) -> None:
+    async def start_workflow(self, _run: Any, journey: JourneyStart, **_kw: Any) -> None:
         self.started.append(journey)
 
 
@@ -55,7 +56,7 @@ async def _start(settings: Settings, event: dict[str, Any]) -> JourneyInput:
     client = _CapturingClient()
     await apply_event(cast(Client, client), settings, POLICIES, parse_event(event))
     [journey] = client.started
-    return journey
+    return await resolved(settings, journey)  # its configuration as the journey reads it
 
 
 async def test_invoice_issued_gives_the_journey_approval_rates_and_a_reason_with_figures(

@@ -54,6 +54,10 @@ from workflows.journey import InvoiceJourney
 PUBLIC_BASE = "https://journeys.example"
 TWILIO_TOKEN = "twilio-test-auth-token"
 STRIPE_SECRET = "whsec_test_secret"
+INBOUND_TOKEN = "sendgrid-inbound-test-token"
+INBOUND_PATH = "/v1/webhooks/sendgrid/inbound"
+INBOUND = f"{INBOUND_PATH}?token={INBOUND_TOKEN}"
+"""Inbound Parse as SendGrid is configured to call it: with SENDGRID_INBOUND_TOKEN."""
 BOOTSTRAP_KEY = "bootstrap-test-key"
 PHONE = "+46701234567"
 EMAIL = "berit@example.se"
@@ -160,17 +164,23 @@ def inbound_app(settings: Settings, client: Client) -> FastAPI:
     return app
 
 
+def webhook_secrets(sendgrid: SendGridKeys) -> dict[str, Any]:
+    """The settings every webhook checks its requests with, the values the tests sign with (and
+    the bootstrap API key): the update that turns test settings into a stack that accepts
+    signed requests."""
+    return {
+        "public_base_url": PUBLIC_BASE,
+        "twilio_auth_token": TWILIO_TOKEN,
+        "sendgrid_webhook_public_key": sendgrid.public_b64,
+        "stripe_webhook_secret": STRIPE_SECRET,
+        "sendgrid_inbound_token": INBOUND_TOKEN,
+        "api_key": BOOTSTRAP_KEY,
+    }
+
+
 @pytest.fixture
 def inbound_settings(settings: Settings, sendgrid_keys: SendGridKeys) -> Settings:
-    return settings.model_copy(
-        update={
-            "public_base_url": PUBLIC_BASE,
-            "twilio_auth_token": TWILIO_TOKEN,
-            "sendgrid_webhook_public_key": sendgrid_keys.public_b64,
-            "stripe_webhook_secret": STRIPE_SECRET,
-            "api_key": BOOTSTRAP_KEY,
-        }
-    )
+    return settings.model_copy(update=webhook_secrets(sendgrid_keys))
 
 
 @pytest.fixture

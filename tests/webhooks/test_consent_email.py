@@ -4,25 +4,14 @@ email at its next step (time skipping), as it does after an SMS STOP."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from infra.store import CustomerRow, DeadLetterRow, session_scope
-from tests.webhooks.conftest import EMAIL, Inbound, Journey, eventually, new_id, start_journey
-
-
-def sendgrid(kind: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "email": EMAIL,
-        "timestamp": int(time.time()),
-        "event": kind,
-        "sg_event_id": new_id("sgev"),
-        **fields,
-    }
+from tests.webhooks.conftest import Inbound, Journey, eventually, start_journey
+from tests.webhooks.payloads import sendgrid_event
 
 
 def email_consent(inbound: Inbound, customer_id: str) -> bool:
@@ -43,7 +32,9 @@ async def test_unsubscribe_stops_email_and_the_next_step_falls_back(
     inbound: Inbound, temporal_env: WorkflowEnvironment
 ) -> None:
     journey = await start_journey(inbound)
-    unsubscribe = sendgrid("unsubscribe", invoice_id=journey.invoice_id, step_key="step-0-email")
+    unsubscribe = sendgrid_event(
+        "unsubscribe", invoice_id=journey.invoice_id, step_key="step-0-email"
+    )
     response = await inbound.sendgrid_events([unsubscribe])
     assert response.status_code == 200, response.text
     assert response.json()["applied"] == 1
@@ -61,7 +52,7 @@ async def test_unsubscribe_stops_email_and_the_next_step_falls_back(
 
     again = await inbound.sendgrid_events([unsubscribe])
     assert again.json()["duplicates"] == 1
-    back = await inbound.sendgrid_events([sendgrid("group_resubscribe", asm_group_id=1)])
+    back = await inbound.sendgrid_events([sendgrid_event("group_resubscribe", asm_group_id=1)])
     assert back.json()["applied"] == 1
     assert email_consent(inbound, journey.customer_id)
     state = await eventually(journey, lambda s: "email" not in s.channels_unavailable)
@@ -71,16 +62,18 @@ async def test_unsubscribe_stops_email_and_the_next_step_falls_back(
 async def test_spam_reports_and_group_unsubscribes_withdraw_too(inbound: Inbound) -> None:
     for kind in ("spamreport", "group_unsubscribe"):
         journey = await start_journey(inbound)
-        response = await inbound.sendgrid_events([sendgrid(kind)])  # found by the address
+        response = await inbound.sendgrid_events([sendgrid_event(kind)])  # found by the address
         assert response.json()["applied"] == 1, kind
         state = await eventually(journey, lambda s: "email" in s.channels_unavailable)
         assert "email" in state.channels_unavailable, kind
         assert not email_consent(inbound, journey.customer_id)
-        await inbound.sendgrid_events([sendgrid("group_resubscribe")])
+        await inbound.sendgrid_events([sendgrid_event("group_resubscribe")])
 
 
 async def test_an_unsubscribe_of_an_unknown_address_is_a_dead_letter(inbound: Inbound) -> None:
-    response = await inbound.sendgrid_events([sendgrid("unsubscribe", email="who@example.org")])
+    response = await inbound.sendgrid_events(
+        [sendgrid_event("unsubscribe", email="who@example.org")]
+    )
     assert response.json()["dead_letters"] == 1
     with session_scope(inbound.settings.store_url) as s:
         [letter] = list(s.exec(select(DeadLetterRow)).all())

@@ -16,6 +16,7 @@ from tests.fakes.fixtures import fake_sendgrid
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.webhooks.conftest import (
     EMAIL,
+    INBOUND,
     Inbound,
     Journey,
     eventually,
@@ -28,7 +29,6 @@ from tests.webhooks.test_consent_email import through_next_step
 from worker import build_worker
 
 __all__ = ["fake_sendgrid"]
-INBOUND = "/v1/webhooks/sendgrid/inbound"
 
 
 async def start_on(inbound: Inbound, settings: Settings) -> Journey:

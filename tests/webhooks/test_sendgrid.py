@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -18,6 +17,8 @@ from starter.webhooks_sendgrid import (
 )
 from tests.webhooks.conftest import (
     EMAIL,
+    INBOUND,
+    INBOUND_PATH,
     Inbound,
     eventually,
     new_id,
@@ -26,19 +27,14 @@ from tests.webhooks.conftest import (
     start_journey,
     state_of,
 )
+from tests.webhooks.payloads import sendgrid_event
 
-INBOUND = "/v1/webhooks/sendgrid/inbound"
+MESSAGE_ID = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
 
 
 def event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "email": EMAIL,
-        "timestamp": int(time.time()),
-        "event": kind,
-        "sg_event_id": new_id("sgev"),
-        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        **fields,
-    }
+    """An event about a message SendGrid accepted (`sg_message_id`), unless `fields` say."""
+    return sendgrid_event(kind, **({"sg_message_id": MESSAGE_ID} | fields))
 
 
 def rows(inbound: Inbound, table: Any) -> list[Any]:
@@ -192,15 +188,28 @@ async def test_an_unmatched_reply_is_a_dead_letter(inbound: Inbound) -> None:
     assert "stranger@example.org" in letter.reason
 
 
-async def test_inbound_needs_the_token_when_one_is_configured(inbound: Inbound) -> None:
+async def test_inbound_needs_the_token(inbound: Inbound) -> None:
     journey = await start_journey(inbound)
-    inbound.settings.sendgrid_inbound_token = "s3cret-token"
     files = reply_form(f"faktura {journey.number}")
-    refused = await inbound.http.post(INBOUND, files=files)
-    wrong = await inbound.http.post(INBOUND + "?token=nope", files=files)
+    refused = await inbound.http.post(INBOUND_PATH, files=files)
+    wrong = await inbound.http.post(INBOUND_PATH + "?token=nope", files=files)
     assert (refused.status_code, wrong.status_code) == (403, 403)
-    accepted = await inbound.http.post(INBOUND + "?token=s3cret-token", files=files)
+    assert refused.json() == {"detail": "token: missing or wrong"}
+    assert rows(inbound, DeadLetterRow) == []
+    accepted = await inbound.http.post(INBOUND, files=files)
     assert accepted.json()["status"] == "applied"
+
+
+async def test_inbound_without_a_configured_token_refuses_everything(inbound: Inbound) -> None:
+    """SendGrid does not sign Inbound Parse: without the token nothing tells it from anyone."""
+    journey = await start_journey(inbound)
+    token = inbound.settings.sendgrid_inbound_token
+    inbound.settings.sendgrid_inbound_token = None
+    for path in (INBOUND_PATH, f"{INBOUND_PATH}?token={token}", f"{INBOUND_PATH}?token="):
+        refused = await inbound.http.post(path, files=reply_form(f"faktura {journey.number}"))
+        assert refused.status_code == 403, (path, refused.text)
+        assert "SENDGRID_INBOUND_TOKEN" in refused.json()["detail"]
+    assert rows(inbound, DeadLetterRow) == []
 
 
 async def test_inbound_accepts_urlencoded_too(inbound: Inbound) -> None:

@@ -6,9 +6,8 @@ import asyncio
 import copy
 import json
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -27,51 +26,8 @@ from starter.stripe_events import (
     minor_to_major,
 )
 from tests.webhooks.conftest import Inbound, new_id, stripe_signature
+from tests.webhooks.payloads import stripe_event, stripe_invoice, unix
 from workflows.journey import InvoiceJourney
-
-CREATED = 1_795_000_000  # 2026-11-18 (UTC)
-
-
-def unix(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
-
-
-def stripe_invoice(invoice_id: str = "in_1", **overrides: Any) -> dict[str, Any]:
-    issued = date.today()
-    invoice: dict[str, Any] = {
-        "id": invoice_id,
-        "object": "invoice",
-        "number": "ABCD-0001",
-        "customer": "cus_stripe_1",
-        "customer_email": "berit@example.se",
-        "customer_name": "Berit Andersson",
-        "customer_phone": "070-123 45 67",
-        "customer_address": {"country": "SE"},
-        "currency": "sek",
-        "amount_due": 125000,
-        "amount_paid": 0,
-        "created": unix(issued),
-        "due_date": unix(issued + timedelta(days=30)),
-        "collection_method": "send_invoice",
-        "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/test",
-        "metadata": {"ocr": "10014"},
-        "status_transitions": {"paid_at": None},
-    }
-    invoice.update(overrides)
-    return invoice
-
-
-def stripe_event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    return {
-        "id": event_id or new_id("evt"),
-        "object": "event",
-        "type": kind,
-        "created": CREATED,
-        "api_version": "2025-10-29",
-        "data": {"object": obj},
-        "livemode": False,
-    }
-
 
 # --- mapping (pure) --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from domain.messages import (
     AgentRequest,
     PaymentReceived,
 )
-from domain.models import JourneyInput, workflow_id_for
+from domain.models import JourneyInput, JourneyStart, workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
 from infra.store import HandoverRow, OutboxMessageRow, session_scope
@@ -36,7 +36,7 @@ class JourneyDriver:
         self.settings = settings
         self.client = env.client
 
-    async def start(self, inp: JourneyInput) -> Handle:
+    async def start(self, inp: JourneyStart) -> Handle:
         return await self.client.start_workflow(
             InvoiceJourney.run,
             inp,
@@ -82,6 +82,11 @@ class JourneyDriver:
                 handle, lambda s, t=target: s.next_step is None or s.next_step.index > t
             )
         return state
+
+    async def through_first_step(self, inp: JourneyInput) -> tuple[Handle, JourneyState]:
+        """Start `inp`'s journey and run it until its first step has gone out."""
+        handle = await self.start(inp)
+        return handle, await self.through_step(handle, 0)
 
     async def today(self, handle: Handle, inp: JourneyInput) -> Any:
         now = await self.env.get_current_time(handle)

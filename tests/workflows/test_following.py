@@ -10,7 +10,7 @@ from temporalio.worker import Replayer, Worker
 
 from activities.build import build_activities
 from domain.messages import ConsentChange, CustomerChanged, InvoiceVoided
-from domain.models import JourneyInput, Policy, Step, workflow_id_for
+from domain.models import JourneyStart, Policy, Step, workflow_id_for
 from domain.state import JourneyState
 from infra.settings import Settings
 from tests.factories import customer, journey_input
@@ -28,8 +28,7 @@ async def test_a_changed_record_reaches_the_next_step(journeys: JourneyDriver) -
     """New address, number, language and no SMS consent: the next reminder (an SMS step)
     falls back to email, to the new address, in English; the segment stays, recorded."""
     inp = journey_input("inv_moved")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     moved = customer(
         email="berit.ek@example.org",
         phone="+46709876543",
@@ -158,7 +157,7 @@ class BeforeCustomerUpdates(InvoiceJourney):
     handler)."""
 
     @workflow.run
-    async def run(self, inp: JourneyInput) -> JourneyState:
+    async def run(self, inp: JourneyStart) -> JourneyState:
         return await super().run(inp)
 
     @workflow.signal
@@ -171,12 +170,12 @@ class UnguardedUpdates(InvoiceJourney):
     """`customer_updated` without its patch: applies the update to any history."""
 
     @workflow.run
-    async def run(self, inp: JourneyInput) -> JourneyState:
+    async def run(self, inp: JourneyStart) -> JourneyState:
         return await super().run(inp)
 
     @workflow.signal
     def customer_updated(self, u: CustomerChanged) -> None:
-        if self._first_time(u.event_id):
+        if self._fresh(self.customer_updated, u):
             apply_customer_update(self._inp, self._ledger, u, workflow.now())
             self._touch()
 

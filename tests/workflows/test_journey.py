@@ -50,8 +50,7 @@ async def test_paid_after_sms_stops_the_journey_and_thanks(journeys: JourneyDriv
 
 async def test_partial_then_full_payment(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_partial")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     await handle.signal(InvoiceJourney.payment_received, pay("evt_p1", "500.00"))
     await handle.signal(InvoiceJourney.payment_received, pay("evt_p1", "500.00"))  # replayed
     state = await journeys.settle(handle, lambda s: s.paid > 0)
@@ -68,8 +67,7 @@ async def test_partial_then_full_payment(journeys: JourneyDriver) -> None:
 
 async def test_promise_kept(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_promise_kept")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     promise = await journeys.today(handle, inp) + timedelta(days=5)
     state = await handle.execute_update(
         InvoiceJourney.respond, CustomerResponse(kind="promise", promise_date=promise)
@@ -84,8 +82,7 @@ async def test_promise_kept(journeys: JourneyDriver) -> None:
 
 async def test_promise_broken_resumes_the_journey(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_promise_broken")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     promise = await journeys.today(handle, inp) + timedelta(days=3)
     await handle.execute_update(
         InvoiceJourney.respond, CustomerResponse(kind="promise", promise_date=promise)
@@ -118,8 +115,7 @@ async def test_dispute_blocks_handover_until_resolved(journeys: JourneyDriver) -
 
 async def test_agent_pause_and_resume(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_pause")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     state = await handle.execute_update(
         InvoiceJourney.agent_action, action(action="pause", agent="agent-1", note="on holiday")
     )

@@ -23,8 +23,7 @@ from workflows.journey import InvoiceJourney
 
 async def test_sms_after_stop_falls_back_to_email(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_stop")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     stop = ConsentChange(event_id="sms-stop-1", channel="sms", granted=False, source="sms STOP")
     await handle.signal(InvoiceJourney.consent_changed, stop)
     state = await journeys.through_step(handle, 1)
@@ -37,8 +36,7 @@ async def test_sms_after_stop_falls_back_to_email(journeys: JourneyDriver) -> No
 
 async def test_bounce_reported_later_moves_the_step_to_sms(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_bounce")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     bounce = DeliveryFailure(
         event_id="sg-1", step_key="step-0-email", channel="email", reason="bounce: 550 no such user"
     )
@@ -54,8 +52,7 @@ async def test_bounce_reported_later_moves_the_step_to_sms(journeys: JourneyDriv
 
 async def test_no_channel_left_becomes_an_agent_task(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_unreachable", consent=Consent(email=False, sms=False, call=False))
-    handle = await journeys.start(inp)
-    state = await journeys.through_step(handle, 0)
+    handle, state = await journeys.through_first_step(inp)
     assert journeys.outbox("inv_unreachable") == []
     assert len(state.open_tasks) == 1 and "no way to reach the customer" in state.open_tasks[0]
     state = await handle.execute_update(
@@ -145,8 +142,7 @@ async def test_paid_journey_thanks_and_records_its_outcome_locally(
     journeys: JourneyDriver,
 ) -> None:
     inp = journey_input("inv_local_paid").model_copy(update={"local_channels": LOCAL})
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     await handle.signal(InvoiceJourney.payment_received, pay("evt_local_pay", "1250.00"))
     result = await journeys.finish(handle, "paid_after_email_local")
     assert result.phase == "paid"

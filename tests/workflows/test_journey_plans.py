@@ -23,8 +23,7 @@ async def request_and_approve_plan(handle: Handle, installments: int) -> Journey
 
 async def test_plan_installments_paid_in_turn_close_the_journey(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_plan")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     state = await request_and_approve_plan(handle, 3)
     assert state.phase == "plan_active" and state.next_step is None
     for n, amount in enumerate(["416.66", "416.66", "416.68"]):
@@ -41,8 +40,7 @@ async def test_plan_installments_paid_in_turn_close_the_journey(journeys: Journe
 
 async def test_missed_installment_resumes_the_journey(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_plan_missed")
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     await request_and_approve_plan(handle, 3)
     state = await journeys.forward(handle, 35)  # due at +30, grace 3 days, nothing paid
     assert state.phase == "scheduled"

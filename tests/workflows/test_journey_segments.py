@@ -22,8 +22,7 @@ async def test_step_on_midsommarafton_moves_to_the_next_open_day(journeys: Journ
     assert inp.invoice.due_date + timedelta(days=inp.policy.steps[1].offset_days) == date(
         2027, 6, 25
     )
-    handle = await journeys.start(inp)
-    state = await journeys.through_step(handle, 0)
+    handle, state = await journeys.through_first_step(inp)
     assert state.next_step is not None and state.next_step.index == 1
     local = state.next_step.at.astimezone(ZoneInfo("Europe/Stockholm"))
     assert (local.date(), local.hour) == (date(2027, 6, 28), 8)  # Monday, when service opens

@@ -40,8 +40,7 @@ async def test_no_email_and_no_sms_consent_gets_a_letter(journeys: JourneyDriver
         consent=Consent(email=True, sms=False, call=False),
         postal_address=ADDRESS,
     )
-    handle = await journeys.start(inp)
-    state = await journeys.through_step(handle, 0)
+    handle, state = await journeys.through_first_step(inp)
 
     assert steps_out(state) == ["letter:fallback", "letter:sent"]
     assert "no email address" in state.history[-2].detail and state.open_tasks == ()
@@ -73,8 +72,7 @@ async def test_a_bounced_email_without_sms_consent_becomes_a_letter(
         postal_address=ADDRESS,
         locale="en",
     )
-    handle = await journeys.start(inp)
-    await journeys.through_step(handle, 0)
+    handle, _ = await journeys.through_first_step(inp)
     bounce = DeliveryFailure(
         event_id="sg-paper-1",
         step_key="step-0-email",
@@ -93,8 +91,7 @@ async def test_a_bounced_email_without_sms_consent_becomes_a_letter(
 
 async def test_without_a_postal_address_it_stays_an_agent_task(journeys: JourneyDriver) -> None:
     inp = journey_input("inv_nowhere", email=None, consent=Consent(sms=False))
-    handle = await journeys.start(inp)
-    state = await journeys.through_step(handle, 0)
+    handle, state = await journeys.through_first_step(inp)
     assert journeys.outbox("inv_nowhere") == []
     assert "no way to reach the customer" in state.open_tasks[0]  # as before letters
 
@@ -131,8 +128,7 @@ async def test_a_letter_step_and_the_post_gets_its_days(journeys: JourneyDriver)
         postal_days_after_letter=2,
     )
     inp = journey_input("inv_letter_step", policy=policy, postal_address=ADDRESS)
-    handle = await journeys.start(inp)
-    state = await journeys.through_step(handle, 0)
+    handle, state = await journeys.through_first_step(inp)
     assert steps_out(state) == ["letter:sent"]
     posted = journey_today(state.history[-1].at, inp.clock, "Europe/Stockholm")
     planned = inp.invoice.due_date + timedelta(days=4)

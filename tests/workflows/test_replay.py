@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.models import JourneyInput, JourneyState
+from domain.models import JourneyStart, JourneyState
 from tests.histories import HISTORY_DIR
 from workflows.journey import InvoiceJourney
 
@@ -46,7 +46,7 @@ class UnguardedChange(InvoiceJourney):
     """A release that adds an activity before the journey begins, without a patch."""
 
     @workflow.run
-    async def run(self, inp: JourneyInput) -> JourneyState:
+    async def run(self, inp: JourneyStart) -> JourneyState:
         await workflow.execute_activity(
             "record_outcome", start_to_close_timeout=timedelta(seconds=5)
         )
@@ -58,7 +58,7 @@ class GuardedChange(InvoiceJourney):
     """The same release done right: only journeys started after it run the new activity."""
 
     @workflow.run
-    async def run(self, inp: JourneyInput) -> JourneyState:
+    async def run(self, inp: JourneyStart) -> JourneyState:
         if workflow.patched("record-start"):
             await workflow.execute_activity(
                 "record_outcome", start_to_close_timeout=timedelta(seconds=5)
