@@ -16,6 +16,9 @@ a journey that the worker runs to its first timer) and the HTTP API served in th
 
 Every phase checks that each invoice answered `started` once. It prints invoices a second and
 the ratio of each to `old` in the same run (medians over runs). Not part of the test suite.
+
+`bench/run.py --only ingest` runs the same as one phase of the whole benchmark (its
+`one_run`), with the other figures in one table.
 """
 
 from __future__ import annotations

@@ -170,8 +170,11 @@ async def run_product(
     batch_size: int,
     concurrency: int,
     timeout_s: float,
+    overrides: dict[str, Any] | None = None,
 ) -> ProductRun:
-    values = bench_settings(folder, server, api_port=free_port())
+    """`overrides`: settings for the API and the worker (a provider's credentials and host,
+    say); without them every delivery goes to the outbox."""
+    values = bench_settings(folder, server, api_port=free_port(), **(overrides or {}))
     settings = make_settings(values)
     configure_logging("console", "WARNING")
     init_db(settings.store_url)

@@ -1,18 +1,31 @@
-"""The product against bare Temporal, in one run on this machine: `python bench/run.py`.
+"""Every performance figure in one run on this machine: `python bench/run.py`.
 
-    python bench/run.py [--journeys N] [--runs R] [--json bench/results/latest.json]
+    python bench/run.py [--only PHASES] [--runs R] [sizes] [--json bench/results/latest.json]
 
-Each of the R runs:
+Phases (all by default; `--only memory,ingest,saturation,providers,throughput` picks some),
+each against its baseline within the same run, R times:
 
-1. starts a dev server with the tuned flags (`bench/server.py`), runs N journeys through the
-   product's real path (billing events POSTed to the HTTP API, the product's worker, outbox
-   delivery, handover), reads every history, then runs the bare baseline on the same server:
-   one bare workflow per journey with exactly that journey's timers and activities;
-2. starts a dev server with its defaults and runs the same product load on it;
-3. measures worker memory per cached idle journey, product against bare (tuned server).
+- `memory`: worker RSS per cached idle journey, product against the bare workflow
+  (`bench/memory.py`), on a tuned dev server;
+- `ingest`: new invoices a second into running journeys through `POST /v1/events` (arrays)
+  and through `journeys events import`, against the old one-by-one path, plus bare starts as
+  the server's own floor (`bench/ingest.py`, a fresh tuned server per side);
+- `saturation`: N journeys whose next step falls due at the same instant, the time until
+  every one of those steps ran, tuned against default dev server (`bench/saturation.py`);
+- `providers`: history events per step with SendGrid and Twilio configured (the local fakes
+  of the tests) against the outbox's (`bench/providers.py`);
+- `throughput`: N journeys end to end through the product's real path against the bare
+  baseline on the same tuned server, and the same load on a default server (below).
 
-It prints medians over the runs and the ratios the Performance issue sets targets for, and
-writes everything (every run too) as JSON. Not part of the test suite.
+The throughput phase starts a dev server with the tuned flags (`bench/server.py`), runs N
+journeys (billing events POSTed to the HTTP API, the product's worker, outbox delivery,
+handover), reads every history, then runs one bare workflow per journey with exactly that
+journey's timers and activities on the same server; then the same product load on a dev
+server with its defaults.
+
+At the end it prints one table (`bench/report.py`): each figure, its baseline, the ratio,
+the target and MET/MISSED, medians over the runs, and writes every run as JSON. Not part of
+the test suite.
 """
 
 from __future__ import annotations
@@ -25,7 +38,6 @@ import os
 import platform
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -37,28 +49,28 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import ingest, saturation  # noqa: E402
 from bench.baseline import run_bare  # noqa: E402
-from bench.histories import Journey, read_journeys, shapes_of, summarize  # noqa: E402
+from bench.histories import read_journeys, shapes_of, summarize  # noqa: E402
 from bench.memory import idle_memory  # noqa: E402
-from bench.product import PAY_AFTER_DAYS, ProductRun, run_product  # noqa: E402
+from bench.product import PAY_AFTER_DAYS, run_product  # noqa: E402
+from bench.providers import provider_steps  # noqa: E402
+from bench.report import figures_of, medians, table  # noqa: E402
 from bench.server import BenchServer  # noqa: E402
+from infra.logging import configure_logging  # noqa: E402
 from infra.temporal import TUNED_DEV_SERVER_ARGS  # noqa: E402
 
-TARGETS = {
-    "product_vs_bare_throughput": 0.85,
-    "tuned_vs_default_server": 1.8,
-    "memory_per_idle_journey_vs_bare": 1.3,
-    "events_per_step_happy_path": 8.0,
-}
+PHASES = ("memory", "ingest", "saturation", "providers", "throughput")
 
 
 def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str, Any]:
-    folder = root / f"run-{index + 1}"
-    result: dict[str, Any] = {"run": index + 1}
+async def throughput(
+    args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
+) -> None:
+    """Product against bare on a tuned server, and the product on a default server."""
     product_kwargs: dict[str, Any] = {
         "journeys": args.journeys,
         "seconds_per_day": args.seconds_per_day,
@@ -68,24 +80,18 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
         "timeout_s": args.timeout,
     }
 
-    async def product_on(
-        server: BenchServer, name: str
-    ) -> tuple[ProductRun, list[Journey], dict[str, Any]]:
-        """The product's run on `server`: what it did, its journeys as read back, the summary."""
-        prod = await run_product(server, folder / name, **product_kwargs)
-        journeys = await read_journeys(server.client, prod.workflow_ids)
-        summary = summarize(journeys, prod.first_event_at) | {
-            "worker_peak_rss_kb": prod.worker_peak_rss_kb,
-            **_cpu(prod.cpu_s),
-            "ingest_s": prod.ingest_s,
-        }
-        return prod, journeys, summary
-
     async def tuned() -> None:
         async with BenchServer(folder / "tuned", tuned=True, extra_args=args.server_arg) as server:
             log(f"run {index + 1}: product, tuned server ({args.journeys} journeys)")
-            prod, journeys, summary = await product_on(server, "tuned")
-            result["product"] = summary | {"paid": prod.paid, "api_posts": prod.api_posts}
+            prod = await run_product(server, folder / "tuned", **product_kwargs)
+            journeys = await read_journeys(server.client, prod.workflow_ids)
+            result["product"] = summarize(journeys, prod.first_event_at) | {
+                "worker_peak_rss_kb": prod.worker_peak_rss_kb,
+                **_cpu(prod.cpu_s),
+                "ingest_s": prod.ingest_s,
+                "paid": prod.paid,
+                "api_posts": prod.api_posts,
+            }
             _progress("product/tuned", result["product"])
             log(f"run {index + 1}: bare baseline, same server")
             # Each bare workflow starts when its product journey started (same arrival pattern).
@@ -120,27 +126,86 @@ async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str,
     async def default() -> None:
         async with BenchServer(folder / "default", tuned=False) as server:
             log(f"run {index + 1}: product, default server")
-            _, _, result["product_default_server"] = await product_on(server, "default")
+            prod = await run_product(server, folder / "default", **product_kwargs)
+            journeys = await read_journeys(server.client, prod.workflow_ids)
+            result["product_default_server"] = summarize(journeys, prod.first_event_at) | {
+                "worker_peak_rss_kb": prod.worker_peak_rss_kb,
+                **_cpu(prod.cpu_s),
+                "ingest_s": prod.ingest_s,
+            }
             _progress("product/default", result["product_default_server"])
 
     # Alternate which server goes first, so that neither always gets the fresher machine.
     order: list[Callable[[], Any]] = [tuned, default] if index % 2 == 0 else [default, tuned]
-    if args.skip_default:
-        order = [tuned]
-    if args.memory_only:
-        order = []
-    for phase in order:
+    for phase in [tuned] if args.skip_default else order:
         await phase()
 
-    if not args.skip_memory:
-        async with BenchServer(folder / "memory", tuned=True) as server:
-            kinds = ("product", "bare") + (("product-by-value",) if args.by_value_too else ())
-            for kind in kinds:
-                log(f"run {index + 1}: memory, {args.idle_journeys} idle {kind} journeys")
-                result[f"memory_{kind}"] = await idle_memory(
-                    server, folder / "memory", kind, args.idle_journeys
-                )
-                log(f"  {result[f'memory_{kind}']['kb_per_journey']:.1f} kB per idle journey")
+
+async def memory(
+    args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
+) -> None:
+    async with BenchServer(folder, tuned=True) as server:
+        kinds = ("product", "bare") + (("product-by-value",) if args.by_value_too else ())
+        for kind in kinds:
+            log(f"run {index + 1}: memory, {args.idle_journeys} idle {kind} journeys")
+            result[f"memory_{kind}"] = await idle_memory(server, folder, kind, args.idle_journeys)
+            log(f"  {result[f'memory_{kind}']['kb_per_journey']:.1f} kB per idle journey")
+
+
+async def ingest_phase(
+    args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
+) -> None:
+    sizes = argparse.Namespace(
+        invoices=args.ingest_invoices,
+        array=args.array,
+        in_flight=args.in_flight,
+        import_lines=args.import_lines,
+    )
+    result["ingest"] = await ingest.one_run(sizes, folder, index)
+
+
+async def saturation_phase(
+    args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
+) -> None:
+    sizes = argparse.Namespace(journeys=args.burst_journeys, start_rate=args.start_rate)
+    result["saturation"] = await saturation.one_run(sizes, folder, index)
+
+
+async def providers_phase(
+    args: argparse.Namespace, index: int, folder: Path, result: dict[str, Any]
+) -> None:
+    log(f"run {index + 1}: providers, {args.provider_journeys} journeys on outbox, then fakes")
+    result["providers"] = await provider_steps(
+        folder, args.provider_journeys, args.seconds_per_day, args.timeout
+    )
+    for side in ("outbox", "providers"):
+        log(f"  {side}: {result['providers'][side]['step_events_p50']:.1f} events per step")
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace, int, Path, dict[str, Any]], Any]] = {
+    "memory": memory,
+    "ingest": ingest_phase,
+    "saturation": saturation_phase,
+    "providers": providers_phase,
+    "throughput": throughput,
+}
+
+
+async def one_run(args: argparse.Namespace, index: int, root: Path) -> dict[str, Any]:
+    """Every selected phase once; a phase that fails is recorded and the others still run."""
+    result: dict[str, Any] = {"run": index + 1, "load_avg": {}, "phase_s": {}, "errors": {}}
+    for name in args.only:
+        started = time.perf_counter()
+        result["load_avg"][name] = os.getloadavg()
+        try:
+            await RUNNERS[name](args, index, root / f"run-{index + 1}" / name, result)
+        except Exception as err:  # noqa: BLE001 - one phase's failure must not lose the rest
+            log(f"run {index + 1}: {name} FAILED: {type(err).__name__}: {err}")
+            result["errors"][name] = f"{type(err).__name__}: {err}"
+        result["phase_s"][name] = time.perf_counter() - started
+        log(f"run {index + 1}: {name} took {result['phase_s'][name]:.0f} s")
+    result["load_avg"]["end"] = os.getloadavg()
+    result["figures"] = figures_of(result)
     return result
 
 
@@ -155,224 +220,23 @@ def _progress(label: str, s: dict[str, Any]) -> None:
     )
 
 
-def _median(runs: list[dict[str, Any]], *path: str) -> float | None:
-    values: list[float] = []
-    for run in runs:
-        node: Any = run
-        for key in path:
-            if not isinstance(node, dict) or key not in node:
-                node = None
-                break
-            node = node[key]
-        if isinstance(node, int | float):
-            values.append(float(node))
-    return statistics.median(values) if values else None
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
-def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    m: dict[str, Any] = {}
-    for side in ("product", "bare", "product_default_server"):
-        m[side] = {
-            key: _median(runs, side, key)
-            for key in (
-                "journeys_per_s",
-                "wall_s",
-                "events_per_journey",
-                "events_per_step",
-                "step_events_p50",
-                "step_events_mean",
-                "events_per_activity",
-                "timers_per_journey",
-                "activities_per_journey",
-                "local_activities_per_journey",
-                "steps_per_journey",
-                "state_transitions_per_journey",
-                "lateness_p50_s",
-                "lateness_p99_s",
-                "worker_peak_rss_kb",
-                "worker_cpu_s",
-                "server_cpu_s",
-                "driver_cpu_s",
-                "ingest_s",
-            )
-        }
-    m["happy_path_events_per_step"] = _median(
-        runs, "product", "cohorts", "handed_over", "events_per_step"
-    )
-    m["paid_events_per_step"] = _median(runs, "product", "cohorts", "paid", "events_per_step")
-    m["bare_events_per_product_step"] = _median(runs, "bare_per_product_step")
-    for kind in ("product", "bare", "product-by-value"):
-        m[f"memory_{kind}_kb_per_journey"] = _median(runs, f"memory_{kind}", "kb_per_journey")
-    # Ratios are taken per run (both sides measured minutes apart), then the median of those.
-    m["ratios"] = {
-        "product_vs_bare_throughput": _median(runs, "ratios", "product_vs_bare_throughput"),
-        "tuned_vs_default_server": _median(runs, "ratios", "tuned_vs_default_server"),
-        "memory_per_idle_journey_vs_bare": _median(
-            runs, "ratios", "memory_per_idle_journey_vs_bare"
-        ),
-    }
-    return m
-
-
-def add_ratios(run: dict[str, Any]) -> None:
-    p, b, d = run.get("product", {}), run.get("bare", {}), run.get("product_default_server", {})
-    mp, mb = run.get("memory_product", {}), run.get("memory_bare", {})
-    run["ratios"] = {
-        "product_vs_bare_throughput": _ratio(p.get("journeys_per_s"), b.get("journeys_per_s")),
-        "tuned_vs_default_server": _ratio(p.get("journeys_per_s"), d.get("journeys_per_s")),
-        "memory_per_idle_journey_vs_bare": _ratio(
-            mp.get("kb_per_journey"), mb.get("kb_per_journey")
-        ),
-    }
-
-
-def _f(value: float | None, fmt: str = ".2f") -> str:
-    return "n/a" if value is None else format(value, fmt)
-
-
-def _check(value: float | None, target: float, *, at_most: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    ok = value <= target if at_most else value >= target
-    return "met" if ok else "MISSED"
-
-
-def table(args: argparse.Namespace, m: dict[str, Any]) -> str:
-    p, b, d, r = m["product"], m["bare"], m["product_default_server"], m["ratios"]
-    rows: list[tuple[str, str, str, str, str]] = []
-
-    def row(label: str, prod: str, bare: str = "", ratio: str = "", target: str = "") -> None:
-        rows.append((label, prod, bare, ratio, target))
-
-    def beside(label: str, key: str, *, ratio: bool = False) -> None:
-        """One figure of the product beside the bare workflow's (and, if asked, their ratio)."""
-        row(
-            label,
-            _f(p[key], ".1f"),
-            _f(b[key], ".1f"),
-            _f(_ratio(p[key], b[key])) if ratio else "",
-        )
-
-    t = TARGETS
-    row("", "product", "bare", "ratio", "target")
-    row(
-        "journeys/s, tuned server",
-        _f(p["journeys_per_s"]),
-        _f(b["journeys_per_s"]),
-        _f(r["product_vs_bare_throughput"]),
-        f">= {t['product_vs_bare_throughput']} "
-        + _check(r["product_vs_bare_throughput"], t["product_vs_bare_throughput"]),
-    )
-    row("  wall time (s)", _f(p["wall_s"], ".1f"), _f(b["wall_s"], ".1f"))
-    row(
-        "journeys/s, default server",
-        _f(d["journeys_per_s"]),
-        "",
-        _f(r["tuned_vs_default_server"]),
-        f">= {t['tuned_vs_default_server']} "
-        + _check(r["tuned_vs_default_server"], t["tuned_vs_default_server"]),
-    )
-    row("  wall time (s)", _f(d["wall_s"], ".1f"))
-    beside("history events / journey", "events_per_journey")
-    row(
-        "history events / executed step (p50)",
-        _f(p["step_events_p50"], ".1f"),
-        _f(b["step_events_p50"], ".1f"),
-        "",
-        f"<= {t['events_per_step_happy_path']:.0f} "
-        + _check(p["step_events_p50"], t["events_per_step_happy_path"], at_most=True),
-    )
-    row(
-        "history events / journey ÷ steps, handed over",
-        _f(m["happy_path_events_per_step"], ".1f"),
-        _f(m["bare_events_per_product_step"], ".1f"),
-    )
-    row("history events / journey ÷ steps, all", _f(p["events_per_step"], ".1f"))
-    beside("history events / activity", "events_per_activity")
-    row(
-        "timers / activities (local) per journey",
-        f"{_f(p['timers_per_journey'], '.1f')} / {_f(p['activities_per_journey'], '.1f')}"
-        f" ({_f(p['local_activities_per_journey'], '.1f')})",
-        f"{_f(b['timers_per_journey'], '.1f')} / {_f(b['activities_per_journey'], '.1f')}",
-    )
-    beside("state transitions / journey", "state_transitions_per_journey", ratio=True)
-    row(
-        "step lateness p50 / p99 (s)",
-        f"{_f(p['lateness_p50_s'])} / {_f(p['lateness_p99_s'])}",
-        f"{_f(b['lateness_p50_s'])} / {_f(b['lateness_p99_s'])}",
-    )
-    row(
-        "worker peak RSS (MB)",
-        _f(_mb(p["worker_peak_rss_kb"]), ".0f"),
-        _f(_mb(b["worker_peak_rss_kb"]), ".0f"),
-        _f(_ratio(p["worker_peak_rss_kb"], b["worker_peak_rss_kb"])),
-    )
-    beside("CPU s: worker", "worker_cpu_s", ratio=True)
-    beside("CPU s: Temporal server", "server_cpu_s", ratio=True)
-    beside("CPU s: API + load driver", "driver_cpu_s")
-    row(
-        f"worker kB / cached idle journey ({args.idle_journeys})",
-        _f(m["memory_product_kb_per_journey"], ".1f"),
-        _f(m["memory_bare_kb_per_journey"], ".1f"),
-        _f(r["memory_per_idle_journey_vs_bare"]),
-        f"<= {t['memory_per_idle_journey_vs_bare']} "
-        + _check(
-            r["memory_per_idle_journey_vs_bare"],
-            t["memory_per_idle_journey_vs_bare"],
-            at_most=True,
-        ),
-    )
-    if m.get("memory_product-by-value_kb_per_journey") is not None:
-        by_value = m["memory_product-by-value_kb_per_journey"]
-        row(
-            "  the same, configuration by value",
-            _f(by_value, ".1f"),
-            _f(m["memory_bare_kb_per_journey"], ".1f"),
-            _f(_ratio(by_value, m["memory_bare_kb_per_journey"])),
-        )
-    widths = [max(len(rw[i]) for rw in rows) for i in range(5)]
-    lines = [
-        f"Reminder Journeys benchmark: N={args.journeys} journeys "
-        f"({args.paid_share:.0%} paid on journey day {PAY_AFTER_DAYS}, the rest handed over), "
-        f"R={args.runs} run(s), medians; 1 journey day = {args.seconds_per_day} s; "
-        f"{os.cpu_count()} cores",
-    ]
-    for rw in rows:
-        lines.append(
-            f"{rw[0]:<{widths[0]}}  {rw[1]:>{widths[1]}}  {rw[2]:>{widths[2]}}  "
-            f"{rw[3]:>{widths[3]}}  {rw[4]}".rstrip()
-        )
-    lines.append(f"tuned server flags: {' '.join(TUNED_DEV_SERVER_ARGS)}")
-    return "\n".join(lines)
-
-
-def _mb(kb: float | None) -> float | None:
-    return None if kb is None else kb / 1024
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     # SIGTERM stops the run like Ctrl-C: servers and workers are stopped on the way out.
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    configure_logging("console", "WARNING")
     if os.environ.get(SNAPSHOT_ENV):
         root = Path(os.environ[SNAPSHOT_ENV])
     else:
         base = Path(args.tmp_dir) if args.tmp_dir else None
         root = Path(tempfile.mkdtemp(prefix="journeys-bench-", dir=base))
     started = time.perf_counter()
+    load_at_start = os.getloadavg()
     runs: list[dict[str, Any]] = []
     try:
         for i in range(args.runs):
-            run = await one_run(args, i, root)
-            add_ratios(run)
-            runs.append(run)
+            runs.append(await one_run(args, i, root))
     finally:
         if args.keep:
             log(f"kept {root}")
@@ -381,13 +245,39 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "measured_at": datetime.now(UTC).isoformat(),
         "elapsed_s": time.perf_counter() - started,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_start": load_at_start,
+            "load_avg_end": os.getloadavg(),
+        },
         "config": {k: v for k, v in vars(args).items() if k not in ("json", "tmp_dir", "keep")},
         "tuned_dev_server_args": list(TUNED_DEV_SERVER_ARGS),
-        "targets": TARGETS,
         "median": medians(runs),
         "runs": runs,
     }
+
+
+def header(args: argparse.Namespace, report: dict[str, Any]) -> str:
+    """What was run, with which sizes, and how loaded the machine was."""
+    sizes = {
+        "memory": f"{args.idle_journeys} idle journeys",
+        "ingest": f"{args.ingest_invoices} invoices in arrays of {args.array}, "
+        f"{args.in_flight} in flight; import of {args.import_lines} lines",
+        "saturation": f"{args.burst_journeys} journeys with a step due at once",
+        "providers": f"{args.provider_journeys} journeys a side, nobody pays",
+        "throughput": f"{args.journeys} journeys ({args.paid_share:.0%} paid on journey day "
+        f"{PAY_AFTER_DAYS}), 1 journey day = {args.seconds_per_day} s",
+    }
+    loads = [load[0] for r in report["runs"] for load in r["load_avg"].values()]
+    return "\n".join(
+        [
+            f"Reminder Journeys benchmark: R={args.runs} run(s), medians; "
+            f"{os.cpu_count()} cores; load average (1 min) {min(loads):.1f} to "
+            f"{max(loads):.1f} at phase starts; {report['elapsed_s'] / 60:.0f} min",
+            *(f"  {name}: {sizes[name]}" for name in args.only),
+        ]
+    )
 
 
 SNAPSHOT_ENV = "JOURNEYS_BENCH_ROOT"
@@ -421,6 +311,11 @@ def run_from_snapshot(args: argparse.Namespace) -> None:
         base = Path(args.tmp_dir) if args.tmp_dir else None
         root = Path(tempfile.mkdtemp(prefix="journeys-bench-", dir=base))
     shutil.copytree(repo, root / "src", ignore=SNAPSHOT_IGNORE)
+    # The providers phase points the real clients at the tests' fake SendGrid and Twilio.
+    shutil.copytree(
+        repo / "tests" / "fakes", root / "src" / "tests" / "fakes", ignore=SNAPSHOT_IGNORE
+    )
+    shutil.copy2(repo / "tests" / "__init__.py", root / "src" / "tests" / "__init__.py")
     # Bytecode, as an installed package has it (pip compiles at install): without it, and with
     # PYTHONDONTWRITEBYTECODE set, the sandbox of the bare baseline (which keeps the SDK's
     # defaults) compiles bench/bare.py from source for every workflow it loads.
@@ -438,23 +333,44 @@ def run_from_snapshot(args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--journeys", type=int, default=1000, help="journeys per run (default 1000)")
+    p.add_argument(
+        "--only",
+        default=",".join(PHASES),
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)})",
+    )
     p.add_argument("--runs", type=int, default=3, help="runs; medians are reported (default 3)")
     p.add_argument("--json", type=Path, default=None, help="write all results here as JSON")
-    p.add_argument("--seconds-per-day", type=int, default=1, help="compressed clock (default 1)")
-    p.add_argument("--paid-share", type=float, default=0.3, help="share that pays (default 0.3)")
-    p.add_argument("--batch-size", type=int, default=100, help="events per POST (default 100)")
-    p.add_argument("--concurrency", type=int, default=4, help="POSTs in flight (default 4)")
-    p.add_argument("--idle-journeys", type=int, default=2000, help="for the memory figure")
-    p.add_argument("--skip-memory", action="store_true", help="no idle-memory measurement")
-    p.add_argument("--skip-default", action="store_true", help="no default-server run")
-    p.add_argument("--memory-only", action="store_true", help="only the idle-memory figure")
-    p.add_argument(
+    g = p.add_argument_group("memory")
+    g.add_argument("--idle-journeys", type=int, default=2000, help="idle journeys (2000)")
+    g.add_argument(
         "--by-value-too",
         action="store_true",
         help="also measure journeys started with their configuration by value (before issue 17)",
     )
-    p.add_argument(
+    g = p.add_argument_group("ingest")
+    g.add_argument("--ingest-invoices", type=int, default=2000, help="per API side (2000)")
+    g.add_argument("--array", type=int, default=500, help="events per POST (500)")
+    g.add_argument("--in-flight", type=int, default=2, help="POSTs in flight (2)")
+    g.add_argument("--import-lines", type=int, default=10_000, help="0: no import (10000)")
+    g = p.add_argument_group("saturation")
+    g.add_argument("--burst-journeys", type=int, default=1000, help="due at once (1000)")
+    g.add_argument(
+        "--start-rate",
+        type=float,
+        default=20.0,
+        help="starts/s assumed to place T0 after the last start (20; lower on a loaded machine:\n"
+        "the phase fails if starting takes past T0)",
+    )
+    g = p.add_argument_group("providers")
+    g.add_argument("--provider-journeys", type=int, default=30, help="per side (30)")
+    g = p.add_argument_group("throughput")
+    g.add_argument("--journeys", type=int, default=1000, help="journeys per run (default 1000)")
+    g.add_argument("--seconds-per-day", type=int, default=1, help="compressed clock (default 1)")
+    g.add_argument("--paid-share", type=float, default=0.3, help="share that pays (default 0.3)")
+    g.add_argument("--batch-size", type=int, default=100, help="events per POST (default 100)")
+    g.add_argument("--concurrency", type=int, default=4, help="POSTs in flight (default 4)")
+    g.add_argument("--skip-default", action="store_true", help="no default-server run")
+    g.add_argument(
         "--server-arg",
         action="append",
         default=[],
@@ -470,8 +386,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run the working tree itself, not a copy taken at start",
     )
     args = p.parse_args(argv)
-    if args.journeys < 1 or args.runs < 1 or not 0 <= args.paid_share <= 1:
-        p.error("--journeys and --runs must be at least 1, --paid-share within 0..1")
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in PHASES]
+    if unknown or not args.only:
+        p.error(f"--only takes some of {','.join(PHASES)}; not {','.join(unknown) or 'nothing'}")
+    sizes = (args.journeys, args.idle_journeys, args.ingest_invoices, args.burst_journeys)
+    if args.runs < 1 or min(sizes) < 1 or args.provider_journeys < 1:
+        p.error("--runs and every size must be at least 1")
+    if not 0 <= args.paid_share <= 1:
+        p.error("--paid-share must be within 0..1")
     return args
 
 
@@ -480,8 +403,12 @@ def cli() -> None:
     if not args.no_snapshot and not os.environ.get(SNAPSHOT_ENV):
         run_from_snapshot(args)
     report = asyncio.run(main(args))
-    print(table(args, report["median"]), flush=True)
-    log(f"took {report['elapsed_s'] / 60:.1f} min")
+    print(table(report["median"], report["runs"], header(args, report)), flush=True)
+    for run in report["runs"]:
+        for name, error in run["errors"].items():
+            print(f"run {run['run']}: {name} failed: {error}", flush=True)
+    if "throughput" in args.only:
+        print(f"tuned server flags: {' '.join(TUNED_DEV_SERVER_ARGS)}", flush=True)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")

@@ -13,6 +13,9 @@ the last journey has started and sits on its timer. The clock is `planning.step_
 journey itself, so `T0` is where the journey puts its step. A step has run when its message
 is in the outbox (one row per journey and step): the figure is the time from `T0` to the
 last row, and N divided by it. Not part of the test suite.
+
+`bench/run.py --only saturation` runs the same as one phase of the whole benchmark (its
+`one_run`), with the other figures in one table.
 """
 
 from __future__ import annotations
