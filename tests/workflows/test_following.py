@@ -10,10 +10,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.messages import ConsentChange, CustomerChanged, InvoiceVoided
-from domain.models import JourneyStart, Policy, Step
+from domain.models import JourneyStart, Step
 from domain.state import JourneyState
 from infra.settings import Settings
-from tests.factories import customer, journey_input
+from tests.factories import customer, journey_input, standard_policy
 from tests.fakes.fixtures import fake_twilio, twilio_settings
 from tests.fakes.twilio import FakeTwilio
 from tests.workflows.journey_driver import JourneyDriver, events_per_step, pay, steps_out
@@ -83,17 +83,7 @@ async def test_a_record_does_not_undo_the_customers_own_stop(journeys: JourneyDr
     assert (await handle.result()).phase == "voided"
 
 
-TWO_SMS = Policy(
-    segment="standard",
-    steps=(
-        Step(offset_days=3, channel="email", template="reminder"),
-        Step(offset_days=10, channel="sms", template="reminder"),
-        Step(offset_days=17, channel="call", template="reminder_call"),
-        Step(offset_days=20, channel="sms", template="reminder"),
-        Step(offset_days=24, channel="email", template="final_notice", final_notice=True),
-    ),
-    handover_after_days=10,
-)
+TWO_SMS = standard_policy(Step(offset_days=20, channel="sms", template="reminder"))
 
 
 async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configured(
