@@ -116,17 +116,6 @@ async def test_an_answer_lost_to_a_timeout_is_found_in_twilios_list(
     assert len(fake_twilio.calls) == 1
 
 
-async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
-    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    request = await killed_long_ago(sendgrid_settings, "email", monkeypatch)
-    fake_sendgrid.script(503)  # the lookup fails
-    failed = await delivery_error(sendgrid_settings, request)
-    assert failed.type == "ProviderUnavailable" and not failed.non_retryable
-    assert attempt(sendgrid_settings, request).status == "sending"
-    assert len(fake_sendgrid.mails) == 1
-
-
 async def test_concurrent_attempts_contact_the_customer_once(
     sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid
 ) -> None:

@@ -140,20 +140,6 @@ async def test_an_interrupted_letter_that_never_left_is_posted_once_after_the_se
     assert len(fake_post.posts) == 1
 
 
-async def test_a_provider_that_cannot_list_keeps_the_letter_unsettled_and_retryable(
-    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    request = letter()
-    await killed_after_sending(post_settings, request, monkeypatch)
-    settled(post_settings, request)
-    fake_post.script(503)  # the list fails
-    with pytest.raises(ApplicationError) as failed:
-        await deliver(post_settings, request)
-    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
-    assert attempt(post_settings, request).status == "sending"
-    assert len(fake_post.posts) == 1
-
-
 async def test_a_lost_request_is_retried(post_settings: Settings, fake_post: FakePost) -> None:
     fake_post.script(FakeResponse.json(201, {"id": "late"}, delay=1.5))
     error = await delivery_error(post_settings, letter())
