@@ -15,12 +15,12 @@ from domain.values import Channel
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import (
-    WorkerKilled,
     attempt,
     attempt_rows,
     deliver,
     delivery_error,
     killed_after_sending,
+    killed_at,
     outbox_rows,
     settled,
 )
@@ -66,14 +66,8 @@ async def test_crash_before_the_request_left_is_sent_once_on_retry(
     """The ledger said "sending" but SendGrid never got the mail: its record says so, and
     the retry sends it (once)."""
     request = delivery_request("email")
-    with monkeypatch.context() as patch:
-
-        def crash(*_args: object, **_kwargs: object) -> str:
-            raise WorkerKilled("worker process killed")
-
-        patch.setattr("activities.sendgrid_sender.SendGridSender._send", crash)
-        with pytest.raises(WorkerKilled):
-            await deliver(sendgrid_settings, request)
+    sending = "activities.sendgrid_sender.SendGridSender._send"
+    await killed_at(sendgrid_settings, request, monkeypatch, sending)
     assert attempt(sendgrid_settings, request).status == "sending"
     assert fake_sendgrid.mails == []
 
@@ -162,14 +156,7 @@ async def test_outbox_crash_before_commit_delivers_on_retry(
     """The first delivery stores its ledger row and its message in one transaction, so a
     crash before the commit leaves no trace and the retry delivers."""
     request = delivery_request("sms")
-    with monkeypatch.context() as patch:
-
-        def crash(*_args: object, **_kwargs: object) -> None:
-            raise WorkerKilled("worker process killed")
-
-        patch.setattr(activities.outbox, "outbox_id", crash)
-        with pytest.raises(WorkerKilled):
-            await deliver(settings, request)
+    await killed_at(settings, request, monkeypatch, activities.outbox, "outbox_id")
     assert attempt_rows(settings) == []
     assert outbox_rows(settings) == []
 
