@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import requests
 from temporalio.exceptions import ApplicationError
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
@@ -162,7 +162,9 @@ class _TwilioSender(LookupProviderSender):
                 if self._same(listed, message):
                     return str(listed.sid)
             return None
-        except (TwilioRestException, TwilioServiceException, requests.RequestException) as exc:
+        # TwilioException, the base class: the list raises it bare for an error page
+        # ("Unable to fetch page", a 5xx), besides its REST and service subclasses.
+        except (TwilioException, requests.RequestException) as exc:
             reason = scrub(f"{type(exc).__name__}: {exc}", request.to)
             raise retryable(
                 f"Twilio could not be asked about {where}: {reason}", type=PROVIDER_UNAVAILABLE

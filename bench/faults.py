@@ -53,7 +53,6 @@ SEGMENT = "standard"
 """bench.product's customers (two years, no history) are on the standard policy."""
 PAY_AFTER_DAYS = 6.5
 """After the standard policy's first step (day 3) and before its second (day 10)."""
-TWILIO_FROM = "+46766861004"
 BATCH = 20
 
 
@@ -87,14 +86,9 @@ def settings_for(
         "temporal_address": server.address,
         "temporal_task_queue": QUEUE,
         "api_key": None,
-        "sendgrid_api_key": sendgrid.api_key,
-        "sendgrid_api_host": sendgrid.url,
-        "twilio_account_sid": twilio.account_sid,
-        "twilio_auth_token": twilio.auth_token,
-        "twilio_from_number": TWILIO_FROM,
-        "twilio_api_base_url": twilio.url,
-        "collection_agency_url": agency.handover_url,
-        "collection_agency_token": agency.token,
+        **sendgrid.settings(),
+        **twilio.settings(),
+        **agency.settings(),
         "provider_timeout_seconds": timeout,
         "email_sends_per_second": 500.0,
         "sms_sends_per_second": 500.0,

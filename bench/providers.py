@@ -26,7 +26,6 @@ from bench.product import run_product
 from bench.server import BenchServer
 from tests.fakes import FakeSendGrid, FakeTwilio
 
-TWILIO_FROM = "+46766861004"
 PROVIDER_RATE = 500.0
 """Sends a second per channel: far above this load, so that the rate never holds a step."""
 
@@ -34,12 +33,8 @@ PROVIDER_RATE = 500.0
 def provider_settings(sendgrid: FakeSendGrid, twilio: FakeTwilio) -> dict[str, Any]:
     """Settings that put email on SendGrid and SMS and calls on Twilio (the fakes)."""
     return {
-        "sendgrid_api_key": sendgrid.api_key,
-        "sendgrid_api_host": sendgrid.url,
-        "twilio_account_sid": twilio.account_sid,
-        "twilio_auth_token": twilio.auth_token,
-        "twilio_from_number": TWILIO_FROM,
-        "twilio_api_base_url": twilio.url,
+        **sendgrid.settings(),
+        **twilio.settings(),
         "email_sends_per_second": PROVIDER_RATE,
         "sms_sends_per_second": PROVIDER_RATE,
         "calls_per_second": PROVIDER_RATE,

@@ -51,9 +51,9 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repository impo
 
 from bench import ingest, saturation  # noqa: E402
 from bench.baseline import run_bare  # noqa: E402
-from bench.histories import read_journeys, shapes_of, summarize  # noqa: E402
+from bench.histories import Journey, read_journeys, shapes_of, summarize  # noqa: E402
 from bench.memory import idle_memory  # noqa: E402
-from bench.product import PAY_AFTER_DAYS, run_product  # noqa: E402
+from bench.product import PAY_AFTER_DAYS, ProductRun, run_product  # noqa: E402
 from bench.providers import provider_steps  # noqa: E402
 from bench.report import figures_of, medians, table  # noqa: E402
 from bench.server import BenchServer  # noqa: E402
@@ -80,18 +80,28 @@ async def throughput(
         "timeout_s": args.timeout,
     }
 
-    async def tuned() -> None:
-        async with BenchServer(folder / "tuned", tuned=True, extra_args=args.server_arg) as server:
-            log(f"run {index + 1}: product, tuned server ({args.journeys} journeys)")
-            prod = await run_product(server, folder / "tuned", **product_kwargs)
-            journeys = await read_journeys(server.client, prod.workflow_ids)
-            result["product"] = summarize(journeys, prod.first_event_at) | {
+    async def product_on(
+        server: BenchServer, where: Path
+    ) -> tuple[ProductRun, list[Journey], dict[str, Any]]:
+        """The product's load on `server`: the run, its journeys and their summary."""
+        prod = await run_product(server, where, **product_kwargs)
+        journeys = await read_journeys(server.client, prod.workflow_ids)
+        return (
+            prod,
+            journeys,
+            summarize(journeys, prod.first_event_at)
+            | {
                 "worker_peak_rss_kb": prod.worker_peak_rss_kb,
                 **_cpu(prod.cpu_s),
                 "ingest_s": prod.ingest_s,
-                "paid": prod.paid,
-                "api_posts": prod.api_posts,
-            }
+            },
+        )
+
+    async def tuned() -> None:
+        async with BenchServer(folder / "tuned", tuned=True, extra_args=args.server_arg) as server:
+            log(f"run {index + 1}: product, tuned server ({args.journeys} journeys)")
+            prod, journeys, summary = await product_on(server, folder / "tuned")
+            result["product"] = summary | {"paid": prod.paid, "api_posts": prod.api_posts}
             _progress("product/tuned", result["product"])
             log(f"run {index + 1}: bare baseline, same server")
             # Each bare workflow starts when its product journey started (same arrival pattern).
@@ -126,13 +136,7 @@ async def throughput(
     async def default() -> None:
         async with BenchServer(folder / "default", tuned=False) as server:
             log(f"run {index + 1}: product, default server")
-            prod = await run_product(server, folder / "default", **product_kwargs)
-            journeys = await read_journeys(server.client, prod.workflow_ids)
-            result["product_default_server"] = summarize(journeys, prod.first_event_at) | {
-                "worker_peak_rss_kb": prod.worker_peak_rss_kb,
-                **_cpu(prod.cpu_s),
-                "ingest_s": prod.ingest_s,
-            }
+            _, _, result["product_default_server"] = await product_on(server, folder / "default")
             _progress("product/default", result["product_default_server"])
 
     # Alternate which server goes first, so that neither always gets the fresher machine.

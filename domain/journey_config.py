@@ -60,13 +60,10 @@ def resolve(start: JourneyByRef, config: JourneyConfig) -> JourneyInput:
 
 
 def config_of(inp: JourneyInput) -> JourneyConfig:
-    """The configuration a journey's input carries (by value, or resolved from its reference)."""
-    return JourneyConfig(
-        policy=inp.policy,
-        holidays=inp.holidays,
-        opening_hours=inp.opening_hours,
-        reference_rates=inp.reference_rates,
-    )
+    """The configuration a journey's input carries (by value, or resolved from its reference):
+    each of `JourneyConfig`'s fields is the input's field of that name, so a field added to
+    the configuration is carried without a second list to keep in step."""
+    return JourneyConfig(**{name: getattr(inp, name) for name in JourneyConfig.model_fields})
 
 
 def version_of(inp: JourneyInput) -> ConfigRef:

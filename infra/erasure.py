@@ -64,17 +64,6 @@ def customer_known(url: str, customer_id: str) -> bool:
         )
 
 
-def open_invoices(url: str, customer_id: str) -> list[str]:
-    """The customer's invoices whose journeys may still run."""
-    with session_scope(url) as s:
-        rows = s.exec(
-            select(InvoiceRow.id)
-            .where(InvoiceRow.customer_id == customer_id, InvoiceRow.status == "open")
-            .order_by(col(InvoiceRow.id))
-        )
-        return list(rows.all())
-
-
 def phone_forms(phone: str) -> list[str]:
     """A number as people and providers write it: E.164, without its `+`, international and
     national (spaced and bare), so that free text is erased whichever form it holds."""

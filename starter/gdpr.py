@@ -25,8 +25,9 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from domain.erasure import PersonalDataErasure
 from domain.models import workflow_id_for
 from infra import customer_links
-from infra.erasure import customer_known, erase_customer, open_invoices
+from infra.erasure import customer_known, erase_customer
 from infra.settings import Settings
+from starter.event_store import open_invoices_of
 from starter.routing import signal_journey
 from workflows.journey import InvoiceJourney
 
@@ -68,7 +69,7 @@ async def erase_customer_data(
         event_id=f"gdpr-erase-{customer_id}-{now:%Y%m%dT%H%M%S%f}", requested_at=now
     )
     told: list[str] = []
-    for invoice_id in await asyncio.to_thread(open_invoices, url, customer_id):
+    for invoice_id in await asyncio.to_thread(open_invoices_of, url, customer_id):
         outcome = await signal_journey(
             client, invoice_id, InvoiceJourney.erase_personal_data, erasure
         )

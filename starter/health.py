@@ -80,6 +80,8 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
 
 
+NO_ANSWER = f"no answer within {CHECK_TIMEOUT:g} s"
+
 _store_probes: dict[str, asyncio.Future[None]] = {}
 """Per store URL, the check still running, if one is: a store that hangs costs one thread,
 not one per probe."""
@@ -94,10 +96,9 @@ async def _store_check(settings: Settings) -> str:
         await asyncio.wait_for(asyncio.shield(probe), timeout=CHECK_TIMEOUT)
     except TimeoutError:
         log.warning("readiness: the store did not answer", timeout_seconds=CHECK_TIMEOUT)
-        return f"no answer within {CHECK_TIMEOUT:g} s"
+        return NO_ANSWER
     except Exception as err:
-        log.warning("readiness: the store failed", error=scrub_url(str(err)))
-        return f"failed ({type(err).__name__})"
+        return _failed("the store", err)
     return "ok"
 
 
@@ -116,12 +117,18 @@ async def _temporal_check(client: Client | None) -> str:
     except RPCError as err:
         log.warning("readiness: Temporal failed", status=err.status.name, error=err.message)
         if err.status.name == "DEADLINE_EXCEEDED":
-            return f"no answer within {CHECK_TIMEOUT:g} s"
+            return NO_ANSWER
         return f"failed ({err.status.name})"
     except Exception as err:
-        log.warning("readiness: Temporal failed", error=scrub_url(str(err)))
-        return f"failed ({type(err).__name__})"
+        return _failed("Temporal", err)
     return "ok"
+
+
+def _failed(check: str, err: Exception) -> str:
+    """The answer for a check that raised: the kind of failure only (the message may hold
+    a host or a user); the whole message, credentials masked, goes to the log."""
+    log.warning(f"readiness: {check} failed", error=scrub_url(str(err)))
+    return f"failed ({type(err).__name__})"
 
 
 def scrub_url(message: str) -> str:

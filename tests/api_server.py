@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 from journeys.devstack import ApiServer
@@ -40,3 +41,19 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def clients_from(app: Any, *hosts: str) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One in-process client of `app` per caller address in `hosts`: the API answers each as
+    a call from that address (loopback or not decides open access without keys)."""
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app, client=(host, 40000)),
+                    base_url="http://test",
+                )
+            )
+            for host in hosts
+        ]

@@ -6,13 +6,21 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.models import Customer, Invoice, JourneyClock, JourneyInput, Policy
+from domain.models import Customer, Invoice, JourneyClock, JourneyInput, Policy, Step
 from domain.state import JourneyOutcome
 from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings
 from infra.store import InvoiceRow
 
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
+
+
+def standard_policy(*extra: Step) -> Policy:
+    """The shipped standard policy without its fee (tests about channels and clocks, not
+    fees), with `extra` steps put in date order."""
+    shipped = POLICIES.segments["standard"]
+    steps = [s.model_copy(update={"fee": None}) for s in shipped.steps] + list(extra)
+    return shipped.model_copy(update={"steps": tuple(sorted(steps, key=lambda s: s.offset_days))})
 
 
 # The SPEC's example event, verbatim. Its customer, Berit, is every sample's customer: in events

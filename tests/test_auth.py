@@ -17,6 +17,7 @@ from infra.store import ApiKeyRow, session_scope
 from journeys.admin_cli import dead_letters_app, keys_app
 from starter import auth, deadletters
 from starter.auth import Principal, require_role
+from tests.api_server import clients_from
 
 BOOTSTRAP = "bootstrap-key-for-tests"
 
@@ -172,12 +173,7 @@ async def test_before_any_key_exists_only_loopback_is_let_in(settings: Settings)
     """The embedded default right after `make dev`: no API_KEY, no keys in the store."""
     settings.api_key = None
     app = protected_app(settings)
-    local = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    remote = httpx.ASGITransport(app=app, client=("10.1.2.3", 50000))
-    async with (
-        httpx.AsyncClient(transport=local, base_url="http://test") as here,
-        httpx.AsyncClient(transport=remote, base_url="http://test") as there,
-    ):
+    async with clients_from(app, "127.0.0.1", "10.1.2.3") as (here, there):
         assert (await here.post("/v1/events")).status_code == 200
         assert (await here.post("/v1/invoices/inv_1/actions")).status_code == 200
         assert (await there.post("/v1/events")).status_code == 401

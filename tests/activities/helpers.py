@@ -67,13 +67,26 @@ class WorkerKilled(Exception):
     """Stands in for the process dying at this point: nothing after it runs."""
 
 
-def crash_after_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker dies after the provider accepted the message, before the ledger says so."""
+async def killed_at(
+    settings: Settings,
+    request: DeliveryRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    target: object | str,
+    name: str | None = None,
+) -> None:
+    """Deliver once with the worker dying where `target.name` (or the dotted `target`) is
+    called: nothing after that point runs, as when the process is killed there."""
 
     def crash(*_args: object, **_kwargs: object) -> None:
         raise WorkerKilled("worker process killed")
 
-    monkeypatch.setattr(activities.ledger, "mark_sent", crash)
+    with monkeypatch.context() as patch:
+        if name is None:
+            patch.setattr(str(target), crash)
+        else:
+            patch.setattr(target, name, crash)
+        with pytest.raises(WorkerKilled):
+            await deliver(settings, request)
 
 
 async def killed_after_sending(
@@ -81,10 +94,7 @@ async def killed_after_sending(
 ) -> None:
     """Deliver once with the worker dying after the provider accepted, before the ledger
     says so: the attempt is left "sending"."""
-    with monkeypatch.context() as patch:
-        crash_after_sending(patch)
-        with pytest.raises(WorkerKilled):
-            await deliver(settings, request)
+    await killed_at(settings, request, monkeypatch, activities.ledger, "mark_sent")
 
 
 def settled(settings: Settings, request: object) -> None:

@@ -15,12 +15,12 @@ from domain.values import Channel
 from infra.settings import Settings
 from tests.activities.factory import delivery_request
 from tests.activities.helpers import (
-    WorkerKilled,
     attempt,
     attempt_rows,
     deliver,
     delivery_error,
     killed_after_sending,
+    killed_at,
     outbox_rows,
     settled,
 )
@@ -66,14 +66,8 @@ async def test_crash_before_the_request_left_is_sent_once_on_retry(
     """The ledger said "sending" but SendGrid never got the mail: its record says so, and
     the retry sends it (once)."""
     request = delivery_request("email")
-    with monkeypatch.context() as patch:
-
-        def crash(*_args: object, **_kwargs: object) -> str:
-            raise WorkerKilled("worker process killed")
-
-        patch.setattr("activities.sendgrid_sender.SendGridSender._send", crash)
-        with pytest.raises(WorkerKilled):
-            await deliver(sendgrid_settings, request)
+    sending = "activities.sendgrid_sender.SendGridSender._send"
+    await killed_at(sendgrid_settings, request, monkeypatch, sending)
     assert attempt(sendgrid_settings, request).status == "sending"
     assert fake_sendgrid.mails == []
 
@@ -114,17 +108,6 @@ async def test_an_answer_lost_to_a_timeout_is_found_in_twilios_list(
     result = await deliver(twilio_settings, request)
     assert (result.status, result.provider_id) == ("sent", "CAlate")
     assert len(fake_twilio.calls) == 1
-
-
-async def test_unreachable_lookup_keeps_the_step_unsettled_and_retryable(
-    sendgrid_settings: Settings, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    request = await killed_long_ago(sendgrid_settings, "email", monkeypatch)
-    fake_sendgrid.script(503)  # the lookup fails
-    failed = await delivery_error(sendgrid_settings, request)
-    assert failed.type == "ProviderUnavailable" and not failed.non_retryable
-    assert attempt(sendgrid_settings, request).status == "sending"
-    assert len(fake_sendgrid.mails) == 1
 
 
 async def test_concurrent_attempts_contact_the_customer_once(
@@ -173,14 +156,7 @@ async def test_outbox_crash_before_commit_delivers_on_retry(
     """The first delivery stores its ledger row and its message in one transaction, so a
     crash before the commit leaves no trace and the retry delivers."""
     request = delivery_request("sms")
-    with monkeypatch.context() as patch:
-
-        def crash(*_args: object, **_kwargs: object) -> None:
-            raise WorkerKilled("worker process killed")
-
-        patch.setattr(activities.outbox, "outbox_id", crash)
-        with pytest.raises(WorkerKilled):
-            await deliver(settings, request)
+    await killed_at(settings, request, monkeypatch, activities.outbox, "outbox_id")
     assert attempt_rows(settings) == []
     assert outbox_rows(settings) == []
 

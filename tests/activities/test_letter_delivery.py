@@ -20,11 +20,11 @@ from infra.store import split_letter
 from starter.api import create_app
 from tests.activities.factory import HTTP_ANSWERS, delivery_request
 from tests.activities.helpers import (
-    WorkerKilled,
     attempt,
     deliver,
     delivery_error,
     killed_after_sending,
+    killed_at,
     outbox_rows,
     settled,
 )
@@ -120,14 +120,7 @@ async def test_an_interrupted_letter_that_never_left_is_posted_once_after_the_se
     post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = letter()
-    with monkeypatch.context() as patch:
-
-        def crash(*_args: object, **_kwargs: object) -> None:
-            raise WorkerKilled("worker process killed")
-
-        patch.setattr(httpx.Client, "post", crash)
-        with pytest.raises(WorkerKilled):
-            await deliver(post_settings, request)
+    await killed_at(post_settings, request, monkeypatch, httpx.Client, "post")
     assert attempt(post_settings, request).status == "sending" and fake_post.posts == []
 
     with pytest.raises(ApplicationError) as too_soon:  # the attempt may still be on its way
@@ -137,20 +130,6 @@ async def test_an_interrupted_letter_that_never_left_is_posted_once_after_the_se
     settled(post_settings, request)
     result = await deliver(post_settings, request)
     assert (result.status, result.provider_id) == ("sent", "L-00001")
-    assert len(fake_post.posts) == 1
-
-
-async def test_a_provider_that_cannot_list_keeps_the_letter_unsettled_and_retryable(
-    post_settings: Settings, fake_post: FakePost, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    request = letter()
-    await killed_after_sending(post_settings, request, monkeypatch)
-    settled(post_settings, request)
-    fake_post.script(503)  # the list fails
-    with pytest.raises(ApplicationError) as failed:
-        await deliver(post_settings, request)
-    assert failed.value.type == "ProviderUnavailable" and not failed.value.non_retryable
-    assert attempt(post_settings, request).status == "sending"
     assert len(fake_post.posts) == 1
 
 

@@ -31,18 +31,16 @@ async def run_journey_steps(settings: Settings, fake_twilio: FakeTwilio) -> None
     await deliver(settings, delivery_request("call", template="reminder_call"))
 
 
+@pytest.fixture
+def providers(twilio_settings: Settings, fake_sendgrid: FakeSendGrid) -> Settings:
+    """Email through the fake SendGrid, SMS and calls through the fake Twilio."""
+    return twilio_settings.model_copy(update=fake_sendgrid.settings())
+
+
 async def test_activity_logs_are_bound_and_free_of_personal_data(
-    sendgrid_settings: Settings,
-    twilio_settings: Settings,
-    fake_sendgrid: FakeSendGrid,
-    fake_twilio: FakeTwilio,
+    providers: Settings, fake_twilio: FakeTwilio
 ) -> None:
-    settings = twilio_settings.model_copy(
-        update={
-            "sendgrid_api_key": sendgrid_settings.sendgrid_api_key,
-            "sendgrid_api_host": sendgrid_settings.sendgrid_api_host,
-        }
-    )
+    settings = providers
     with capture_logs(processors=[merge_contextvars]) as logs:
         await run_journey_steps(settings, fake_twilio)
 
@@ -59,18 +57,10 @@ async def test_activity_logs_are_bound_and_free_of_personal_data(
 
 
 async def test_rendered_json_lines_are_clean_at_debug_level(
-    sendgrid_settings: Settings,
-    twilio_settings: Settings,
-    fake_twilio: FakeTwilio,
-    capsys: pytest.CaptureFixture[str],
+    providers: Settings, fake_twilio: FakeTwilio, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The whole pipeline, stdlib loggers of the provider libraries included."""
-    settings = twilio_settings.model_copy(
-        update={
-            "sendgrid_api_key": sendgrid_settings.sendgrid_api_key,
-            "sendgrid_api_host": sendgrid_settings.sendgrid_api_host,
-        }
-    )
+    settings = providers
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     configure_logging("json", "DEBUG")

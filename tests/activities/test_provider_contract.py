@@ -1,7 +1,8 @@
 """What every provider sender promises, whichever the provider (SendGrid, Twilio, the
 print-and-post provider), against its fake: a step goes out once and is recorded with the
 provider's id, a retry after success sends nothing, an answer to try again later is retried
-and then sent once, an unreachable provider is retried, and wrong credentials are final.
+and then sent once, an unreachable provider is retried, wrong credentials are final, and a
+send cut off by a crash is never resent while the provider cannot say whether it has it.
 
 What is each provider's own (its request on the wire, its error texts) is tested in
 test_sendgrid_delivery.py, test_twilio_delivery.py and test_letter_delivery.py.
@@ -17,7 +18,13 @@ from domain.payloads import DeliveryRequest
 from domain.values import Channel
 from infra.settings import Settings
 from tests.activities.factory import closed_port_url, delivery_request
-from tests.activities.helpers import attempt, deliver, delivery_error
+from tests.activities.helpers import (
+    attempt,
+    deliver,
+    delivery_error,
+    killed_after_sending,
+    settled,
+)
 from tests.fakes.server import FakeServer
 
 
@@ -151,3 +158,19 @@ async def test_wrong_credentials_are_a_final_auth_failure(against: Against) -> N
     settings = against.with_setting(against.provider.secret_setting, "wrong")
     error = await delivery_error(settings, against.provider.request())
     assert (error.type, error.non_retryable) == ("ProviderAuthFailed", True)
+
+
+async def test_a_provider_that_cannot_list_keeps_a_cut_off_send_unsettled_and_retryable(
+    against: Against, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker died after the provider accepted, and the provider's list (its own record,
+    which settles the step) fails: the step stays `sending` and is retried, never resent."""
+    request = against.provider.request()
+    await killed_after_sending(against.settings, request, monkeypatch)
+    settled(against.settings, request)
+    against.fake.script(503)  # the list fails
+    error = await delivery_error(against.settings, request)
+    assert (error.type, error.non_retryable) == ("ProviderUnavailable", False)
+    assert attempt(against.settings, request).status == "sending"
+    sends = [r for r in against.fake.requests if r.method != "GET"]
+    assert len(sends) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
 
 HANDOVERS = "/handovers"
@@ -16,6 +18,9 @@ class FakeAgency(FakeServer):
     @property
     def handover_url(self) -> str:
         return self.url + HANDOVERS
+
+    def settings(self) -> dict[str, Any]:
+        return {"collection_agency_url": self.handover_url, "collection_agency_token": self.token}
 
     def fault_key(self, request: RecordedRequest) -> bytes:
         """A retried handover carries the same key; its evidence may differ (timestamps)."""

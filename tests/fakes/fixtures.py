@@ -13,9 +13,7 @@ from infra.settings import Settings
 from tests.fakes.agency import FakeAgency
 from tests.fakes.post import FakePost
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
-
-TWILIO_FROM = "+46766861004"
+from tests.fakes.twilio import TWILIO_FROM, FakeTwilio
 
 __all__ = [
     "TWILIO_FROM",
@@ -51,39 +49,19 @@ def fake_agency() -> Iterator[FakeAgency]:
 @pytest.fixture
 def sendgrid_settings(settings: Settings, fake_sendgrid: FakeSendGrid) -> Settings:
     """`settings` (conftest) with SendGrid enabled against the fake."""
-    return settings.model_copy(
-        update={
-            "sendgrid_api_key": fake_sendgrid.api_key,
-            "sendgrid_api_host": fake_sendgrid.url,
-            "provider_timeout_seconds": 2.0,
-        }
-    )
+    return settings.model_copy(update={**fake_sendgrid.settings(), "provider_timeout_seconds": 2.0})
 
 
 @pytest.fixture
 def twilio_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
     """`settings` (conftest) with Twilio enabled against the fake."""
-    return settings.model_copy(
-        update={
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": fake_twilio.auth_token,
-            "twilio_from_number": TWILIO_FROM,
-            "twilio_api_base_url": fake_twilio.url,
-            "provider_timeout_seconds": 2.0,
-        }
-    )
+    return settings.model_copy(update={**fake_twilio.settings(), "provider_timeout_seconds": 2.0})
 
 
 @pytest.fixture
 def agency_settings(settings: Settings, fake_agency: FakeAgency) -> Settings:
     """`settings` (conftest) with the collection agency pointed at the fake."""
-    return settings.model_copy(
-        update={
-            "collection_agency_url": fake_agency.handover_url,
-            "collection_agency_token": fake_agency.token,
-            "provider_timeout_seconds": 2.0,
-        }
-    )
+    return settings.model_copy(update={**fake_agency.settings(), "provider_timeout_seconds": 2.0})
 
 
 @pytest.fixture
@@ -97,8 +75,7 @@ def post_settings(settings: Settings, fake_post: FakePost) -> Settings:
     """`settings` (conftest) with the letter provider pointed at the fake."""
     return settings.model_copy(
         update={
-            "letter_provider_url": fake_post.url,
-            "letter_provider_key": fake_post.key,
+            **fake_post.settings(),
             "provider_timeout_seconds": 0.5,
             "bankgiro": "5050-1055",
         }

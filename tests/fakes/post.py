@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
@@ -24,6 +25,10 @@ class FakePost(FakeServer):
         """Per idempotency key: the `reference` the letter was posted with (the key itself
         where a test put the letter in `letters` directly)."""
         self.created: dict[str, datetime] = {}
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that send the product's letters to this fake (as the other fakes')."""
+        return {"letter_provider_url": self.url, "letter_provider_key": self.key}
 
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         if request.headers.get("authorization") != f"Bearer {self.key}":

@@ -66,6 +66,11 @@ class FakeSendGrid(FakeServer):
         plus the custom args (a mail accepted but answered too late is here too)."""
         self._accepted_lock = threading.Lock()
 
+    def settings(self) -> dict[str, Any]:
+        """The settings that send the product's real client here (URL and key), for
+        `Settings(**...)` or `model_copy(update=...)`; each fake has its own."""
+        return {"sendgrid_api_key": self.api_key, "sendgrid_api_host": self.url}
+
     def respond(self, request: RecordedRequest, scripted: Script | None) -> FakeResponse:
         if isinstance(scripted, FakeResponse):
             return scripted

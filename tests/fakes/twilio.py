@@ -12,6 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeResponse, FakeServer, RecordedRequest, Script
 
+TWILIO_FROM = "+46766861004"
+"""The company's Twilio number in tests: the product sends from it, the fake records it."""
+
 _CODE_MARKER = "X-Fake-Twilio-Code"  # internal: a scripted error by Twilio code
 _RESOURCE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json$")
 
@@ -53,6 +56,14 @@ class FakeTwilio(FakeServer):
         """What Twilio holds: every message and call it accepted, as its API shows them
         (a message it accepted but answered too late for the client is here too)."""
         self._created_lock = threading.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "twilio_account_sid": self.account_sid,
+            "twilio_auth_token": self.auth_token,
+            "twilio_from_number": TWILIO_FROM,
+            "twilio_api_base_url": self.url,
+        }
 
     def script_error(self, status: int, code: int) -> None:
         """Queue an error with a Twilio error code (e.g. 400 / 21211)."""

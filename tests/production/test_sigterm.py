@@ -44,7 +44,6 @@ from starter.event_schema import parse_events
 from starter.ingest import Ingest
 from starter.journey_calendar import compressed_clock
 from tests.fakes import FakeSendGrid, FakeTwilio
-from tests.fakes.fixtures import TWILIO_FROM
 from tests.fakes.server import RecordedRequest
 from tests.production.processes import ApiProcess, ProductProcess, product_env
 
@@ -66,12 +65,8 @@ def providers(settings: Settings, fakes: tuple[FakeSendGrid, FakeTwilio]) -> Set
     sendgrid, twilio = fakes
     return settings.model_copy(
         update={
-            "sendgrid_api_key": sendgrid.api_key,
-            "sendgrid_api_host": sendgrid.url,
-            "twilio_account_sid": twilio.account_sid,
-            "twilio_auth_token": twilio.auth_token,
-            "twilio_from_number": TWILIO_FROM,
-            "twilio_api_base_url": twilio.url,
+            **sendgrid.settings(),
+            **twilio.settings(),
             "provider_timeout_seconds": 8.0,
             "email_sends_per_second": 100.0,
             "sms_sends_per_second": 100.0,

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from infra.settings import Settings
 from starter.api import create_app
 from starter.auth import Role
-from tests.api_server import serving
+from tests.api_server import clients_from, serving
 from tests.security.conftest import ROLE_KEYS, Secured
 from tests.starter.conftest import issued
 
@@ -283,12 +283,7 @@ async def test_without_keys_only_loopback_gets_in(
     route that takes a key, also when a proxy on this host forwards it (uvicorn believes
     X-Forwarded-For from loopback: the caller is the forwarded address)."""
     app = create_app(settings)
-    elsewhere = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    here = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with (
-        httpx.AsyncClient(transport=elsewhere, base_url="http://t") as stranger,
-        httpx.AsyncClient(transport=here, base_url="http://t") as local,
-    ):
+    async with clients_from(app, "203.0.113.7", "127.0.0.1") as (stranger, local):
         for route in of(NeedsRole) + of(AnyKey) + of(DevOnly):
             method, path = route.split(" ", 1)
             url = path.format(invoice_id="inv_1", message_id=1)

@@ -52,8 +52,7 @@ async def test_a_reply_becomes_an_agent_task_on_its_own_journey(
     inbound.settings.sendgrid_inbound_domain = "in.example.com"
     mail = inbound.settings.model_copy(
         update={
-            "sendgrid_api_key": fake_sendgrid.api_key,
-            "sendgrid_api_host": fake_sendgrid.url,
+            **fake_sendgrid.settings(),
             "provider_timeout_seconds": 2.0,
             "temporal_task_queue": inbound.settings.temporal_task_queue + "-mail",
         }

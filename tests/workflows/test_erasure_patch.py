@@ -5,19 +5,19 @@ code; without the patch, the replay would close it and break."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
 
-from activities.build import build_activities
 from domain.erasure import PersonalDataErasure
-from domain.models import JourneyStart, workflow_id_for
+from domain.models import JourneyStart
 from domain.state import JourneyState
 from infra.settings import Settings
 from tests.factories import journey_input
 from tests.workflows.journey_driver import JourneyDriver, steps_out
+from tests.workflows.patch_replay import is_nondeterminism, replays_of_older_history
 from workflows.erasure import erase_journey
 from workflows.journey import InvoiceJourney
 
@@ -55,33 +55,20 @@ async def test_an_erasure_older_code_ignored_replays_ignored(
     temporal_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     driver = JourneyDriver(temporal_env, settings)
-    queue = f"{settings.temporal_task_queue}-pre-gdpr"
-    inp = journey_input("inv_pre_gdpr").model_copy(
-        update={"local_channels": settings.local_channels()}
-    )
-    async with Worker(
-        temporal_env.client,
-        task_queue=queue,
-        workflows=[BeforeErasure],
-        activities=build_activities(settings),
-    ):
-        handle = await temporal_env.client.start_workflow(
-            InvoiceJourney.run, inp, id=workflow_id_for("inv_pre_gdpr"), task_queue=queue
-        )
+
+    async def erase_then_step(handle: WorkflowHandle[Any, Any]) -> None:
         erasure = PersonalDataErasure(event_id="gdpr-old", requested_at=datetime.now(UTC))
         await handle.signal(InvoiceJourney.erase_personal_data, erasure)
         state = await driver.through_step(handle, 0)
         assert state.phase == "scheduled" and steps_out(state) == ["email:sent"]
-        await handle.terminate("recorded")
-    history = await handle.fetch_history()
 
-    today = Replayer(workflows=[InvoiceJourney], data_converter=pydantic_data_converter)
-    assert (
-        await today.replay_workflow(history, raise_on_replay_failure=False)
-    ).replay_failure is None
-    unguarded = Replayer(workflows=[UnguardedErasure], data_converter=pydantic_data_converter)
-    failure = (
-        await unguarded.replay_workflow(history, raise_on_replay_failure=False)
-    ).replay_failure
-    text = str(failure).lower()
-    assert failure is not None and ("nondetermin" in text or "workflow machines" in text), text
+    today, unguarded = await replays_of_older_history(
+        temporal_env,
+        settings,
+        journey_input("inv_pre_gdpr"),
+        BeforeErasure,
+        UnguardedErasure,
+        erase_then_step,
+    )
+    assert today is None
+    assert is_nondeterminism(unguarded), unguarded

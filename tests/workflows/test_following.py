@@ -3,20 +3,21 @@ and outbox: a changed record, a revoked consent, a provider switched on while th
 
 from __future__ import annotations
 
-from temporalio import workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from typing import Any
 
-from activities.build import build_activities
+from temporalio import workflow
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
 from domain.messages import ConsentChange, CustomerChanged, InvoiceVoided
-from domain.models import JourneyStart, Policy, Step, workflow_id_for
+from domain.models import JourneyStart, Step
 from domain.state import JourneyState
 from infra.settings import Settings
-from tests.factories import customer, journey_input
+from tests.factories import customer, journey_input, standard_policy
 from tests.fakes.fixtures import fake_twilio, twilio_settings
 from tests.fakes.twilio import FakeTwilio
 from tests.workflows.journey_driver import JourneyDriver, events_per_step, pay, steps_out
+from tests.workflows.patch_replay import is_nondeterminism, replays_of_older_history
 from worker import build_worker
 from workflows.customer_updates import apply_customer_update
 from workflows.journey import InvoiceJourney
@@ -82,17 +83,7 @@ async def test_a_record_does_not_undo_the_customers_own_stop(journeys: JourneyDr
     assert (await handle.result()).phase == "voided"
 
 
-TWO_SMS = Policy(
-    segment="standard",
-    steps=(
-        Step(offset_days=3, channel="email", template="reminder"),
-        Step(offset_days=10, channel="sms", template="reminder"),
-        Step(offset_days=17, channel="call", template="reminder_call"),
-        Step(offset_days=20, channel="sms", template="reminder"),
-        Step(offset_days=24, channel="email", template="final_notice", final_notice=True),
-    ),
-    handover_after_days=10,
-)
+TWO_SMS = standard_policy(Step(offset_days=20, channel="sms", template="reminder"))
 
 
 async def test_a_journey_started_on_the_outbox_sends_through_twilio_once_configured(
@@ -187,37 +178,22 @@ async def test_an_update_older_code_ignored_replays_ignored(
     SMS anyway. Today's code replays that history as it ran, thanks to the patch; without
     the patch it would fall back to email and break the journey."""
     driver = JourneyDriver(temporal_env, settings)
-    queue = f"{settings.temporal_task_queue}-old"
-    inp = journey_input("inv_old_code").model_copy(
-        update={"local_channels": settings.local_channels()}
-    )
     no_sms = customer(consent={"email": True, "sms": False, "call": True})
-    async with Worker(
-        temporal_env.client,
-        task_queue=queue,
-        workflows=[BeforeCustomerUpdates],
-        activities=build_activities(settings),
-    ):
-        handle = await temporal_env.client.start_workflow(
-            InvoiceJourney.run, inp, id=workflow_id_for("inv_old_code"), task_queue=queue
-        )
+
+    async def update_between_steps(handle: WorkflowHandle[Any, Any]) -> None:
         await driver.through_step(handle, 0)
         change = CustomerChanged(event_id="evt_old_code", customer=no_sms)
         await handle.signal(InvoiceJourney.customer_updated, change)
         state = await driver.through_step(handle, 1)
         assert steps_out(state) == ["email:sent", "sms:sent"]
-        await handle.terminate("recorded")
-    history = await handle.fetch_history()
 
-    today = Replayer(workflows=[InvoiceJourney], data_converter=pydantic_data_converter)
-    assert (
-        await today.replay_workflow(history, raise_on_replay_failure=False)
-    ).replay_failure is None
-    unguarded = Replayer(workflows=[UnguardedUpdates], data_converter=pydantic_data_converter)
-    failure = (
-        await unguarded.replay_workflow(history, raise_on_replay_failure=False)
-    ).replay_failure
-    # The unguarded update changes the plan the recorded timer belonged to: the replay breaks
-    # ("nondeterminism" or the timer machine's "transition is invalid", depending on where).
-    text = str(failure).lower()
-    assert failure is not None and ("nondetermin" in text or "workflow machines" in text), text
+    today, unguarded = await replays_of_older_history(
+        temporal_env,
+        settings,
+        journey_input("inv_old_code"),
+        BeforeCustomerUpdates,
+        UnguardedUpdates,
+        update_between_steps,
+    )
+    assert today is None
+    assert is_nondeterminism(unguarded), unguarded

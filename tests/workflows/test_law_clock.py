@@ -15,7 +15,7 @@ from domain.messages import AgentRequest, ApprovePlanAction, ExtendAction, Pause
 from domain.models import JourneyInput, Policy, Step
 from domain.opening_hours import OpeningHours
 from domain.policies import PolicyConfigError, parse_policies
-from tests.factories import invoice, journey_input
+from tests.factories import invoice, journey_input, standard_policy
 from workflows import journey_time, planning, rules
 from workflows.describe import current_details, static_details
 from workflows.ledger import Ledger, Revisions
@@ -27,16 +27,7 @@ NEW_YORK_HOURS = OpeningHours.model_validate(
         "weekly": {d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
     }
 )
-US_POLICY = Policy(
-    segment="standard",
-    steps=(
-        Step(offset_days=3, channel="email", template="reminder"),
-        Step(offset_days=10, channel="sms", template="reminder"),
-        Step(offset_days=17, channel="call", template="reminder_call"),
-        Step(offset_days=24, channel="email", template="final_notice", final_notice=True),
-    ),
-    handover_after_days=10,
-)
+US_POLICY = standard_policy()
 
 
 def ledger_for(inp: JourneyInput, revisions: Revisions | None = None) -> Ledger:
