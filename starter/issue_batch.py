@@ -102,6 +102,7 @@ async def start_issued(
                 type=record.event.type,
                 status=record.outcome.status,
                 invoice_id=record.event.invoice_id,
+                workflow_id=record.outcome.workflow_id,
             )
         again.extend(r.event for r in records if r.event.id not in results)
 
