@@ -28,6 +28,7 @@ from workflows.channels import LETTER_PATCH
 from workflows.customer_updates import CUSTOMER_UPDATES_PATCH
 from workflows.erasure import GDPR_ERASE_PATCH
 from workflows.ledger import LAW_CLOCK_PATCH, Ledger
+from workflows.planning import ledger_figures
 
 PATCHES_BEFORE_REFERENCES = frozenset(
     {
@@ -115,13 +116,8 @@ class ConfigGate:
             segment=start.segment,
             currency=start.invoice.currency,
             amount_due=start.invoice.amount_due,
-            paid=ledger.paid,
-            credited=ledger.credited,
-            fees=ledger.fees,
-            balance=ledger.balance,
-            due_date=ledger.due_date,
             next_step=None,
-            history=tuple(ledger.history),
+            **ledger_figures(ledger),
             policy_name=start.config.name,
             config_digest=start.config.digest,
         )

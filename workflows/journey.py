@@ -1,16 +1,10 @@
 """`InvoiceJourney`: one durable workflow per unpaid invoice, from issue to its end.
 
-Read it top to bottom: the entry points (the run, the signals, the updates with their
-validators, the query), then the journey's loop, then each thing the loop does. What is next
-and when comes from `workflows.planning.decide`, what an event or action does to the ledger
-from `workflows.rules`, and every I/O from an activity, called by reference through
-`workflows.activity_calls` with its timeouts and retries. A journey sleeps on one timer at
-a time and wakes at once when a signal or update changes the ledger. A journey started with
-its configuration by reference reads it first (`workflows.config_gate`, README "Performance").
-
-Workflow code: time from `workflow.now()`, waiting from timers, no module-level state. It runs
-unsandboxed (a sandbox per journey cost 39 kB and a quarter of the throughput, README
-"Performance"); test_determinism.py and the stored histories of test_replay.py guard it.
+Read it top to bottom: entry points, the loop, then each thing it does; what is next comes from
+`planning.decide`, what events do from `rules`, I/O from activities (`activity_calls`); a
+journey by reference reads its configuration first (`config_gate`). Workflow code, unsandboxed
+(a sandbox per journey cost 39 kB, README "Performance"): test_determinism.py and test_replay.py
+guard it.
 """
 
 from __future__ import annotations

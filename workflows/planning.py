@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from domain.journey_config import version_of
 from domain.models import JourneyInput
@@ -270,6 +270,18 @@ def days_to_shift(inp: JourneyInput, ledger: Ledger, index: int, not_before: dat
 # --- the state the `state` query returns -----------------------------------------------------
 
 
+def ledger_figures(ledger: Ledger) -> dict[str, Any]:
+    """The ledger's share of what the `state` query answers, with or without the policy."""
+    return {
+        "paid": ledger.paid,
+        "credited": ledger.credited,
+        "fees": ledger.fees,
+        "balance": ledger.balance,
+        "due_date": ledger.due_date,
+        "history": tuple(ledger.history),
+    }
+
+
 def snapshot(
     inp: JourneyInput, ledger: Ledger, workflow_id: str, now: datetime | None = None
 ) -> JourneyState:
@@ -293,13 +305,9 @@ def snapshot(
         next_segment=ledger.next_segment,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
-        paid=ledger.paid,
-        credited=ledger.credited,
-        fees=ledger.fees,
-        balance=ledger.balance,
+        **ledger_figures(ledger),
         interest=interest_due(inp, ledger, now) if now is not None else Decimal("0"),
         interest_unknown_from=interest_unknown_from(inp, ledger, now) if now else None,
-        due_date=ledger.due_date,
         next_step=next_step,
         handover_at=decision.at if decision.kind == "handover" else None,
         paused_until=ledger.holds.paused_until,
@@ -310,7 +318,6 @@ def snapshot(
         channels_unavailable=unavailable_channels(inp, ledger),
         customer_timezone=known_zone(inp, ledger),
         contact_zones=contact_zones(inp, ledger),
-        history=tuple(ledger.history),
         policy_name=version.name,
         config_digest=version.digest,
     )
