@@ -25,6 +25,8 @@ from pydantic import (
 
 from domain.opening_hours import OpeningHours
 from domain.state import JourneyState as JourneyState  # noqa: F401
+from domain.tenants import DEFAULT_TENANT, TenantId
+from domain.tenants import workflow_id_for as workflow_id_for  # noqa: F401  (its old home)
 
 # JourneyState lives in domain.state; tests/workflows/test_replay.py, which never changes so
 # that it proves old histories replay, imports it from here.
@@ -288,6 +290,9 @@ class JourneyStart(Compact):
     """The ledger of the previous run when the journey continued as new (see planning)."""
     history_limit: int = Field(default=10_000, ge=100)
     """Continue as new past this many history events (or when Temporal suggests it)."""
+    tenant: TenantId = DEFAULT_TENANT
+    """The creditor company whose journey this is (domain.tenants); journeys started before
+    tenants existed have none in their input and are the default tenant's."""
     local_channels: tuple[Channel, ...] = ()
     """Channels the starter's configuration delivered to the outbox: the journey asks for a
     local activity on them, until a worker with a provider for one answers `rerouted` (then
@@ -347,7 +352,3 @@ class JourneyByRef(JourneyStart):
     @classmethod
     def _share_reference(cls, value: ConfigRef) -> ConfigRef:
         return _shared(value)  # a thousand journeys of one version hold one reference
-
-
-def workflow_id_for(invoice_id: str) -> str:
-    return f"invoice-{invoice_id}"

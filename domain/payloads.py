@@ -9,6 +9,7 @@ from typing import Literal
 
 from domain.opening_hours import OpeningHours
 from domain.state import HistoryEntry
+from domain.tenants import DEFAULT_TENANT
 from domain.values import (
     Channel,
     Locale,
@@ -22,6 +23,9 @@ class DeliveryRequest(Model):
 
     invoice_id: str
     workflow_id: str
+    tenant: str = DEFAULT_TENANT
+    """Whose contact this is: the worker sends it with that tenant's senders and records
+    it in that tenant's store (infra/tenants.py)."""
     step_key: str
     channel: Channel
     template: str
@@ -58,6 +62,7 @@ class DeliveryResult(Model):
 class HandoverRequest(Model):
     invoice_id: str
     workflow_id: str
+    tenant: str = DEFAULT_TENANT
     customer_id: str
     currency: str
     amount_due: Money

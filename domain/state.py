@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from domain.tenants import DEFAULT_TENANT
 from domain.values import (
     Channel,
     Model,
@@ -59,6 +60,7 @@ class NextStep(Model):
 class JourneyState(Model):
     invoice_id: str
     workflow_id: str
+    tenant: str = DEFAULT_TENANT
     phase: Phase
     segment: str
     next_segment: str | None = None
@@ -105,6 +107,7 @@ class JourneyOutcome(Model):
 
     invoice_id: str
     workflow_id: str
+    tenant: str = DEFAULT_TENANT
     phase: Phase
     balance: Money
     fees: Money

@@ -30,7 +30,10 @@ from sqlmodel import SQLModel
 import infra.journey_configs  # noqa: F401  (and the versioned journey configurations)
 import infra.store  # noqa: F401  (registers the tables on SQLModel.metadata)
 import infra.store_page  # noqa: F401  (and the customer-page tables)
+import infra.tenants  # noqa: F401  (and the tenant registry)
+from infra.settings import Settings
 from infra.store import get_engine
+from infra.tenants import prepare_tenant_store, tenant_ids, tenant_settings
 
 BASELINE = "0001"
 """The first revision: the schema as `init_db` (create_all) made it before migrations existed."""
@@ -170,3 +173,17 @@ def init_db(url: str) -> Engine:
     """Bring the store's schema to the newest migration (the embedded default and tests)."""
     upgrade(url)  # creates the SQLite folder; adopts stores made by create_all
     return get_engine(url)
+
+
+def upgrade_tenant(base: Settings, tenant: str) -> str:
+    """Bring one tenant's store to the newest migration (made first if it is new); its URL."""
+    url = tenant_settings(base, tenant).store_url
+    prepare_tenant_store(url, tenant)
+    upgrade(url)
+    return url
+
+
+def upgrade_all(base: Settings) -> dict[str, str]:
+    """The control store, then every registered tenant's: tenant id to its store's URL."""
+    upgrade(base.store_url)
+    return {tenant: upgrade_tenant(base, tenant) for tenant in tenant_ids(base)}

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -230,6 +230,38 @@ class Settings(BaseSettings):
     letters_per_second: float = Field(
         default=5.0, gt=0, description="Letters handed to the print-and-post provider per second."
     )
+    # --- tenants (infra/tenants.py; appended): each tenant may set these for itself ---
+    brand_name: str | None = Field(
+        default=None,
+        description="The company's name on the customer page; unset: the first line of "
+        "COMPANY_ADDRESS.",
+    )
+    brand_logo_file: Path | None = Field(
+        default=None, description="PNG or SVG logo shown on the customer page (a local file)."
+    )
+    brand_primary_color: str = Field(
+        default="#1f4e79",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="Customer page's main colour (headings, buttons), as #rrggbb.",
+    )
+    brand_accent_color: str = Field(
+        default="#f2f6fa",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="Customer page's accent colour (panels), as #rrggbb.",
+    )
+
+    _tenant: str = PrivateAttr(default="default")
+
+    @property
+    def tenant(self) -> str:
+        """Whose settings these are (domain.tenants): the default tenant's, unless they came
+        from `infra.tenants.tenant_settings`. Not a setting: no variable names a tenant."""
+        return self._tenant
+
+    def for_tenant(self, tenant: str) -> Settings:
+        """These settings as the given tenant's (infra/tenants.py builds them)."""
+        self._tenant = tenant
+        return self
 
     @property
     def store_url(self) -> str:

@@ -300,6 +300,8 @@ class ApiKeyRow(SQLModel, table=True):
     """agent, billing or read-only (starter/auth.py)."""
     prefix: str = Field(index=True)
     key_hash: str = Field(unique=True, index=True)
+    tenant: str | None = Field(default=None, index=True)
+    """The one tenant the key may see and act for; None: every tenant (domain.tenants)."""
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
 

@@ -30,7 +30,17 @@ JOURNEY_PHASE = SearchAttributeKey.for_keyword("JourneyPhase")
 SEGMENT = SearchAttributeKey.for_keyword("Segment")
 AMOUNT_DUE = SearchAttributeKey.for_float("AmountDue")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
-SEARCH_ATTRIBUTES = (INVOICE_ID, CUSTOMER_ID, JOURNEY_PHASE, SEGMENT, AMOUNT_DUE, NEXT_ACTION_AT)
+TENANT = SearchAttributeKey.for_keyword("Tenant")
+"""The creditor company (domain.tenants): ops filter one tenant's journeys by it."""
+SEARCH_ATTRIBUTES = (
+    INVOICE_ID,
+    CUSTOMER_ID,
+    JOURNEY_PHASE,
+    SEGMENT,
+    AMOUNT_DUE,
+    NEXT_ACTION_AT,
+    TENANT,
+)
 
 
 def _bin(name: str) -> Path:

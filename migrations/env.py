@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 import infra.journey_configs  # noqa: F401  (and the versioned journey configurations)
 import infra.store  # noqa: F401  (registers every table on SQLModel.metadata)
 import infra.store_page  # noqa: F401  (and the customer-page tables)
+import infra.tenants  # noqa: F401  (and the tenant registry)
 from infra.settings import Settings
 
 config = context.config

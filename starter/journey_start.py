@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.journey_config import JourneyConfig, config_of, resolve
@@ -32,6 +32,7 @@ from domain.segmentation import (
     customer_lifetime_value,
     handover_needs_approval,
 )
+from domain.tenants import DEFAULT_TENANT
 from infra.journey_configs import config_body, store_config
 from infra.settings import Settings
 from starter import metrics
@@ -78,6 +79,7 @@ def journey_input(
         service_phone=settings.customer_service_phone,
         reference_rates=policies.reference_rates,
         local_channels=settings.local_channels(),
+        tenant=settings.tenant,
     )
 
 
@@ -157,6 +159,14 @@ async def resolved(settings: Settings, start: JourneyStart) -> JourneyInput:
     return resolve(start, JourneyConfig.model_validate_json(body))
 
 
+def tenant_priority(tenant: str) -> Priority:
+    """Each tenant is a fairness key of the journeys' task queue: with fairness on in the
+    server (`matching.enableFairness`), one tenant's burst of new journeys is interleaved
+    with the others' due steps instead of queued ahead of them (README, "Tenants"). The
+    journey's activities inherit it."""
+    return Priority(fairness_key=tenant)
+
+
 async def start_journey(client: Client, settings: Settings, journey: JourneyInput) -> bool:
     """Start the journey; False when it ran and closed already (its id may not be reused).
     An open journey of the same id is used as it is (idempotent by workflow id)."""
@@ -167,8 +177,9 @@ async def start_journey(client: Client, settings: Settings, journey: JourneyInpu
         await client.start_workflow(
             InvoiceJourney.run,
             start,
-            id=workflow_id_for(journey.invoice.id),
+            id=workflow_id_for(journey.invoice.id, journey.tenant),
             task_queue=settings.temporal_task_queue,
+            priority=tenant_priority(journey.tenant),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=static_summary(journey),
@@ -180,7 +191,9 @@ async def start_journey(client: Client, settings: Settings, journey: JourneyInpu
     return True
 
 
-def started_outcome(event: InvoiceIssued, segment: str, reason: str) -> EventOutcome:
+def started_outcome(
+    event: InvoiceIssued, segment: str, reason: str, tenant: str = DEFAULT_TENANT
+) -> EventOutcome:
     """The answer to an issued invoice whose journey was started."""
     inv, cust = event.data.invoice, event.data.customer
     return EventOutcome(
@@ -190,17 +203,23 @@ def started_outcome(event: InvoiceIssued, segment: str, reason: str) -> EventOut
         detail=f"journey started on the {segment} policy: {reason}",
         invoice_id=inv.id,
         customer_id=cust.id,
-        workflow_id=workflow_id_for(inv.id),
+        workflow_id=workflow_id_for(inv.id, tenant),
         segment=segment,
     )
 
 
-def issued_outcome(event: InvoiceIssued, started: bool, segment: str, reason: str) -> EventOutcome:
+def issued_outcome(
+    event: InvoiceIssued,
+    started: bool,
+    segment: str,
+    reason: str,
+    tenant: str = DEFAULT_TENANT,
+) -> EventOutcome:
     inv, cust = event.data.invoice, event.data.customer
-    workflow_id = workflow_id_for(inv.id)
+    workflow_id = workflow_id_for(inv.id, tenant)
     if started:
         metrics.JOURNEYS_STARTED.labels(segment).inc()
-        return started_outcome(event, segment, reason)
+        return started_outcome(event, segment, reason, tenant)
     return EventOutcome(
         event_id=event.id,
         type=event.type,

@@ -112,6 +112,7 @@ class ConfigGate:
         return JourneyState(
             invoice_id=start.invoice.id,
             workflow_id=workflow_id,
+            tenant=start.tenant,
             phase="scheduled",
             segment=start.segment,
             currency=start.invoice.currency,

@@ -17,6 +17,7 @@ from infra.temporal import (
     JOURNEY_PHASE,
     NEXT_ACTION_AT,
     SEGMENT,
+    TENANT,
 )
 from workflows.journey_time import calendar_zone, contact_zones, known_zone
 from workflows.ledger import Ledger
@@ -34,6 +35,7 @@ def search_attributes(inp: JourneyInput) -> TypedSearchAttributes:
             SearchAttributePair(CUSTOMER_ID, inp.customer.id),
             SearchAttributePair(SEGMENT, inp.segment),
             SearchAttributePair(AMOUNT_DUE, float(inp.invoice.amount_due)),
+            SearchAttributePair(TENANT, inp.tenant),
         ]
     )
 

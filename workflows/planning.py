@@ -300,6 +300,7 @@ def snapshot(
     return JourneyState(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
+        tenant=inp.tenant,
         phase=decision.phase,
         segment=inp.segment,
         next_segment=ledger.next_segment,

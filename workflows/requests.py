@@ -41,6 +41,7 @@ def delivery_request(
     return DeliveryRequest(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
+        tenant=inp.tenant,
         step_key=key,
         channel=step.channel,
         template=step.template,
@@ -70,6 +71,7 @@ def handover_request(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> Han
     return HandoverRequest(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
+        tenant=inp.tenant,
         customer_id=inp.customer.id,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
@@ -87,6 +89,7 @@ def journey_outcome(
     return JourneyOutcome(
         invoice_id=inp.invoice.id,
         workflow_id=workflow_id,
+        tenant=inp.tenant,
         phase=ledger.closed,
         balance=ledger.balance,
         fees=ledger.fees,

@@ -34,6 +34,7 @@ JourneyPhase:Keyword
 Segment:Keyword
 AmountDue:Double
 NextActionAt:Datetime
+Tenant:Keyword
 "
 
 echo "Waiting for Temporal at $TEMPORAL_ADDRESS ..."
