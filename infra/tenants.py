@@ -4,7 +4,9 @@ A tenant is registered once (`journeys tenants add`) in the `tenants` table of t
 store (the default tenant's store, `DATABASE_URL`): its name, the settings it overrides and,
 for its secrets, the names of the environment variables that hold them (a secret is never
 written to the store). `tenant_settings(base, tenant)` is the `Settings` every part of the
-product uses for that tenant: the deployment's own settings with the tenant's on top. The
+product uses for that tenant: the deployment's own settings (Temporal, the API, workers,
+logging) with the tenant's company settings on top; what the tenant leaves unset is the
+product's default, never the default tenant's value (`own_defaults`). The
 default tenant has no row and no overrides: a deployment that never adds a tenant runs
 exactly as before tenants existed.
 
@@ -154,13 +156,24 @@ def check_profile(profile: TenantProfile, base: Settings) -> Settings:
             )
         values[name] = value
     values.setdefault("database_url", tenant_store_url(base.store_url, profile.id))
-    merged = {**base.model_dump(), **values}
+    merged = {**base.model_dump(), **own_defaults(), **values}
     try:
         # Validated as the environment's strings are: a rate is a float, a path a Path.
         return Settings.model_validate(merged).for_tenant(profile.id)
     except ValidationError as err:
         first = err.errors()[0]
         raise TenantConfigError(f"tenant {profile.id}: {first['loc'][0]}: {first['msg']}") from None
+
+
+def own_defaults() -> dict[str, Any]:
+    """The product's defaults for everything a tenant may set: a tenant never inherits the
+    default company's identity (its senders, credentials, address, brand, policies). A
+    tenant without its own SendGrid key uses the outbox, not another company's account."""
+    fields = Settings.model_fields
+    return {
+        name: fields[name].get_default(call_default_factory=True)
+        for name in TENANT_SETTINGS | TENANT_SECRETS
+    }
 
 
 def tenant_store_url(base_url: str, tenant: str) -> str:
