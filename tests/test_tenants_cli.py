@@ -313,3 +313,13 @@ def test_db_upgrade_migrates_every_tenants_store(
     failed = journeys(runner, env, "db", "upgrade")
     assert failed.exit_code == 2
     assert f"environment variable {variable} (its database_url) is not set" in failed.stderr
+
+
+def test_upgrade_all_makes_every_registered_tenants_store(
+    settings: Settings, new_tenant: str
+) -> None:
+    save_profile(settings.store_url, TenantProfile(id=new_tenant, name="Acme AB"))
+    store = tenant_store_url(settings.store_url, new_tenant)
+    assert migrations.upgrade_all(settings) == {"default": settings.store_url, new_tenant: store}
+    assert migrations.current(store) == migrations.head()
+    assert "handovers" in tables_of(store)
