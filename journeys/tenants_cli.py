@@ -54,6 +54,10 @@ PATH_SETTINGS = frozenset({"policy_file", "templates_dir", "brand_logo_file"})
 """Saved as absolute paths: the worker and the API may run from another directory."""
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXAMPLES = {
+    "--set": "POLICY_FILE=config/policies-gentle.toml",
+    "--secret": "SENDGRID_API_KEY=ACME_SENDGRID_API_KEY",
+}
 
 
 class Refused(Exception):
@@ -84,6 +88,7 @@ def _control_store(settings: Settings) -> None:
 
 
 def masked(url: str) -> str:
+    """A store's URL as these commands print it: its password masked, as in the logs."""
     return mask_url_secrets(url)
 
 
@@ -98,7 +103,7 @@ def parse_pairs(option: str, pairs: list[str]) -> dict[str, str]:
         key, equals, value = pair.partition("=")
         key = key.strip().lower()
         if not equals or not key:
-            raise Usage(f"{option} takes KEY=VALUE, e.g. {option} POLICY_FILE=config/p.toml")
+            raise Usage(f"{option} takes KEY=VALUE, e.g. {option} {_EXAMPLES[option]}")
         if key in found:
             raise Usage(f"{option} {key.upper()} is given twice")
         if not value:

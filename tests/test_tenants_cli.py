@@ -189,7 +189,8 @@ def test_show_and_list_of_the_default_tenant_and_an_unknown_one(
         ),
         (["--set", "brand_primary_color=red"], 1, "brand_primary_color: String should match"),
         (["--set", "POLICY_FILE=/nowhere/policies.toml"], 1, "policy file not found"),
-        (["--set", "brand_name"], 2, "--set takes KEY=VALUE"),
+        (["--set", "brand_name"], 2, "--set takes KEY=VALUE, e.g. --set POLICY_FILE="),
+        (["--secret", "X"], 2, "--secret takes KEY=VALUE, e.g. --secret SENDGRID_API_KEY="),
         (["--set", "brand_name="], 2, "--set BRAND_NAME= has no value"),
         (["--set", "brand_name=A", "--set", "BRAND_NAME=B"], 2, "BRAND_NAME is given twice"),
         (
