@@ -174,12 +174,17 @@ def _check(profile: TenantProfile, base: Settings) -> Settings:
 
 @tenants_app.command("add")
 def add(
-    tenant: Annotated[str, typer.Argument(help="The tenant's id, e.g. acme (a-z, 0-9, '-').")],
-    name: Annotated[str, typer.Option("--name", help="The company's name, e.g. 'Acme AB'.")],
+    tenant: Annotated[
+        str, typer.Argument(metavar="ID", help="The tenant's id, e.g. acme (a-z, 0-9, '-').")
+    ],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="The company's name, e.g. 'Acme AB'.")
+    ],
     set_: Annotated[
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="KEY=VALUE",
             help="A setting of the tenant's own, KEY=VALUE (KEY as its variable, e.g. "
             "POLICY_FILE, or in lower case); repeat for more.",
         ),
@@ -188,6 +193,7 @@ def add(
         list[str] | None,
         typer.Option(
             "--secret",
+            metavar="KEY=ENV_VAR",
             help="A secret, KEY=ENV_VAR: the environment variable that holds it (the worker "
             "and the API read it there), e.g. SENDGRID_API_KEY=ACME_SENDGRID_API_KEY.",
         ),
@@ -247,7 +253,7 @@ def list_tenants(
 
 @tenants_app.command("show")
 def show(
-    tenant: Annotated[str, typer.Argument(help="The tenant's id.")],
+    tenant: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="The profile as JSON.")] = False,
 ) -> None:
     """A tenant's profile: its settings, and its secrets by their variables' names only."""
