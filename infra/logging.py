@@ -28,9 +28,15 @@ def redact(text: str) -> str:
     Credentials that travel in URLs are masked too: a password in a database URL, a `token=`
     in a query (SendGrid Inbound Parse's), a customer-page link's signature (the link id, which
     opens nothing alone, is kept to tell requests apart)."""
+    return _PHONE.sub("+***", _EMAIL.sub("***@***", mask_url_secrets(text)))
+
+
+def mask_url_secrets(text: str) -> str:
+    """Only the credentials in URLs masked, as `redact` masks them: for a store's URL that a
+    command prints (`journeys tenants`), where the email rule would mangle `user@host.domain`."""
     for pattern, replacement in _URL_SECRETS:
         text = pattern.sub(replacement, text)
-    return _PHONE.sub("+***", _EMAIL.sub("***@***", text))
+    return text
 
 
 def _redact_processor(

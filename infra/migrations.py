@@ -12,6 +12,7 @@ one is in docs/evolving-journeys.md.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +32,18 @@ import infra.journey_configs  # noqa: F401  (and the versioned journey configura
 import infra.store  # noqa: F401  (registers the tables on SQLModel.metadata)
 import infra.store_page  # noqa: F401  (and the customer-page tables)
 import infra.tenants  # noqa: F401  (and the tenant registry)
+from domain.tenants import DEFAULT_TENANT
 from infra.settings import Settings
 from infra.store import get_engine
-from infra.tenants import prepare_tenant_store, tenant_ids, tenant_settings
+from infra.tenants import (
+    TenantConfigError,
+    TenantProfile,
+    UnknownTenant,
+    prepare_tenant_store,
+    read_profile,
+    tenant_ids,
+    tenant_store_url,
+)
 
 BASELINE = "0001"
 """The first revision: the schema as `init_db` (create_all) made it before migrations existed."""
@@ -175,11 +185,38 @@ def init_db(url: str) -> Engine:
     return get_engine(url)
 
 
-def upgrade_tenant(base: Settings, tenant: str) -> str:
-    """Bring one tenant's store to the newest migration (made first if it is new); its URL."""
-    url = tenant_settings(base, tenant).store_url
-    prepare_tenant_store(url, tenant)
-    upgrade(url)
+def tenant_store(base: Settings, profile: TenantProfile) -> str:
+    """The URL of a tenant's store. Unlike `tenant_settings` it needs none of the tenant's
+    other secrets: a store is migrated where only the database is reachable (the compose
+    stack's one-shots). `TenantConfigError` if the variable of the tenant's own DATABASE_URL
+    is not set."""
+    variable = profile.secrets.get("database_url")
+    if variable is None:
+        return tenant_store_url(base.store_url, profile.id)
+    url = os.environ.get(variable)
+    if not url:
+        raise TenantConfigError(
+            f"tenant {profile.id}: environment variable {variable} (its database_url) is not set"
+        )
+    return url
+
+
+def upgrade_tenant(base: Settings, tenant: str | TenantProfile, revision: str = "head") -> str:
+    """Bring one tenant's store to `revision` (made first if it is new); its URL. A profile
+    may be one not registered yet: `journeys tenants add` makes the store before the row, so
+    a tenant is never registered without one."""
+    if isinstance(tenant, str):
+        if tenant == DEFAULT_TENANT:
+            upgrade(base.store_url, revision)
+            return base.store_url
+        found = read_profile(base.store_url, tenant)
+        if found is None:
+            raise UnknownTenant(tenant)
+        tenant = found
+    url = tenant_store(base, tenant)
+    if url == tenant_store_url(base.store_url, tenant.id):
+        prepare_tenant_store(url, tenant.id)  # its schema beside the control store's
+    upgrade(url, revision)
     return url
 
 

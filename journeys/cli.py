@@ -24,14 +24,15 @@ app.command()(agent)
 
 
 def _mount_operations() -> None:
-    """Commands that live beside their subject (schema, replay check, API keys, dead letters)
-    are mounted here so that `journeys` is the one command a person needs to know."""
+    """Commands that live beside their subject (schema, replay check, API keys, dead letters,
+    tenants) are mounted here so that `journeys` is the one command a person needs to know."""
     from journeys.admin_cli import dead_letters_app, keys_app
     from journeys.gdpr_cli import gdpr_app
     from journeys.links_cli import links_app
     from journeys.ops_cli import db_app, replay, worker_health
     from journeys.report_cli import report
     from journeys.simulate_cli import simulate_command
+    from journeys.tenants_cli import tenants_app
 
     app.add_typer(db_app, name="db")
     app.command("replay")(replay)
@@ -42,6 +43,7 @@ def _mount_operations() -> None:
     app.command("simulate")(simulate_command)
     app.add_typer(links_app, name="links")
     app.add_typer(gdpr_app, name="gdpr")
+    app.add_typer(tenants_app, name="tenants")
 
 
 @app.callback()

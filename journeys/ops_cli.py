@@ -72,10 +72,11 @@ db_app = typer.Typer(
 
 def _db(action: str, fn: Any, *args: Any) -> Any:
     from infra.migrations import MigrationError
+    from infra.tenants import TenantConfigError
 
     try:
         return fn(*args)
-    except MigrationError as e:
+    except (MigrationError, TenantConfigError) as e:
         err.print(f"error: {e}", markup=False)
     except SQLAlchemyError as e:
         cause = getattr(e, "orig", None) or e  # the driver's own message, without the SQL
@@ -89,17 +90,38 @@ def db_upgrade(
         str, typer.Option("--revision", help="Target revision; default the newest.")
     ] = "head",
 ) -> None:
-    """Migrate the store to the newest schema (or --revision). Safe to run again."""
+    """Migrate the store, then every tenant's store, to the newest schema (or --revision).
+    Safe to run again."""
     from infra import migrations
 
-    url = _settings().store_url
+    settings = _settings()
+    _upgrade_one("", settings.store_url, migrations.upgrade, settings.store_url, revision)
+    for tenant in _db("reading the tenants", _registered_tenants, settings):
+        url = _db("finding its store", migrations.tenant_store, settings, tenant)
+        label = f"tenant {tenant.id}: "
+        _upgrade_one(label, url, migrations.upgrade_tenant, settings, tenant, revision)
+
+
+def _upgrade_one(label: str, url: str, upgrade: Any, *args: Any) -> None:
+    from infra import migrations
+
     before = _db("reading the schema", migrations.current, url)
-    _db("upgrade", migrations.upgrade, url, revision)
+    _db("upgrade", upgrade, *args)
     after = _db("reading the schema", migrations.current, url)
-    if before == after:
-        out.print(f"{_safe(url)}: already at {after}", markup=False)
-    else:
-        out.print(f"{_safe(url)}: upgraded {before or 'empty'} -> {after}", markup=False)
+    state = "already at" if before == after else f"upgraded {before or 'empty'} ->"
+    out.print(f"{label}{_safe(url)}: {state} {after}", markup=False)
+
+
+def _registered_tenants(settings: Settings) -> list[Any]:
+    """The tenants the control store registers; none while it is older than the registry."""
+    from sqlalchemy import inspect
+
+    from infra.store import get_engine
+    from infra.tenants import read_profiles
+
+    if not inspect(get_engine(settings.store_url)).has_table("tenants"):
+        return []
+    return read_profiles(settings.store_url)
 
 
 @db_app.command("downgrade")

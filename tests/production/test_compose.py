@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +25,12 @@ NEEDED = {
     "temporal-ui",
     "temporal-setup",
     "migrate",
+    "tenant-nordic",
     "worker",
     "api",
 }
 LONG_RUNNING = ("postgres", "temporal", "temporal-ui", "worker", "api")
-ONE_SHOT = ("temporal-schema", "temporal-setup", "migrate")
+ONE_SHOT = ("temporal-schema", "temporal-setup", "migrate", "tenant-nordic")
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +160,7 @@ def test_app_services(services: dict[str, Any], name: str) -> None:
     assert service["healthcheck"]["test"]
     assert depends(service) == {
         "migrate": "service_completed_successfully",
+        "tenant-nordic": "service_completed_successfully",
         "temporal-setup": "service_completed_successfully",
     }
 
@@ -195,3 +198,107 @@ def test_postgres_credentials_come_from_env_file(services: dict[str, Any]) -> No
     env = services["postgres"]["environment"]
     assert env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD")
     assert services["temporal"]["environment"]["POSTGRES_PWD"] == "${POSTGRES_PASSWORD}"
+
+
+# --- the second tenant (README, "Tenants") ---------------------------------------------------
+
+
+def pairs(args: list[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` after each `option` in a command, by KEY."""
+    found = [args[i + 1] for i, arg in enumerate(args) if arg == option]
+    return dict(pair.split("=", 1) for pair in found)
+
+
+def test_the_second_tenant_is_registered_before_the_worker_and_the_api_start(
+    services: dict[str, Any],
+) -> None:
+    tenant = services["tenant-nordic"]
+    args = command(tenant)
+    assert args[:4] == ["journeys", "tenants", "add", "nordic"]
+    assert "--replace" in args  # every `up` applies the file's profile, and is harmless again
+    assert (tenant["build"], tenant["env_file"], tenant["restart"]) == (".", ".env", "no")
+    # After the store's migration (its registry table), before anything that serves it.
+    assert depends(tenant) == {"migrate": "service_completed_successfully"}
+    for name in ("worker", "api"):
+        assert depends(services[name])["tenant-nordic"] == "service_completed_successfully"
+    # Its own policy file, shipped in the image; its own senders and branding.
+    settings = pairs(args, "--set")
+    assert settings["POLICY_FILE"] == "/app/config/policies-gentle.toml"
+    assert (REPO_ROOT / "config" / "policies-gentle.toml").is_file()
+    for own in ("SENDGRID_FROM_EMAIL", "TWILIO_FROM_NUMBER", "BRAND_NAME", "BRAND_PRIMARY_COLOR"):
+        assert own in settings, own
+
+
+def test_the_second_tenants_secrets_reach_the_worker_and_the_api(services: dict[str, Any]) -> None:
+    """Its profile names variables; each must be set where the tenant's settings are made,
+    from .env, and compose refuses to start without it (`:?`)."""
+    secrets = pairs(command(services["tenant-nordic"]), "--secret")
+    assert set(secrets) == {"SENDGRID_API_KEY", "TWILIO_AUTH_TOKEN"}
+    documented = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    for variable in secrets.values():
+        assert variable.startswith("NORDIC_")
+        assert re.search(rf"^{variable}=\S", documented, flags=re.MULTILINE), variable
+        for name in ("worker", "api", "tenant-nordic"):
+            passed = services[name]["environment"][variable]
+            assert passed.startswith(f"${{{variable}:?"), (name, passed)
+
+
+def test_temporal_setup_registers_the_tenant_search_attribute() -> None:
+    """The Temporal UI's `Tenant = "acme"` filter needs it (docs/production.md, tenants)."""
+    from infra.temporal import SEARCH_ATTRIBUTES, TENANT
+
+    assert TENANT in SEARCH_ATTRIBUTES
+    setup = (REPO_ROOT / "deploy" / "temporal" / "setup.sh").read_text(encoding="utf-8")
+    assert re.search(r"^Tenant:Keyword$", setup, flags=re.MULTILINE)
+
+
+@pytest.mark.store_independent
+def test_the_second_tenants_command_registers_a_tenant_the_worker_can_use(
+    services: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command as compose runs it (interpolated from .env.example, /app being the image's
+    copy of this repository) against a store of its own; then its settings as the worker
+    makes them, with the secrets' variables set as compose sets them."""
+    from typer.testing import CliRunner
+
+    from infra.settings import Settings
+    from infra.tenants import forget_cached, tenant_settings
+    from journeys.tenants_cli import tenants_app
+
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "WORKDIR /app" in dockerfile and "COPY config ./config" in dockerfile
+    values = {k: v for k, v in env_example().items() if v is not None}
+
+    def interpolate(text: str) -> str:
+        text = re.sub(r"\$\{([A-Z0-9_]+)(?::\?[^}]*)?\}", lambda m: values[m[1]], text)
+        return text.replace("=/app/", f"={REPO_ROOT}/")
+
+    args = [interpolate(arg) for arg in command(services["tenant-nordic"])[2:]]
+    store = f"sqlite:///{tmp_path / 'journeys.db'}"
+    env = {"DATABASE_URL": store, "DATA_DIR": str(tmp_path)}
+    added = CliRunner().invoke(tenants_app, args, env=env)
+    assert added.exit_code == 0, added.output
+    assert "tenant nordic (Nordic Kredit AB) registered" in added.stdout
+    again = CliRunner().invoke(tenants_app, args, env=env)  # the next `up`
+    assert again.exit_code == 0 and "changed" in again.stdout, again.output
+
+    for variable in services["worker"]["environment"]:
+        monkeypatch.setenv(variable, values[variable])
+    forget_cached()
+    nordic = tenant_settings(
+        Settings(_env_file=None, database_url=store, data_dir=tmp_path), "nordic"
+    )
+    forget_cached()
+    assert nordic.sendgrid_api_key == values["NORDIC_SENDGRID_API_KEY"]
+    assert nordic.twilio_auth_token == values["NORDIC_TWILIO_AUTH_TOKEN"]
+    assert nordic.sendgrid_from_email == values["NORDIC_FROM_EMAIL"]
+    assert nordic.policy_file == REPO_ROOT / "config" / "policies-gentle.toml"
+    assert (nordic.brand_name, nordic.brand_primary_color) == ("Nordic Kredit", "#005f73")
+    assert nordic.store_url == f"sqlite:///{tmp_path / 'journeys-nordic.db'}"
+    assert (tmp_path / "journeys-nordic.db").is_file()
+
+
+def env_example() -> dict[str, str | None]:
+    from tests.production.test_configuration import env_example_lines
+
+    return env_example_lines()
