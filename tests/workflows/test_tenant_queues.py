@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
+from structlog.testing import capture_logs
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.tenants import workflow_id_for
+from infra.migrations import current, head
 from infra.settings import Settings
-from infra.store import ContactAttemptRow, HandoverRow, OutboxMessageRow, session_scope
-from tenant_workers import delivery_queues
+from infra.store import ContactAttemptRow, HandoverRow, OutboxMessageRow, get_engine, session_scope
+from infra.tenants import TenantProfile, save_profile, tenant_schema, tenant_store_url
+from tenant_workers import delivery_queues, upgrade_stores
 from tests.factories import journey_input, with_live_providers
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.tenancy import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
@@ -167,3 +171,32 @@ async def test_a_journey_from_before_tenants_runs_to_its_close_as_the_default_te
     with session_scope(acme.store_url) as session:
         assert session.exec(select(OutboxMessageRow)).all() == []
         assert session.exec(select(ContactAttemptRow)).all() == []
+
+
+def _drop_store(url: str, tenant: str) -> None:
+    """The tenant's store gone, as for a tenant registered but never migrated."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    with get_engine(url.split("?")[0]).begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant)}" CASCADE'))
+
+
+def test_the_worker_migrates_every_tenants_store_at_start_but_a_broken_one(
+    settings: Settings,
+) -> None:
+    save_profile(settings.store_url, TenantProfile(id="fresh", name="Fresh AB"))
+    broken = TenantProfile(
+        id="broken", name="Broken AB", secrets={"sendgrid_api_key": "NO_SUCH_VAR"}
+    )
+    save_profile(settings.store_url, broken)
+    fresh_url = tenant_store_url(settings.store_url, "fresh")
+    _drop_store(fresh_url, "fresh")
+
+    with capture_logs() as logs:
+        ready = upgrade_stores(settings)
+
+    assert ready == ["default", "fresh"]
+    assert current(fresh_url) == head()
+    [error] = [e for e in logs if e["log_level"] == "error"]
+    assert error["tenant"] == "broken" and "NO_SUCH_VAR" in error["error"]
