@@ -216,7 +216,8 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     serve_worker_metrics(settings)
     worker = build_worker(client, settings)
-    log.info("worker started", task_queue=settings.temporal_task_queue)
+    tenants = sorted(worker.tenants.tenants) if worker.tenants is not None else []
+    log.info("worker started", task_queue=settings.temporal_task_queue, tenants=tenants)
     await run_until(worker, stop)
 
 
