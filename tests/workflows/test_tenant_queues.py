@@ -96,10 +96,13 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
             settings={"sendgrid_from_email": "billing@acme.example", "email_sends_per_second": "7"},
             secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY"},
         )
-        for _ in range(100):
-            if "acme" in worker.tenants.tenants:
-                break
-            await asyncio.sleep(0.1)
+        with capture_logs() as logs:
+            for _ in range(100):
+                if "acme" in worker.tenants.tenants:
+                    break
+                await asyncio.sleep(0.1)
+        [started] = [e for e in logs if e["event"] == "tenant workers started"]
+        assert started["tenant"] == "acme"
         q = base.temporal_task_queue
         added = {
             w.task_queue: w.config().get("max_task_queue_activities_per_second")
