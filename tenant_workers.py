@@ -63,8 +63,9 @@ def registered_tenants(base: Settings) -> list[str]:
 def upgrade_stores(base: Settings) -> list[str]:
     """Bring the control store and every tenant's store to the newest migration (what
     `infra.migrations.upgrade_all` does), skipping, with an error logged, a tenant whose
-    settings cannot be made here: one tenant's missing variable must not keep the worker
-    from serving the others. The tenants whose stores are ready."""
+    store cannot be found here (the variable of its own DATABASE_URL unset): one tenant's
+    mistake must not keep the worker from serving the others. The tenants whose stores are
+    ready."""
     upgrade(base.store_url)
     ready = []
     for tenant in tenant_ids(base):

@@ -49,7 +49,9 @@ def scheduled_queues(history: Any) -> list[tuple[str, str]]:
     ]
 
 
-def test_each_tenant_has_its_own_queues_at_its_own_rates(settings: Settings) -> None:
+def test_each_tenant_has_its_own_queues_at_its_own_rates(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = with_live_providers(settings)
     q = base.temporal_task_queue
     assert delivery_queues(base) == {
@@ -58,15 +60,28 @@ def test_each_tenant_has_its_own_queues_at_its_own_rates(settings: Settings) -> 
         "call": (f"{q}-call", base.calls_per_second),
         "letter": (f"{q}-letter", None),  # no print-and-post provider: the outbox
     }
+    monkeypatch.setenv("ACME_SENDGRID_KEY", "SG.acme")
+    monkeypatch.setenv("ACME_TWILIO_TOKEN", "acme-token")
     acme = add_tenant(
-        base, "acme", settings={"email_sends_per_second": "3", "sms_sends_per_second": "0.5"}
+        base,
+        "acme",
+        settings={
+            "email_sends_per_second": "3",
+            "sms_sends_per_second": "0.5",
+            "twilio_account_sid": "AC" + "a" * 32,
+            "twilio_from_number": "+46701110000",
+        },
+        secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY", "twilio_auth_token": "ACME_TWILIO_TOKEN"},
     )
     assert delivery_queues(acme) == {
         "email": (f"{q}-email@acme", 3.0),
         "sms": (f"{q}-sms@acme", 0.5),
-        "call": (f"{q}-call@acme", base.calls_per_second),
+        "call": (f"{q}-call@acme", Settings.model_fields["calls_per_second"].default),
         "letter": (f"{q}-letter@acme", None),
     }
+    # Providers are a tenant's own: one without any delivers to its outbox, unlimited.
+    bolag = add_tenant(base, "bolag")
+    assert {rate for _queue, rate in delivery_queues(bolag).values()} == {None}
     # The default tenant's names are the ones every running journey and stored history has.
     assert channel_task_queue("journeys", "email") == "journeys-email"
     assert channel_task_queue("journeys", "email", "default") == "journeys-email"
@@ -185,21 +200,29 @@ def _drop_store(url: str, tenant: str) -> None:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant)}" CASCADE'))
 
 
-def test_the_worker_migrates_every_tenants_store_at_start_but_a_broken_one(
-    settings: Settings,
+async def test_the_worker_migrates_every_tenants_store_and_serves_all_it_can(
+    temporal_env: WorkflowEnvironment, settings: Settings
 ) -> None:
+    """A tenant whose variables are missing on the worker's machine is logged and left out;
+    the others are served (one tenant's mistake must not stop every company's reminders)."""
     save_profile(settings.store_url, TenantProfile(id="fresh", name="Fresh AB"))
-    broken = TenantProfile(
-        id="broken", name="Broken AB", secrets={"sendgrid_api_key": "NO_SUCH_VAR"}
-    )
-    save_profile(settings.store_url, broken)
+    no_key = TenantProfile(id="no-key", name="No Key AB", secrets={"sendgrid_api_key": "NO_KEY"})
+    no_db = TenantProfile(id="no-db", name="No DB AB", secrets={"database_url": "NO_DB_URL"})
+    for profile in (no_key, no_db):
+        save_profile(settings.store_url, profile)
     fresh_url = tenant_store_url(settings.store_url, "fresh")
     _drop_store(fresh_url, "fresh")
 
     with capture_logs() as logs:
         ready = upgrade_stores(settings)
+        worker = build_worker(temporal_env.client, settings)
 
-    assert ready == ["default", "fresh"]
+    assert ready == ["default", "fresh", "no-key"]  # a store needs no provider's secret
     assert current(fresh_url) == head()
-    [error] = [e for e in logs if e["log_level"] == "error"]
-    assert error["tenant"] == "broken" and "NO_SUCH_VAR" in error["error"]
+    assert worker.tenants is not None and worker.tenants.tenants == {"default", "fresh"}
+    errors = {(e["event"], e["tenant"]) for e in logs if e["log_level"] == "error"}
+    assert errors == {
+        ("tenant store not migrated", "no-db"),
+        ("tenant not served: its settings are wrong", "no-db"),
+        ("tenant not served: its settings are wrong", "no-key"),
+    }
