@@ -30,11 +30,10 @@ from activities.build import build_activities
 from activities.contracts import CHANNEL_ACTIVITIES
 from activities.metrics import MetricsInterceptor, serve_worker_metrics
 from infra.logging import configure_logging, get_logger
-from infra.migrations import init_db
 from infra.process import leave, run_abandoning_threads
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
-from workflows.activity_calls import channel_task_queue
+from tenant_workers import REFRESH_SECONDS, TenantWorkers, upgrade_stores
 from workflows.journey import InvoiceJourney
 
 log = get_logger("worker")
@@ -84,23 +83,34 @@ class _TalliedActivity(ActivityInboundInterceptor):
 
 
 class JourneyWorker:
-    """The journey worker on the base task queue plus one delivery worker per channel.
+    """The journey worker on the base task queue plus one delivery worker per tenant and
+    channel.
 
-    Each channel has its own task queue (`<queue>-email`, `-sms`, `-call`) so that the server
-    can hold its activities to the provider's sending rate across every worker process: a
-    morning wave of reminders queues up instead of meeting Twilio's or SendGrid's 429s. The
-    base worker keeps every activity too, for journeys scheduled before the channel queues.
-    It behaves like one SDK `Worker`: `async with`, `run()`, `shutdown()`.
+    Each channel has its own task queue (`<queue>-email`, `-sms`, `-call`), and each tenant
+    its own set of them (`<queue>-email@<tenant>`; the default tenant's are unsuffixed), so
+    that the server can hold its activities to the tenant's provider's sending rate across
+    every worker process: a morning wave of reminders queues up instead of meeting Twilio's
+    or SendGrid's 429s. The base worker keeps every activity too, for journeys scheduled
+    before the channel queues. Tenants registered while it runs get their workers within
+    `tenant_workers.REFRESH_SECONDS`. It behaves like one SDK `Worker`: `async with`,
+    `run()`, `shutdown()`.
     """
 
     def __init__(
-        self, workers: list[Worker], tally: ActivityTally | None = None, grace: float = 0.0
+        self,
+        workers: list[Worker],
+        tally: ActivityTally | None = None,
+        grace: float = 0.0,
+        tenants: TenantWorkers | None = None,
     ) -> None:
         self.workers = workers
         self.tally = tally or ActivityTally()
         self.grace = grace
+        self.tenants = tenants
 
     async def run(self) -> None:
+        if self.tenants is not None:
+            self.tenants.start_refreshing()
         await asyncio.gather(*(w.run() for w in self.workers))
 
     async def shutdown(self) -> None:
@@ -109,7 +119,10 @@ class JourneyWorker:
         tally = self.tally
         tally.stopping = True
         log.info("worker stopping", activities_running=tally.running, grace_seconds=self.grace)
-        stopping = asyncio.gather(*(w.shutdown() for w in self.workers))
+        stopping = asyncio.gather(
+            *(w.shutdown() for w in self.workers),
+            *([self.tenants.shutdown()] if self.tenants is not None else []),
+        )
         try:
             await asyncio.wait_for(stopping, timeout=self.grace + STOP_MARGIN_SECONDS)
         except TimeoutError:
@@ -129,10 +142,15 @@ class JourneyWorker:
     async def __aenter__(self) -> JourneyWorker:
         for w in self.workers:
             await w.__aenter__()
+        if self.tenants is not None:
+            self.tenants.start_refreshing()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await asyncio.gather(*(w.__aexit__(None, None, None) for w in self.workers))
+        await asyncio.gather(
+            *(w.__aexit__(None, None, None) for w in self.workers),
+            *([self.tenants.shutdown()] if self.tenants is not None else []),
+        )
 
 
 def activity_name(fn: Callable[..., Any]) -> str:
@@ -140,11 +158,15 @@ def activity_name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__temporal_activity_definition").name)
 
 
-def build_worker(client: Client, settings: Settings) -> JourneyWorker:
+def build_worker(
+    client: Client, settings: Settings, refresh_seconds: float = REFRESH_SECONDS
+) -> JourneyWorker:
+    """The journey worker for `settings` (the default tenant's, the deployment's), with the
+    delivery workers of every tenant registered now; those of later ones follow."""
     activities = build_activities(settings)
     by_name = {activity_name(a): a for a in activities}
     tally = ActivityTally()
-    common = {
+    common: dict[str, Any] = {
         "interceptors": [MetricsInterceptor(settings), tally],
         "max_concurrent_activities": settings.worker_max_concurrent_activities,
         "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
@@ -157,20 +179,13 @@ def build_worker(client: Client, settings: Settings) -> JourneyWorker:
             activities=activities,
             max_cached_workflows=settings.worker_max_cached_workflows,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     ]
-    for channel, rate in settings.channel_rates().items():
-        workers.append(
-            Worker(
-                client,
-                task_queue=channel_task_queue(settings.temporal_task_queue, channel),
-                activities=[by_name[activity_name(CHANNEL_ACTIVITIES[channel])]],
-                max_task_queue_activities_per_second=rate,
-                **common,  # type: ignore[arg-type]
-            )
-        )
-    return JourneyWorker(workers, tally, settings.worker_graceful_shutdown_seconds)
+    contact = {ch: by_name[activity_name(fn)] for ch, fn in CHANNEL_ACTIVITIES.items()}
+    tenants = TenantWorkers(client, settings, contact, common, refresh_seconds)
+    workers += tenants.build_all()
+    return JourneyWorker(workers, tally, settings.worker_graceful_shutdown_seconds, tenants)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -197,11 +212,12 @@ async def run_until(worker: JourneyWorker, stop: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings) -> None:
     stop = stop_on_signals()
-    init_db(settings.store_url)
+    upgrade_stores(settings)  # the control store and every tenant's
     client = await connect(settings)
     serve_worker_metrics(settings)
     worker = build_worker(client, settings)
-    log.info("worker started", task_queue=settings.temporal_task_queue)
+    tenants = sorted(worker.tenants.tenants) if worker.tenants is not None else []
+    log.info("worker started", task_queue=settings.temporal_task_queue, tenants=tenants)
     await run_until(worker, stop)
 
 

@@ -20,6 +20,7 @@ from structlog.contextvars import bound_contextvars
 from activities.contracts import HandoverContract
 from activities.errors import PROVIDER_UNAVAILABLE, permanent, retryable, scrub
 from activities.ledger import attempts_for
+from activities.tenancy import settings_of
 from domain.payloads import HandoverRequest, HandoverResult
 from infra.logging import get_logger
 from infra.settings import Settings
@@ -110,89 +111,39 @@ def agency_reference(payload: Any, invoice_id: str) -> str:
 
 
 class HandoverActivities(HandoverContract):
-    """hand_over (`HandoverContract`): to the agency's API when one is configured, else to
-    the outbox."""
+    """hand_over (`HandoverContract`): to the tenant's agency's API when it has one, else to
+    its outbox; recorded in the tenant's store (`activities.tenancy`)."""
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         self._settings = settings
         self._transport = transport
 
     async def hand_over_claim(self, request: HandoverRequest) -> HandoverResult:
-        with bound_contextvars(invoice_id=request.invoice_id, workflow_id=request.workflow_id):
-            existing = await asyncio.to_thread(self._find, request.invoice_id)
+        with bound_contextvars(
+            invoice_id=request.invoice_id, workflow_id=request.workflow_id, tenant=request.tenant
+        ):
+            settings = await asyncio.to_thread(settings_of, self._settings, request.tenant)
+            existing = await asyncio.to_thread(_find, settings, request.invoice_id)
             if existing is not None:
                 log.info("claim already handed over", reference=existing.reference)
                 return HandoverResult(
                     reference=existing.reference, delivered_to=existing.delivered_to
                 )
-            evidence = await asyncio.to_thread(self._evidence, request)
-            if self._settings.collection_agency_url:
-                return await self._post_to_agency(request, evidence)
-            return await asyncio.to_thread(self._hand_over_embedded, request, evidence)
-
-    def _find(self, invoice_id: str) -> HandoverRow | None:
-        with session_scope(self._settings.store_url) as session:
-            return _existing(session, invoice_id)
-
-    def _evidence(self, request: HandoverRequest) -> dict[str, Any]:
-        attempts = attempts_for(self._settings.store_url, request.invoice_id)
-        with session_scope(self._settings.store_url) as session:
-            invoice = session.get(InvoiceRow, request.invoice_id)
-            debtor = session.get(CustomerRow, request.customer_id)
-            return build_evidence(request, attempts, invoice, debtor)
-
-    def _record(
-        self, request: HandoverRequest, evidence_json: str, delivered_to: str, reference: str
-    ) -> HandoverRow:
-        """Insert the handover (plus the dev-inbox copy in the embedded default) once."""
-        try:
-            with session_scope(self._settings.store_url) as session:
-                row = HandoverRow.from_request(
-                    request, evidence=evidence_json, delivered_to=delivered_to, reference=reference
-                )
-                session.add(row)
-                if delivered_to == EMBEDDED_DESTINATION:
-                    session.add(
-                        OutboxMessageRow(
-                            invoice_id=request.invoice_id,
-                            step_key="handover",
-                            channel="email",
-                            to_address=AGENCY_OUTBOX_ADDRESS,
-                            subject=(
-                                f"Handover of invoice {request.invoice_id}: "
-                                f"{request.balance:.2f} {request.currency}"
-                            ),
-                            body=evidence_json,
-                        )
-                    )
-            return row
-        except IntegrityError:
-            # An overlapping attempt handed over first; its row is the handover.
-            existing = self._find(request.invoice_id)
-            if existing is None:  # pragma: no cover - the conflict was on this invoice
-                raise
-            return existing
-
-    def _hand_over_embedded(
-        self, request: HandoverRequest, evidence: dict[str, Any]
-    ) -> HandoverResult:
-        evidence_json = json.dumps(evidence, ensure_ascii=False, indent=2)
-        row = self._record(
-            request, evidence_json, EMBEDDED_DESTINATION, idempotency_key(request.invoice_id)
-        )
-        log.info("claim handed over to the outbox", reference=row.reference)
-        return HandoverResult(reference=row.reference, delivered_to=row.delivered_to)
+            evidence = await asyncio.to_thread(_evidence, settings, request)
+            if settings.collection_agency_url:
+                return await self._post_to_agency(settings, request, evidence)
+            return await asyncio.to_thread(_hand_over_embedded, settings, request, evidence)
 
     async def _post_to_agency(
-        self, request: HandoverRequest, evidence: dict[str, Any]
+        self, settings: Settings, request: HandoverRequest, evidence: dict[str, Any]
     ) -> HandoverResult:
-        url = self._settings.collection_agency_url
+        url = settings.collection_agency_url
         assert url is not None
         headers = {"Idempotency-Key": idempotency_key(request.invoice_id)}
-        if self._settings.collection_agency_token:
-            headers["Authorization"] = f"Bearer {self._settings.collection_agency_token}"
+        if settings.collection_agency_token:
+            headers["Authorization"] = f"Bearer {settings.collection_agency_token}"
         where = f"invoice {request.invoice_id}"
-        timeout = httpx.Timeout(self._settings.provider_timeout_seconds)
+        timeout = httpx.Timeout(settings.provider_timeout_seconds)
         try:
             async with httpx.AsyncClient(timeout=timeout, transport=self._transport) as client:
                 response = await client.post(url, json=evidence, headers=headers)
@@ -217,6 +168,70 @@ class HandoverActivities(HandoverContract):
             payload = None
         reference = agency_reference(payload, request.invoice_id)
         evidence_json = json.dumps(evidence, ensure_ascii=False, indent=2)
-        row = await asyncio.to_thread(self._record, request, evidence_json, url, reference)
+        row = await asyncio.to_thread(_record, settings, request, evidence_json, url, reference)
         log.info("claim handed over to the collection agency", reference=row.reference)
         return HandoverResult(reference=row.reference, delivered_to=row.delivered_to)
+
+
+# --- the tenant's store (blocking; the activity runs these in threads) ---------------------
+
+
+def _find(settings: Settings, invoice_id: str) -> HandoverRow | None:
+    with session_scope(settings.store_url) as session:
+        return _existing(session, invoice_id)
+
+
+def _evidence(settings: Settings, request: HandoverRequest) -> dict[str, Any]:
+    attempts = attempts_for(settings.store_url, request.invoice_id)
+    with session_scope(settings.store_url) as session:
+        invoice = session.get(InvoiceRow, request.invoice_id)
+        debtor = session.get(CustomerRow, request.customer_id)
+        return build_evidence(request, attempts, invoice, debtor)
+
+
+def _record(
+    settings: Settings,
+    request: HandoverRequest,
+    evidence_json: str,
+    delivered_to: str,
+    reference: str,
+) -> HandoverRow:
+    """Insert the handover (plus the dev-inbox copy in the embedded default) once."""
+    try:
+        with session_scope(settings.store_url) as session:
+            row = HandoverRow.from_request(
+                request, evidence=evidence_json, delivered_to=delivered_to, reference=reference
+            )
+            session.add(row)
+            if delivered_to == EMBEDDED_DESTINATION:
+                session.add(
+                    OutboxMessageRow(
+                        invoice_id=request.invoice_id,
+                        step_key="handover",
+                        channel="email",
+                        to_address=AGENCY_OUTBOX_ADDRESS,
+                        subject=(
+                            f"Handover of invoice {request.invoice_id}: "
+                            f"{request.balance:.2f} {request.currency}"
+                        ),
+                        body=evidence_json,
+                    )
+                )
+        return row
+    except IntegrityError:
+        # An overlapping attempt handed over first; its row is the handover.
+        existing = _find(settings, request.invoice_id)
+        if existing is None:  # pragma: no cover - the conflict was on this invoice
+            raise
+        return existing
+
+
+def _hand_over_embedded(
+    settings: Settings, request: HandoverRequest, evidence: dict[str, Any]
+) -> HandoverResult:
+    evidence_json = json.dumps(evidence, ensure_ascii=False, indent=2)
+    row = _record(
+        settings, request, evidence_json, EMBEDDED_DESTINATION, idempotency_key(request.invoice_id)
+    )
+    log.info("claim handed over to the outbox", reference=row.reference)
+    return HandoverResult(reference=row.reference, delivered_to=row.delivered_to)

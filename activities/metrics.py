@@ -35,8 +35,10 @@ from temporalio.worker import (
     Interceptor,
 )
 
+from activities.tenancy import PerTenant, settings_of
 from domain.outcomes import step_index_of
 from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.tenants import DEFAULT_TENANT
 from infra.logging import get_logger
 from infra.policy_file import PolicyFileCache
 from infra.settings import Settings
@@ -93,34 +95,40 @@ def serve_worker_metrics(settings: Settings) -> Any:
 
 
 class MetricsInterceptor(Interceptor):
-    """Give it to every `Worker` of the journey worker (worker.py)."""
+    """Give it to every `Worker` of the journey worker (worker.py). A step's policy is its
+    tenant's: read from that tenant's store and policy file (`activities.tenancy`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._policies = PolicyFileCache(settings.policy_file)
-        self._segments: dict[str, str | None] = {}
-        """Invoice id to segment, so a journey's steps cost one store read, not one each."""
+        self._policies = PerTenant(lambda s: PolicyFileCache(s.policy_file))
+        self._segments: dict[tuple[str, str], str | None] = {}
+        """(Tenant, invoice id) to segment, so a journey's steps cost one store read, not
+        one each."""
 
-    def _segment(self, invoice_id: str) -> str | None:
-        if invoice_id not in self._segments:
-            with session_scope(self._settings.store_url) as session:
+    def _segment(self, settings: Settings, invoice_id: str) -> str | None:
+        key = (settings.tenant, invoice_id)
+        if key not in self._segments:
+            with session_scope(settings.store_url) as session:
                 row = session.get(InvoiceRow, invoice_id)
                 segment = row.segment if row is not None else None
             if len(self._segments) >= SEGMENT_CACHE_SIZE:
                 self._segments.pop(next(iter(self._segments)))  # the oldest entry
-            self._segments[invoice_id] = segment
-        return self._segments[invoice_id]
+            self._segments[key] = segment
+        return self._segments[key]
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _MeasuredActivity(next, self)
 
-    def policy_channel(self, invoice_id: str, index: int) -> str | None:
+    def policy_channel(
+        self, invoice_id: str, index: int, tenant: str = DEFAULT_TENANT
+    ) -> str | None:
         """The channel the invoice's policy gives step `index`, or None if unknown."""
         try:
-            policies = self._policies.get()
+            settings = settings_of(self._settings, tenant)
+            policies = self._policies.get(settings).get()
         except Exception:  # metrics never fail a delivery
             return None
-        policy = policies.segments.get(self._segment(invoice_id) or "")
+        policy = policies.segments.get(self._segment(settings, invoice_id) or "")
         if policy is None or index >= len(policy.steps):
             return None
         return policy.steps[index].channel
@@ -161,7 +169,9 @@ class _MeasuredActivity(ActivityInboundInterceptor):
             late = (datetime.now(UTC) - info.scheduled_time).total_seconds()
             STEP_LATENESS.labels(request.channel).observe(max(0.0, late))
         try:
-            planned = await asyncio.to_thread(self._owner.policy_channel, request.invoice_id, index)
+            planned = await asyncio.to_thread(
+                self._owner.policy_channel, request.invoice_id, index, request.tenant
+            )
         except Exception as err:  # a store hiccup must not fail the delivery
             log.warning("fallback metric skipped", error=str(err))
             return

@@ -11,6 +11,7 @@ from structlog.contextvars import bound_contextvars
 from activities.contracts import OutcomeContract
 from activities.metrics import JOURNEYS_ENDED
 from activities.outcome_facts import outcome_row
+from activities.tenancy import PerTenant, settings_of
 from domain.policies import PolicyConfigError, PolicyFile
 from domain.state import JourneyOutcome
 from infra.logging import get_logger
@@ -27,29 +28,34 @@ def _utc(moment: datetime) -> datetime:
 
 
 class OutcomeActivities(OutcomeContract):
-    """record_outcome (`OutcomeContract`)."""
+    """record_outcome (`OutcomeContract`): in the store of the outcome's tenant, with its
+    policy file (`activities.tenancy`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._policies = PolicyFileCache(settings.policy_file)
+        self._policies = PerTenant(lambda s: PolicyFileCache(s.policy_file))
 
     async def record(self, outcome: JourneyOutcome) -> None:
         """Idempotent: writing the same outcome twice leaves the same rows."""
-        with bound_contextvars(invoice_id=outcome.invoice_id, workflow_id=outcome.workflow_id):
+        with bound_contextvars(
+            invoice_id=outcome.invoice_id, workflow_id=outcome.workflow_id, tenant=outcome.tenant
+        ):
             await asyncio.to_thread(self._record, outcome)
 
-    def _policy_file(self) -> PolicyFile | None:
-        """The policy file as it is on disk now, re-read only when it changes. An unreadable
-        file does not stop the outcome from being recorded (only its policy-derived figures)."""
+    def _policy_file(self, settings: Settings) -> PolicyFile | None:
+        """The tenant's policy file as it is on disk now, re-read only when it changes. An
+        unreadable file does not stop the outcome from being recorded (only its
+        policy-derived figures)."""
         try:
-            return self._policies.get()
+            return self._policies.get(settings).get()
         except (OSError, PolicyConfigError) as err:
             log.warning("policy file unreadable; outcome recorded without it", error=str(err))
             return None
 
     def _record(self, outcome: JourneyOutcome) -> None:
-        policies = self._policy_file()
-        with session_scope(self._settings.store_url) as session:
+        settings = settings_of(self._settings, outcome.tenant)
+        policies = self._policy_file(settings)
+        with session_scope(settings.store_url) as session:
             row = session.get(InvoiceRow, outcome.invoice_id, with_for_update=True)
             if row is None:
                 # The journey is over either way; failing here would only retry forever.

@@ -9,6 +9,7 @@ an empty gap in a letter about somebody's money.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -17,12 +18,14 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from domain.contact_rules import opt_out_line
 from domain.jurisdiction import pack_for
 from domain.opening_hours import WEEKDAYS, OpeningHours
 from domain.payloads import DeliveryRequest
+from domain.tenants import DEFAULT_TENANT
+from infra.settings import Settings
 
 # Babel locale per product locale. English uses US conventions, matching the en-US voice.
 BABEL_LOCALES: dict[str, str] = {"sv": "sv_SE", "en": "en_US"}
@@ -62,10 +65,28 @@ def _spoken_url(value: object) -> str:
     return re.sub(r"^https?://", "", str(value)).rstrip("/")
 
 
-@lru_cache(maxsize=8)
-def _environment(templates_dir: str) -> Environment:
+SHIPPED_TEMPLATES: Path = Settings.model_fields["templates_dir"].default
+"""The templates the product ships (templates/): every step's, in every locale."""
+
+
+def template_dirs(settings: Settings) -> tuple[Path, ...]:
+    """Where a tenant's templates are looked up, first match wins: a tenant that names its
+    own TEMPLATES_DIR overrides only the templates it has there (a signature, one reminder),
+    and the shipped ones fill in the rest, includes too. The default tenant's TEMPLATES_DIR
+    is used alone, as before tenants existed."""
+    own = settings.templates_dir
+    if settings.tenant == DEFAULT_TENANT or own == SHIPPED_TEMPLATES:
+        return (own,)
+    return (own, SHIPPED_TEMPLATES)
+
+
+@lru_cache(maxsize=64)
+def _environment(templates_dirs: tuple[str, ...]) -> Environment:
+    loader: BaseLoader = FileSystemLoader(templates_dirs[0])
+    if len(templates_dirs) > 1:
+        loader = ChoiceLoader([FileSystemLoader(d) for d in templates_dirs])
     env = Environment(
-        loader=FileSystemLoader(templates_dir),
+        loader=loader,
         undefined=StrictUndefined,
         autoescape=False,  # plain text for email, SMS and speech; nothing here is HTML
         trim_blocks=True,
@@ -158,16 +179,20 @@ def _tidy(text: str) -> str:
 
 
 def render(
-    templates_dir: Path | str, request: DeliveryRequest, page_url: str | None = None
+    templates_dir: Path | str | Sequence[Path | str],
+    request: DeliveryRequest,
+    page_url: str | None = None,
 ) -> RenderedMessage:
-    """Render `templates/<locale>/<template>.<channel>.j2` for one delivery.
+    """Render `templates/<locale>/<template>.<channel>.j2` for one delivery, from the first
+    of `templates_dir` (one folder, or several: `template_dirs`) that has it.
 
     Email templates define `{% block subject %}` and `{% block body %}`; SMS and call
     templates are the text itself. SMS text uses ordinary spaces: a non-breaking space is
     outside the GSM-7 alphabet and would force the whole message into UCS-2 (70 characters
     a segment instead of 160).
     """
-    env = _environment(str(templates_dir))
+    dirs = [templates_dir] if isinstance(templates_dir, Path | str) else templates_dir
+    env = _environment(tuple(str(d) for d in dirs))
     template = env.get_template(template_name(request))
     variables = template_context(request, page_url)
     if request.channel in ("email", "letter"):

@@ -24,7 +24,6 @@ import uvicorn
 from temporalio.client import Client
 
 from infra.logging import get_logger
-from infra.migrations import init_db
 from infra.settings import Settings
 from infra.temporal import connect
 from journeys.dev_server import StackError, TemporalDevServer, check_port_free
@@ -143,7 +142,9 @@ async def run_stack(
             client = await _until_stopped(connect(settings), stop)
         if client is None:
             return 0
-        init_db(settings.store_url)
+        from tenant_workers import upgrade_stores
+
+        upgrade_stores(settings)  # the control store and every tenant's
 
         clock = None
         if demo is not None:

@@ -25,13 +25,15 @@ FLOORS: dict[str, int] = {
     "activities": 2,
     "starter": 3,
     "worker": 3,
+    "tenant_workers": 3,
     "journeys": 4,
 }
 """Each top-level package of the product and the floor it stands on."""
 
-SIDEWAYS = {("workflows", "activities")}
+SIDEWAYS = {("workflows", "activities"), ("worker", "tenant_workers")}
 """Imports between packages on one floor that are allowed: a journey invokes its activities by
-reference (their functions and request types), never the other way round."""
+reference (their functions and request types), never the other way round; the worker runs
+the tenants' delivery workers that tenant_workers builds."""
 
 DOMAIN_NO_IO = {
     "os",
@@ -54,7 +56,7 @@ DOMAIN_NO_IO = {
 
 
 def product_files() -> list[Path]:
-    files = [ROOT / "worker.py"]
+    files = [ROOT / "worker.py", ROOT / "tenant_workers.py"]
     for package in FLOORS:
         folder = ROOT / package
         if folder.is_dir():

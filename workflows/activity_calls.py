@@ -27,6 +27,7 @@ from domain.journey_config import JourneyConfig
 from domain.models import ConfigRef
 from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest, HandoverResult
 from domain.state import JourneyOutcome
+from domain.tenants import DEFAULT_TENANT
 from domain.values import Channel
 
 PERMANENT_DELIVERY_ERRORS = [
@@ -69,9 +70,15 @@ HANDOVER_RETRY = RetryPolicy(
 """The agency may be down for hours; the claim waits for it rather than being dropped."""
 
 
-def channel_task_queue(base: str, channel: Channel) -> str:
-    """Deliveries run on a queue per channel so each can be rate-limited to its provider."""
-    return f"{base}-{channel}"
+def channel_task_queue(base: str, channel: Channel, tenant: str = DEFAULT_TENANT) -> str:
+    """Deliveries run on a queue per tenant and channel so each can be rate-limited to the
+    tenant's provider account (each tenant has its own, with its own limits): one tenant's
+    morning wave cannot spend another's sending rate. The default tenant's queues keep the
+    names they had before tenants (`<base>-email`), so its running journeys and stored
+    histories go on as they were; another tenant's are `<base>-email@<tenant>` (a tenant id
+    has no '@'). A tenant's journeys all start after it existed: no patch is needed."""
+    queue = f"{base}-{channel}"
+    return queue if tenant == DEFAULT_TENANT else f"{queue}@{tenant}"
 
 
 LEAN_JOURNEY_PATCH = "lean-journey"
@@ -149,7 +156,7 @@ async def _queued(
 ) -> DeliveryResult:
     queue = None
     if channel_queue or patched(CHANNEL_QUEUES_PATCH):
-        queue = channel_task_queue(workflow.info().task_queue, req.channel)
+        queue = channel_task_queue(workflow.info().task_queue, req.channel, req.tenant)
     return await workflow.execute_activity_method(
         contact,
         req,

@@ -1,0 +1,228 @@
+"""Deliveries per tenant and channel: each tenant's own rate-limited task queues, served by a
+worker that picks up tenants registered after it started; the default tenant's queues, and
+journeys started before tenants existed, exactly as they were."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+from structlog.testing import capture_logs
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from domain.tenants import workflow_id_for
+from infra.migrations import current, head
+from infra.settings import Settings
+from infra.store import ContactAttemptRow, HandoverRow, OutboxMessageRow, get_engine, session_scope
+from infra.tenants import TenantProfile, save_profile, tenant_schema, tenant_store_url
+from tenant_workers import delivery_queues, upgrade_stores
+from tests.factories import journey_input, with_live_providers
+from tests.fakes.sendgrid import FakeSendGrid
+from tests.tenancy import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
+from tests.workflows.journey_driver import JourneyDriver
+from worker import build_worker
+from workflows.activity_calls import channel_task_queue
+from workflows.journey import InvoiceJourney
+
+pytestmark = pytest.mark.usefixtures("tenants_forgotten")
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+ACME_KEY = "SG.acme-key"
+
+
+def scheduled_queues(history: Any) -> list[tuple[str, str]]:
+    return [
+        (
+            e.activity_task_scheduled_event_attributes.activity_type.name,
+            e.activity_task_scheduled_event_attributes.task_queue.name,
+        )
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def test_each_tenant_has_its_own_queues_at_its_own_rates(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = with_live_providers(settings)
+    q = base.temporal_task_queue
+    assert delivery_queues(base) == {
+        "email": (f"{q}-email", base.email_sends_per_second),
+        "sms": (f"{q}-sms", base.sms_sends_per_second),
+        "call": (f"{q}-call", base.calls_per_second),
+        "letter": (f"{q}-letter", None),  # no print-and-post provider: the outbox
+    }
+    monkeypatch.setenv("ACME_SENDGRID_KEY", "SG.acme")
+    monkeypatch.setenv("ACME_TWILIO_TOKEN", "acme-token")
+    acme = add_tenant(
+        base,
+        "acme",
+        settings={
+            "email_sends_per_second": "3",
+            "sms_sends_per_second": "0.5",
+            "twilio_account_sid": "AC" + "a" * 32,
+            "twilio_from_number": "+46701110000",
+        },
+        secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY", "twilio_auth_token": "ACME_TWILIO_TOKEN"},
+    )
+    assert delivery_queues(acme) == {
+        "email": (f"{q}-email@acme", 3.0),
+        "sms": (f"{q}-sms@acme", 0.5),
+        "call": (f"{q}-call@acme", Settings.model_fields["calls_per_second"].default),
+        "letter": (f"{q}-letter@acme", None),
+    }
+    # Providers are a tenant's own: one without any delivers to its outbox, unlimited.
+    bolag = add_tenant(base, "bolag")
+    assert {rate for _queue, rate in delivery_queues(bolag).values()} == {None}
+    # The default tenant's names are the ones every running journey and stored history has.
+    assert channel_task_queue("journeys", "email") == "journeys-email"
+    assert channel_task_queue("journeys", "email", "default") == "journeys-email"
+
+
+@pytest.fixture
+def acme_sendgrid() -> Iterator[FakeSendGrid]:
+    with FakeSendGrid(api_key=ACME_KEY) as server:
+        yield server
+
+
+async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    acme_sendgrid: FakeSendGrid,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = settings.model_copy(update={"sendgrid_api_host": acme_sendgrid.url})
+    worker = build_worker(temporal_env.client, base, refresh_seconds=0.2)
+    assert worker.tenants is not None
+    async with worker:
+        assert worker.tenants.tenants == {"default"}
+        monkeypatch.setenv("ACME_SENDGRID_KEY", ACME_KEY)
+        acme = add_tenant(
+            base,
+            "acme",
+            settings={"sendgrid_from_email": "billing@acme.example", "email_sends_per_second": "7"},
+            secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY"},
+        )
+        with capture_logs() as logs:
+            for _ in range(100):
+                if "acme" in worker.tenants.tenants:
+                    break
+                await asyncio.sleep(0.1)
+        [started] = [e for e in logs if e["event"] == "tenant workers started"]
+        assert started["tenant"] == "acme"
+        q = base.temporal_task_queue
+        added = {
+            w.task_queue: w.config().get("max_task_queue_activities_per_second")
+            for w in worker.tenants.added
+        }
+        assert added == {
+            f"{q}-email@acme": 7.0,
+            f"{q}-sms@acme": None,
+            f"{q}-call@acme": None,
+            f"{q}-letter@acme": None,
+        }
+
+        inp = journey_input("inv_acme").model_copy(update={"tenant": "acme"})
+        handle = await temporal_env.client.start_workflow(
+            InvoiceJourney.run, inp, id=workflow_id_for("inv_acme", "acme"), task_queue=q
+        )
+        journeys = JourneyDriver(temporal_env, base)
+        await journeys.through_step(handle, 0)
+        assert scheduled_queues(await handle.fetch_history()) == [("send_email", f"{q}-email@acme")]
+        [mail] = acme_sendgrid.mails
+        assert mail.headers["authorization"] == f"Bearer {ACME_KEY}"
+        assert mail.json()["from"]["email"] == "billing@acme.example"
+        with session_scope(acme.store_url) as session:
+            [row] = session.exec(select(ContactAttemptRow)).all()
+            assert (row.invoice_id, row.provider) == ("inv_acme", "sendgrid")
+        await handle.terminate("test done")
+    assert all(task.done() for task in worker.tenants.added.values())  # stopped with the rest
+
+
+def pre_tenant_input(history: str, invoice_id: str) -> dict[str, Any]:
+    """A journey's input as stored before tenants: no `tenant` in it."""
+    events = json.loads((HISTORIES / history).read_text(encoding="utf-8"))["events"]
+    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    data: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
+    assert "tenant" not in data
+    data["invoice"]["id"] = invoice_id
+    return data
+
+
+async def test_a_journey_from_before_tenants_runs_to_its_close_as_the_default_tenant(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    acme = add_tenant(settings, "acme")
+    q = settings.temporal_task_queue
+    async with build_worker(temporal_env.client, settings):
+        handle: WorkflowHandle[Any, Any] = await temporal_env.client.start_workflow(
+            "InvoiceJourney",
+            pre_tenant_input("full_path.json", "inv_pre_tenant"),
+            id=workflow_id_for("inv_pre_tenant"),
+            task_queue=q,
+        )
+        await temporal_env.fast_forward(handle, None)
+        result = await handle.result()
+        history = await handle.fetch_history()
+
+    assert result["phase"] == "handed_over" and result["tenant"] == "default"
+    queues = scheduled_queues(history)
+    assert {queue for name, queue in queues if name != "hand_over"} == {
+        f"{q}-email",
+        f"{q}-sms",
+        f"{q}-call",
+    }
+    with session_scope(settings.store_url) as session:
+        mine = session.exec(
+            select(OutboxMessageRow).where(OutboxMessageRow.invoice_id == "inv_pre_tenant")
+        ).all()
+        assert len(mine) >= 4
+        assert session.exec(select(HandoverRow)).all() != []
+    with session_scope(acme.store_url) as session:
+        assert session.exec(select(OutboxMessageRow)).all() == []
+        assert session.exec(select(ContactAttemptRow)).all() == []
+
+
+def _drop_store(url: str, tenant: str) -> None:
+    """The tenant's store gone, as for a tenant registered but never migrated."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    with get_engine(url.split("?")[0]).begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant)}" CASCADE'))
+
+
+async def test_the_worker_migrates_every_tenants_store_and_serves_all_it_can(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A tenant whose variables are missing on the worker's machine is logged and left out;
+    the others are served (one tenant's mistake must not stop every company's reminders)."""
+    save_profile(settings.store_url, TenantProfile(id="fresh", name="Fresh AB"))
+    no_key = TenantProfile(id="no-key", name="No Key AB", secrets={"sendgrid_api_key": "NO_KEY"})
+    no_db = TenantProfile(id="no-db", name="No DB AB", secrets={"database_url": "NO_DB_URL"})
+    for profile in (no_key, no_db):
+        save_profile(settings.store_url, profile)
+    fresh_url = tenant_store_url(settings.store_url, "fresh")
+    _drop_store(fresh_url, "fresh")
+
+    with capture_logs() as logs:
+        ready = upgrade_stores(settings)
+        worker = build_worker(temporal_env.client, settings)
+
+    assert ready == ["default", "fresh", "no-key"]  # a store needs no provider's secret
+    assert current(fresh_url) == head()
+    assert worker.tenants is not None and worker.tenants.tenants == {"default", "fresh"}
+    errors = {(e["event"], e["tenant"]) for e in logs if e["log_level"] == "error"}
+    assert errors == {
+        ("tenant store not migrated", "no-db"),
+        ("tenant not served: its settings are wrong", "no-db"),
+        ("tenant not served: its settings are wrong", "no-key"),
+    }
