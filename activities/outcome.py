@@ -12,8 +12,10 @@ from activities.contracts import OutcomeContract
 from activities.metrics import JOURNEYS_ENDED
 from activities.outcome_facts import outcome_row
 from activities.tenancy import PerTenant, settings_of
+from domain.journey_config import JourneyConfig
 from domain.policies import PolicyConfigError, PolicyFile
 from domain.state import JourneyOutcome
+from infra.journey_configs import ConfigDigestMismatch, config_body
 from infra.logging import get_logger
 from infra.policy_file import PolicyFileCache
 from infra.settings import Settings
@@ -34,6 +36,7 @@ class OutcomeActivities(OutcomeContract):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._policies = PerTenant(lambda s: PolicyFileCache(s.policy_file))
+        self._configs: dict[str, JourneyConfig | None] = {}
 
     async def record(self, outcome: JourneyOutcome) -> None:
         """Idempotent: writing the same outcome twice leaves the same rows."""
@@ -51,6 +54,25 @@ class OutcomeActivities(OutcomeContract):
         except (OSError, PolicyConfigError) as err:
             log.warning("policy file unreadable; outcome recorded without it", error=str(err))
             return None
+
+    def _ran(self, outcome: JourneyOutcome) -> JourneyConfig | None:
+        """The configuration the journey ran, from the control store by its digest (shared
+        by every tenant: content-addressed); None if the journey named none or it was never
+        stored (a journey started with its configuration by value)."""
+        digest = outcome.config_digest
+        if digest is None:
+            return None
+        if digest not in self._configs:
+            try:
+                body = config_body(self._settings.store_url, digest)
+            except ConfigDigestMismatch as err:
+                log.error("journey configuration corrupt", error=str(err))
+                body = None
+            config = JourneyConfig.model_validate_json(body) if body is not None else None
+            if len(self._configs) >= 64:
+                self._configs.clear()
+            self._configs[digest] = config
+        return self._configs[digest]
 
     def _record(self, outcome: JourneyOutcome) -> None:
         settings = settings_of(self._settings, outcome.tenant)
@@ -70,7 +92,7 @@ class OutcomeActivities(OutcomeContract):
             if row.workflow_id is None:
                 row.workflow_id = outcome.workflow_id
             session.add(row)
-            fact = outcome_row(session, outcome, row, policies)
+            fact = outcome_row(session, outcome, row, policies, self._ran(outcome))
             existing = session.get(JourneyOutcomeRow, outcome.invoice_id)
             # A retried activity writes the same close again: count each close once.
             new_close = existing is None or (existing.outcome, _utc(existing.closed_at)) != (

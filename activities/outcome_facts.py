@@ -15,7 +15,8 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from domain import outcomes
-from domain.models import Customer
+from domain.journey_config import JourneyConfig
+from domain.models import Customer, Policy
 from domain.policies import PolicyFile
 from domain.segmentation import (
     DEFAULT_THRESHOLDS,
@@ -74,15 +75,28 @@ def _lifetime_value(
     return value.get(currency, Decimal("0"))
 
 
+def _version(outcome: JourneyOutcome, policy: Policy | None) -> str | None:
+    """The version the journey ran, as its state and the Web UI name it (the first 12
+    characters of its configuration's digest); for a journey that did not say, a digest of
+    the policy file's policy of its segment now."""
+    if outcome.config_digest is not None:
+        return outcome.config_digest[:12]
+    return outcomes.policy_version(policy) if policy is not None else None
+
+
 def outcome_row(
     session: Session,
     outcome: JourneyOutcome,
     invoice: InvoiceRow,
     policies: PolicyFile | None,
+    ran: JourneyConfig | None = None,
 ) -> JourneyOutcomeRow:
     """The outcome row for `outcome`, from the invoice and what the store knows of it.
-    `policies` is None when the policy file cannot be read: the row is still written, without
-    a policy version and with the fees at close taken as the fees charged."""
+    `ran` is the configuration the journey ran (read by the digest it names): its policy,
+    rates and version are the row's. Without it (a journey from before outcomes named
+    their version) the policy file as it is now stands in. `policies` is None when the
+    policy file cannot be read: the row is still written, and without `ran` it has no
+    policy version and the fees at close are taken as the fees charged."""
     attempts = session.exec(
         select(ContactAttemptRow)
         .where(ContactAttemptRow.invoice_id == invoice.id)
@@ -93,6 +107,8 @@ def outcome_row(
     customer = _customer(session.get(CustomerRow, invoice.customer_id), invoice.customer_id)
     segment = invoice.segment or "unknown"
     policy = policies.segments.get(segment) if policies is not None else None
+    if ran is not None:
+        policy = ran.policy
     charged = outcome.fees
     if policy is not None and policies is not None:
         charged = outcomes.fees_charged(
@@ -103,6 +119,8 @@ def outcome_row(
     if outcome.phase == "paid":
         paid_on = _paid_on(session, invoice.id) or closed_on
     rates = policies.reference_rates if policies is not None else {}
+    if ran is not None:
+        rates = ran.reference_rates
     accrued = outcomes.interest_accrued(
         outcome.phase, invoice.amount_due, invoice.due_date, paid_on or closed_on, rates
     )
@@ -111,8 +129,8 @@ def outcome_row(
         workflow_id=outcome.workflow_id,
         customer_id=invoice.customer_id,
         segment=segment,
-        policy_name=segment,
-        policy_version=outcomes.policy_version(policy) if policy is not None else None,
+        policy_name=ran.policy.segment if ran is not None else segment,
+        policy_version=_version(outcome, policy),
         outcome=outcome.phase,
         steps_sent=outcome.steps_sent,
         resolved_at_step=outcome.resolved_at_step,

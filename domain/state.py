@@ -114,3 +114,6 @@ class JourneyOutcome(Model):
     steps_sent: int
     resolved_at_step: int | None
     closed_at: UtcDatetime
+    config_digest: str | None = None
+    """The configuration the journey ran (`JourneyState.config_digest`): the report counts
+    it as that version of its policy. None from journeys closed before it was sent."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from domain.journey_config import version_of
 from domain.models import JourneyInput, Step
 from domain.payloads import DeliveryRequest, HandoverRequest
 from domain.state import JourneyOutcome
@@ -96,4 +97,5 @@ def journey_outcome(
         steps_sent=ledger.steps_sent,
         resolved_at_step=ledger.resolved_at_step,
         closed_at=now,
+        config_digest=version_of(inp).digest,
     )

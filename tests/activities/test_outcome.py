@@ -9,10 +9,12 @@ from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
 from activities.outcome import OutcomeActivities
+from domain.journey_config import JourneyConfig
 from domain.state import JourneyOutcome
+from infra.journey_configs import store_config
 from infra.settings import Settings
-from infra.store import InvoiceRow, session_scope
-from tests.factories import invoice_row, journey_outcome
+from infra.store import InvoiceRow, JourneyOutcomeRow, session_scope
+from tests.factories import invoice_row, journey_outcome, standard_policy
 
 CLOSED_AT = datetime(2026, 12, 20, 9, 30, tzinfo=UTC)
 
@@ -67,3 +69,37 @@ async def test_missing_invoice_is_a_warning_not_a_failure(settings: Settings) ->
         await ActivityEnvironment().run(OutcomeActivities(settings).record_outcome, outcome())
     assert invoice(settings) is None
     assert any(entry["log_level"] == "warning" for entry in logs)
+
+
+def outcome_fact(settings: Settings) -> JourneyOutcomeRow | None:
+    with session_scope(settings.store_url) as session:
+        return session.get(JourneyOutcomeRow, "inv_1001")
+
+
+async def test_the_row_names_the_version_the_journey_ran_not_the_file_of_today(
+    settings: Settings,
+) -> None:
+    """A journey names the configuration it ran; the policy file edited since (here: the
+    stored version has another name and no fees) does not rewrite what is reported."""
+    ran = JourneyConfig(policy=standard_policy().model_copy(update={"segment": "trial-2026"}))
+    ref = ran.ref()
+    store_config(settings.store_url, ref.digest, ref.name, ran.canonical_json())
+    add_invoice(settings)
+    record = OutcomeActivities(settings).record_outcome
+    await ActivityEnvironment().run(record, outcome(config_digest=ref.digest))
+
+    fact = outcome_fact(settings)
+    assert fact is not None
+    assert (fact.policy_name, fact.policy_version) == ("trial-2026", ref.version)
+    assert fact.fees_charged == Decimal("60.00")  # the ran policy charges no fee: all at close
+
+
+async def test_a_journey_from_before_versions_is_reported_by_the_file(settings: Settings) -> None:
+    with session_scope(settings.store_url) as session:
+        session.add(invoice_row(issued=date(2026, 11, 2), segment="standard"))
+    record = OutcomeActivities(settings).record_outcome
+    await ActivityEnvironment().run(record, outcome())
+    fact = outcome_fact(settings)
+    assert fact is not None
+    assert fact.policy_version is not None and len(fact.policy_version) == 12
+    assert (fact.policy_name, fact.segment) == ("standard", "standard")
