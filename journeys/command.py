@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain.policies import PolicyConfigError, format_validation_error
+from domain.tenants import DEFAULT_TENANT
 from infra.logging import configure_logging
 from infra.process import leave
 from infra.settings import Settings
@@ -37,6 +38,27 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as e:
         raise UserError(f"bad configuration: {format_validation_error(e)}") from None
+
+
+TENANT_HELP = "The tenant (creditor company) whose data this is; default: the default tenant."
+
+
+def tenant_settings(tenant: str | None, base: Settings | None = None) -> Settings:
+    """The settings of the tenant a command names with `--tenant`, refused as the API refuses
+    `?tenant=` (starter/tenancy.py), as a one-line `UserError`. The control store (where the
+    tenants are registered) and the tenant's own store are brought to the newest schema."""
+    from infra.migrations import init_db, upgrade_tenant
+    from starter.tenancy import TenantRefused, resolve_tenant
+
+    base = base or load_settings()
+    init_db(base.store_url)
+    try:
+        settings = resolve_tenant(base, tenant)
+    except TenantRefused as e:
+        raise UserError(f"--tenant: {e.problem}") from None
+    if settings.tenant != DEFAULT_TENANT:
+        upgrade_tenant(base, settings.tenant)
+    return settings
 
 
 def command(fn: Callable[P, int | None]) -> Callable[P, None]:
