@@ -69,7 +69,7 @@ from starter.journey_calendar import ClockFactory
 from starter.journey_signals import JourneyMissing
 from starter.openapi_doc import Problem, openapi_builder
 from starter.routing import MAX_FORM_BYTES, ClientDep
-from starter.tenancy import TenantDep, TenantIngestDep
+from starter.tenancy import TENANT_RESPONSES, TenantDep, TenantIngestDep
 
 log = get_logger("starter.api")
 
@@ -99,7 +99,7 @@ router = APIRouter()
     "/v1/events",
     status_code=202,
     dependencies=[Depends(auth.require_role("billing"))],
-    responses=_ERRORS,
+    responses={**TENANT_RESPONSES, **_ERRORS},
     tags=["billing"],
 )
 async def post_events(
@@ -126,7 +126,7 @@ async def post_events(
 @router.get(
     "/v1/invoices/{invoice_id}/journey",
     dependencies=[Depends(auth.require_role())],
-    responses={404: {"model": Problem}, 503: {"model": Problem}},
+    responses={**TENANT_RESPONSES, 404: {"model": Problem}, 503: {"model": Problem}},
     tags=["journeys"],
 )
 async def get_journey(invoice_id: str, client: ClientDep, scope: TenantDep) -> JourneyState:
@@ -138,7 +138,7 @@ async def get_journey(invoice_id: str, client: ClientDep, scope: TenantDep) -> J
 @router.post(
     "/v1/invoices/{invoice_id}/actions",
     dependencies=[Depends(auth.require_role("agent"))],
-    responses={404: {"model": Problem}, **_ERRORS},
+    responses={**TENANT_RESPONSES, 404: {"model": Problem}, **_ERRORS},
     tags=["journeys"],
 )
 async def post_action(

@@ -25,7 +25,7 @@ from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import DeadLetterRow, session_scope
 from starter.auth import require_role
-from starter.tenancy import TenantDep
+from starter.tenancy import TENANT_RESPONSES, TenantDep
 
 log = get_logger("starter.deadletters")
 
@@ -86,7 +86,7 @@ class DeadLetter(BaseModel):
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/v1/dead-letters", dependencies=[Depends(require_role())])
+@router.get("/v1/dead-letters", dependencies=[Depends(require_role())], responses=TENANT_RESPONSES)
 def get_dead_letters(
     scope: TenantDep,
     source: Annotated[str | None, Query(description="Only this source, e.g. twilio-sms.")] = None,

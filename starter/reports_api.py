@@ -15,12 +15,16 @@ from domain.report_formats import report_json
 from domain.reporting import ReportFilter
 from infra.report_store import journey_report
 from starter import auth
-from starter.tenancy import TenantDep
+from starter.tenancy import TENANT_RESPONSES, TenantDep
 
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/v1/reports/journeys", dependencies=[Depends(auth.require_role())])
+@router.get(
+    "/v1/reports/journeys",
+    dependencies=[Depends(auth.require_role())],
+    responses=TENANT_RESPONSES,
+)
 async def get_journeys_report(
     scope: TenantDep,
     period_from: Annotated[date | None, Query(description="Closed on or after.")] = None,

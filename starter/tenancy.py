@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, HTTPException, Query, Request
@@ -33,6 +33,7 @@ from infra.policy_file import PolicyFileCache
 from infra.settings import Settings
 from infra.tenants import TenantConfigError, UnknownTenant, tenant_settings
 from starter.ingest import Ingest
+from starter.openapi_doc import Problem
 from starter.routing import SettingsDep, app_ingest
 
 
@@ -108,6 +109,15 @@ class Tenancy:
 
     tenant: str
     settings: Settings
+
+
+TENANT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem, "description": "The key is scoped to another tenant."},
+    404: {"model": Problem, "description": "No such tenant (or invoice, where one is named)."},
+    422: {"model": Problem},
+    503: {"model": Problem, "description": "The tenant's configuration cannot be used."},
+}
+"""What `?tenant=` may answer, for the OpenAPI document of every tenant-scoped route."""
 
 
 def _http(err: TenantRefused) -> HTTPException:
