@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from domain.tenants import workflow_id_for
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
 from infra.temporal import TENANT
+from infra.tenants import TenantProfile, save_profile
 from starter import auth
 from tests.fuzz.conftest import store_snapshot
 from tests.reporting.seed import seed_outcomes
@@ -292,3 +294,27 @@ async def test_a_key_for_every_tenant_names_the_one_it_means(two: TwoTenants) ->
     assert named.status_code == 200 and named.json()["tenant"] == ACME, named.text
     me = await http.get("/v1/auth/whoami", headers=two.key(ACME, "agent"))
     assert me.json() == {"name": "acme agent", "role": "agent", "tenant": ACME}
+
+
+async def test_a_tenant_that_cannot_be_served_is_503_naming_why(
+    two: TwoTenants, tmp_path: Path
+) -> None:
+    """A registered tenant whose secret's variable is unset, or whose policy file is bad:
+    the request is refused naming the problem, and nothing is applied."""
+    profile = TenantProfile(id="broken", name="Broken", secrets={"twilio_auth_token": "NO_VAR_X"})
+    save_profile(two.settings.store_url, profile)
+    bad_policies = tmp_path / "bad.toml"
+    bad_policies.write_text("[segments.standard]\nsteps = 'no'\n", encoding="utf-8")
+    bad = add_tenant(two.settings, "badpolicy", policies=bad_policies)
+    bootstrap, before = two.key("all", "bootstrap"), two.snapshot()
+    bad_store = store_snapshot(bad.store_url)
+
+    answer = await call(two, "GET /v1/dead-letters", bootstrap, tenant="broken")
+    assert answer.status_code == 503, answer.text
+    assert "environment variable NO_VAR_X" in answer.json()["detail"], answer.text
+    posted = await call(two, "POST /v1/events", bootstrap, tenant="badpolicy")
+    assert posted.status_code == 503, posted.text
+    assert "policy file cannot be read" in posted.json()["detail"], posted.text
+    assert str(bad_policies) in posted.json()["detail"]
+    assert two.snapshot() == before
+    assert store_snapshot(bad.store_url) == bad_store, "the refused event was applied"
