@@ -45,20 +45,19 @@ TENANT_HELP = "The tenant (creditor company) whose data this is; default: the de
 
 def tenant_settings(tenant: str | None, base: Settings | None = None) -> Settings:
     """The settings of the tenant a command names with `--tenant`, refused as the API refuses
-    `?tenant=` (starter/tenancy.py), as a one-line `UserError`. The control store (where the
-    tenants are registered) and the tenant's own store are brought to the newest schema."""
-    from infra.migrations import init_db, upgrade_tenant
+    `?tenant=` (starter/tenancy.py), as a one-line `UserError`. The default tenant's are the
+    environment's, without a look at the store (`journeys status` needs only Temporal); any
+    other is read from the registry in the control store (`journeys tenants add` made and
+    migrated its store)."""
     from starter.tenancy import TenantRefused, resolve_tenant
 
     base = base or load_settings()
-    init_db(base.store_url)
+    if tenant in (None, DEFAULT_TENANT):
+        return base
     try:
-        settings = resolve_tenant(base, tenant)
+        return resolve_tenant(base, tenant)
     except TenantRefused as e:
         raise UserError(f"--tenant: {e.problem}") from None
-    if settings.tenant != DEFAULT_TENANT:
-        upgrade_tenant(base, settings.tenant)
-    return settings
 
 
 def command(fn: Callable[P, int | None]) -> Callable[P, None]:

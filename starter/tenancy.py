@@ -20,7 +20,9 @@ once handed these: no query takes a tenant filter, the store is the tenant's own
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,8 +145,12 @@ async def request_tenant(
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise RuntimeError("a tenant-scoped route must check the caller's key first")
+    resolve = partial(resolve_tenant, settings, tenant, principal.tenant)
+    named = tenant if tenant is not None else principal.tenant
     try:
-        scoped = resolve_tenant(settings, tenant, principal.tenant)
+        # Another tenant's settings may need the registry (a store read, cached for 30 s):
+        # off the event loop. The default tenant's are the app's own.
+        scoped = resolve() if named in (None, DEFAULT_TENANT) else await asyncio.to_thread(resolve)
     except TenantRefused as err:
         raise _http(err) from None
     structlog.contextvars.bind_contextvars(tenant=scoped.tenant)
