@@ -1,7 +1,9 @@
 """structlog setup: readable in development, JSON in production, never personal data.
 
-Every line carries `invoice_id` and `workflow_id` when they are known: activities and API
-handlers bind them with `bind_journey()` (contextvars), so no call site has to remember.
+Every line carries `invoice_id` and `workflow_id` when they are known, and `tenant` on a
+tenant's request: activities and API handlers bind them with `bind_journey()` (contextvars;
+starter/tenancy.py binds the tenant of every tenant-scoped request), so no call site has to
+remember.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+
+from domain.tenants import DEFAULT_TENANT, workflow_id_for
 
 _EMAIL = re.compile(r"[^@\s\"'<>]+@[^@\s\"'<>]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+\d{7,15}")
@@ -96,9 +100,14 @@ LOG_LEVEL says, whenever logging is configured: a guard in the sender alone depe
 logging being configured before the sender was built (tests/starter/test_personal_data.py)."""
 
 
-def bind_journey(invoice_id: str, workflow_id: str | None = None) -> None:
+def bind_journey(
+    invoice_id: str, workflow_id: str | None = None, tenant: str = DEFAULT_TENANT
+) -> None:
+    """The journey's ids, and its tenant, on every line that follows in this context."""
     structlog.contextvars.bind_contextvars(
-        invoice_id=invoice_id, workflow_id=workflow_id or f"invoice-{invoice_id}"
+        invoice_id=invoice_id,
+        workflow_id=workflow_id or workflow_id_for(invoice_id, tenant),
+        tenant=tenant,
     )
 
 

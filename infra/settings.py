@@ -251,6 +251,7 @@ class Settings(BaseSettings):
     )
 
     _tenant: str = PrivateAttr(default="default")
+    _control_store_url: str | None = PrivateAttr(default=None)
 
     @property
     def tenant(self) -> str:
@@ -258,10 +259,19 @@ class Settings(BaseSettings):
         from `infra.tenants.tenant_settings`. Not a setting: no variable names a tenant."""
         return self._tenant
 
-    def for_tenant(self, tenant: str) -> Settings:
-        """These settings as the given tenant's (infra/tenants.py builds them)."""
+    def for_tenant(self, tenant: str, control_store_url: str | None = None) -> Settings:
+        """These settings as the given tenant's (infra/tenants.py builds them);
+        `control_store_url`: the deployment's store, where the cross-tenant tables are."""
         self._tenant = tenant
+        self._control_store_url = control_store_url
         return self
+
+    @property
+    def control_store_url(self) -> str:
+        """The deployment's own store (the default tenant's), which keeps what every tenant
+        shares: the tenant registry, API keys, journey configurations (the worker reads a
+        journey's configuration there, whichever tenant's journey it is)."""
+        return self._control_store_url or self.store_url
 
     @property
     def store_url(self) -> str:

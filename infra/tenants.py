@@ -159,7 +159,7 @@ def check_profile(profile: TenantProfile, base: Settings) -> Settings:
     merged = {**base.model_dump(), **own_defaults(), **values}
     try:
         # Validated as the environment's strings are: a rate is a float, a path a Path.
-        return Settings.model_validate(merged).for_tenant(profile.id)
+        return Settings.model_validate(merged).for_tenant(profile.id, base.store_url)
     except ValidationError as err:
         first = err.errors()[0]
         raise TenantConfigError(f"tenant {profile.id}: {first['loc'][0]}: {first['msg']}") from None

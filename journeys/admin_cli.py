@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.policies import format_validation_error
+from domain.tenants import DEFAULT_TENANT
 from infra.migrations import init_db
 from infra.settings import Settings
+from journeys.command import TENANT_HELP
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -53,6 +55,24 @@ def _settings() -> Settings:
     return settings
 
 
+def _tenant_settings(tenant: str) -> Settings:
+    """The tenant's settings as every command resolves `--tenant` (journeys.command)."""
+    from journeys.command import UserError, tenant_settings
+
+    try:
+        return tenant_settings(tenant, _settings())
+    except UserError as e:
+        err.print(f"error: {e}", markup=False)
+        raise typer.Exit(1) from None
+
+
+TenantOption = Annotated[str, typer.Option("--tenant", help=TENANT_HELP)]
+
+
+def _scope(tenant: str | None) -> str:
+    return f"tenant {tenant}" if tenant else "every tenant"
+
+
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else ""
 
@@ -61,18 +81,24 @@ def _when(value: object) -> str:
 def create_key(
     role: Annotated[RoleName, typer.Option(help="What the key may do.")],
     name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'Anna'.")],
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="The one tenant the key is for; without it, every tenant."),
+    ] = None,
 ) -> None:
     """Create a key and print it, once: only its hash is kept."""
     from starter import auth
 
     settings = _settings()
     try:
-        row, key = auth.create_key(settings, name, role.value)
+        row, key = auth.create_key(settings, name, role.value, tenant)
     except ValueError as e:
-        err.print(f"error: {e}", markup=False)
+        problem = str(e)
+        err.print(f"error: {'--tenant: ' if tenant else ''}{problem}", markup=False)
         raise typer.Exit(1) from None
     err.print(
-        f"API key {row.id} ({row.prefix}...) for {row.name}, role {row.role}. "
+        f"API key {row.id} ({row.prefix}...) for {row.name}, role {row.role}, "
+        f"{_scope(row.tenant)}. "
         "It is shown only now; store it safely:",
         markup=False,
     )
@@ -90,9 +116,17 @@ def list_keys(
     if not rows:
         out.print("no API keys" + ("" if all_ else " (use --all to include revoked ones)"))
         return
-    table = Table("id", "prefix", "name", "role", "created (UTC)", "revoked (UTC)")
+    table = Table("id", "prefix", "name", "role", "tenant", "created (UTC)", "revoked (UTC)")
     for r in rows:
-        table.add_row(str(r.id), r.prefix, r.name, r.role, _when(r.created_at), _when(r.revoked_at))
+        table.add_row(
+            str(r.id),
+            r.prefix,
+            r.name,
+            r.role,
+            r.tenant or "all",
+            _when(r.created_at),
+            _when(r.revoked_at),
+        )
     out.print(table)
 
 
@@ -118,11 +152,12 @@ def list_dead_letters(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
     full: Annotated[bool, typer.Option("--full", help="Show whole payloads.")] = False,
+    tenant: TenantOption = DEFAULT_TENANT,
 ) -> None:
     """Newest first, with the reason each one could not be applied."""
     from starter import deadletters
 
-    rows = deadletters.list_dead_letters(_settings(), source=source, limit=limit)
+    rows = deadletters.list_dead_letters(_tenant_settings(tenant), source=source, limit=limit)
     if not rows:
         out.print("no dead letters" + (f" from {source}" if source else ""), markup=False)
         return

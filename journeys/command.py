@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain.policies import PolicyConfigError, format_validation_error
+from domain.tenants import DEFAULT_TENANT
 from infra.logging import configure_logging
 from infra.process import leave
 from infra.settings import Settings
@@ -37,6 +38,26 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as e:
         raise UserError(f"bad configuration: {format_validation_error(e)}") from None
+
+
+TENANT_HELP = "The tenant (creditor company) whose data this is; default: the default tenant."
+
+
+def tenant_settings(tenant: str | None, base: Settings | None = None) -> Settings:
+    """The settings of the tenant a command names with `--tenant`, refused as the API refuses
+    `?tenant=` (starter/tenancy.py), as a one-line `UserError`. The default tenant's are the
+    environment's, without a look at the store (`journeys status` needs only Temporal); any
+    other is read from the registry in the control store (`journeys tenants add` made and
+    migrated its store)."""
+    from starter.tenancy import TenantRefused, resolve_tenant
+
+    base = base or load_settings()
+    if tenant in (None, DEFAULT_TENANT):
+        return base
+    try:
+        return resolve_tenant(base, tenant)
+    except TenantRefused as e:
+        raise UserError(f"--tenant: {e.problem}") from None
 
 
 def command(fn: Callable[P, int | None]) -> Callable[P, None]:

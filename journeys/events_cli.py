@@ -16,8 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.tenants import DEFAULT_TENANT
 from infra.settings import Settings
-from journeys.command import UserError, command, err, load_settings, out
+from journeys.command import TENANT_HELP, UserError, command, err, out, tenant_settings
 
 events_app = typer.Typer(help="Billing events.", no_args_is_help=True)
 
@@ -69,7 +70,7 @@ async def _import(
     from infra.temporal import connect
     from starter.ingest import Ingest
 
-    policies = load_policies(settings.policy_file)
+    policies = load_policies(settings.policy_file)  # the tenant's own, if it has one
     init_db(settings.store_url)
     client = await connect(settings)
     ingest = Ingest(client, settings, policies)
@@ -119,13 +120,14 @@ def import_events(
     check: Annotated[
         bool, typer.Option("--check", help="Only validate the file; apply nothing.")
     ] = False,
+    tenant: Annotated[str, typer.Option("--tenant", help=TENANT_HELP)] = DEFAULT_TENANT,
 ) -> int:
     """Import billing events. Good lines are applied (idempotent: re-importing is safe); each
     bad line is reported with its number and field, and the exit status is then 1."""
     lines, problems = read_event_lines(file)
     statuses: Counter[str] = Counter()
     if lines and not check:
-        statuses, failed = asyncio.run(_import(load_settings(), lines, concurrency))
+        statuses, failed = asyncio.run(_import(tenant_settings(tenant), lines, concurrency))
         problems += failed
     for problem in sorted(problems, key=_line_number):
         err.print(problem, markup=False)

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from journeys.command import UserError, command, err, load_settings, out
+from domain.tenants import DEFAULT_TENANT
+from journeys.command import TENANT_HELP, UserError, command, err, out, tenant_settings
 
 gdpr_app = typer.Typer(help="Personal data: erase a customer's on request.", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ def _gdpr() -> None:
 def erase(
     customer_id: Annotated[str, typer.Argument(help="The billing system's customer id.")],
     yes: Annotated[bool, typer.Option("--yes", help="Erase without asking first.")] = False,
+    tenant: Annotated[str, typer.Option("--tenant", help=TENANT_HELP)] = DEFAULT_TENANT,
 ) -> int:
     """Erase the customer's name, email, phone and postal address in the store and in their
     running journeys (which close as `erased`: no further contact, no handover); invoices,
@@ -35,7 +37,7 @@ def erase(
     from infra.temporal import connect
     from starter.gdpr import ErasureReport, UnknownCustomer, erase_customer_data
 
-    settings = load_settings()
+    settings = tenant_settings(tenant)
     if not yes and not typer.confirm(
         f"Erase the personal data of customer {customer_id}? This cannot be undone.",
         err=True,

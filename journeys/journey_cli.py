@@ -18,14 +18,19 @@ from rich.table import Table
 
 from domain.messages import AGENT_ACTIONS
 from domain.state import JourneyState
-from journeys.command import UserError, command, load_settings, out
+from domain.tenants import DEFAULT_TENANT
+from infra.settings import Settings
+from journeys.command import TENANT_HELP, UserError, command, out, tenant_settings
 
 
-async def _with_client(fn: Callable[[Any], Any]) -> Any:
+async def _with_client(settings: Settings, fn: Callable[[Any], Any]) -> Any:
     from infra.temporal import connect
 
-    client = await connect(load_settings())
+    client = await connect(settings)
     return await fn(client)
+
+
+TenantOption = Annotated[str, typer.Option("--tenant", help=TENANT_HELP)]
 
 
 def _journey_errors() -> tuple[type[Exception], ...]:
@@ -78,12 +83,16 @@ def print_state(state: JourneyState, console: Console) -> None:
 def status(
     invoice_id: Annotated[str, typer.Argument(help="The invoice's id, e.g. inv_1001.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+    tenant: TenantOption = DEFAULT_TENANT,
 ) -> int:
     """The journey's state, as its `state` query returns it."""
     from starter.actions import get_state
 
+    settings = tenant_settings(tenant)
     try:
-        state: JourneyState = asyncio.run(_with_client(lambda c: get_state(c, invoice_id)))
+        state: JourneyState = asyncio.run(
+            _with_client(settings, lambda c: get_state(c, invoice_id, settings.tenant))
+        )
     except _journey_errors() as e:
         raise UserError(str(e)) from None
     if as_json:
@@ -154,6 +163,7 @@ def agent(
     ] = None,
     note: Annotated[str | None, typer.Option(help="A note for the history.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the new state as JSON.")] = False,
+    tenant: TenantOption = DEFAULT_TENANT,
 ) -> int:
     """An agent action on a running journey; prints the journey's new state.
 
@@ -176,9 +186,12 @@ def agent(
         parsed = parse_action(raw)
     except ActionRejected as e:
         raise UserError(_option_words(str(e), action)) from None
+    settings = tenant_settings(tenant)
     try:
         state: JourneyState = asyncio.run(
-            _with_client(lambda c: agent_action(c, invoice_id, parsed))
+            _with_client(
+                settings, lambda c: agent_action(c, invoice_id, parsed, tenant=settings.tenant)
+            )
         )
     except _journey_errors() as e:
         raise UserError(str(e)) from None

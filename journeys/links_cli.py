@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from domain.tenants import DEFAULT_TENANT
 from infra import customer_links
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
-from journeys.admin_cli import _settings
+from journeys.admin_cli import TenantOption, _tenant_settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,9 +36,9 @@ def _known(settings: Settings, invoice_id: str) -> None:
 
 
 @links_app.command("show")
-def show(invoice_id: InvoiceArg) -> None:
+def show(invoice_id: InvoiceArg, tenant: TenantOption = DEFAULT_TENANT) -> None:
     """Print the invoice's page link (the one every message carries) and whether it works."""
-    settings = _settings()
+    settings = _tenant_settings(tenant)
     _known(settings, invoice_id)
     url = customer_links.page_url(settings, invoice_id)
     lid = customer_links.link_id(customer_links.page_secret(settings), invoice_id)
@@ -47,9 +48,9 @@ def show(invoice_id: InvoiceArg) -> None:
 
 
 @links_app.command("revoke")
-def revoke(invoice_id: InvoiceArg) -> None:
+def revoke(invoice_id: InvoiceArg, tenant: TenantOption = DEFAULT_TENANT) -> None:
     """Withdraw the invoice's page link: it answers 410 from now on."""
-    settings = _settings()
+    settings = _tenant_settings(tenant)
     _known(settings, invoice_id)
     customer_links.revoke(settings, invoice_id)
     out.print(f"revoked the customer-page link of {invoice_id}", markup=False)

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from domain.report_formats import COLUMNS, cell, report_csv, report_json
 from domain.reporting import Report, ReportFilter
-from journeys.command import UserError, command, err, load_settings, out
+from domain.tenants import DEFAULT_TENANT
+from journeys.command import TENANT_HELP, UserError, command, err, out, tenant_settings
 
 HEADERS: dict[str, str] = {
     "segment": "segment",
@@ -86,6 +87,7 @@ def report(
             help="Also write the report with its charts to this one self-contained HTML file.",
         ),
     ] = None,
+    tenant: Annotated[str, typer.Option("--tenant", help=TENANT_HELP)] = DEFAULT_TENANT,
 ) -> int:
     """How finished journeys went, per segment and per step: resolution, days to pay, CSAT,
     customers lost, handovers, contacts and provider cost per resolved invoice."""
@@ -96,7 +98,7 @@ def report(
         raise UserError(
             f"--period-from {period_from:%Y-%m-%d} is after --period-to {period_to:%Y-%m-%d}"
         )
-    settings = load_settings()
+    settings = tenant_settings(tenant)
     init_db(settings.store_url)
     result = journey_report(
         settings, ReportFilter(_day(period_from), _day(period_to), segment, policy)

@@ -68,7 +68,8 @@ from starter.ingest import Ingest
 from starter.journey_calendar import ClockFactory
 from starter.journey_signals import JourneyMissing
 from starter.openapi_doc import Problem, openapi_builder
-from starter.routing import MAX_FORM_BYTES, ClientDep, IngestDep, SettingsDep
+from starter.routing import MAX_FORM_BYTES, ClientDep
+from starter.tenancy import TENANT_RESPONSES, TenantDep, TenantIngestDep
 
 log = get_logger("starter.api")
 
@@ -98,12 +99,12 @@ router = APIRouter()
     "/v1/events",
     status_code=202,
     dependencies=[Depends(auth.require_role("billing"))],
-    responses=_ERRORS,
+    responses={**TENANT_RESPONSES, **_ERRORS},
     tags=["billing"],
 )
 async def post_events(
-    ingest: IngestDep,
-    settings: SettingsDep,
+    ingest: TenantIngestDep,
+    scope: TenantDep,
     payload: Annotated[Any, Body(description="One billing event, or a JSON array of them.")],
 ) -> EventsAccepted:
     """Billing events; idempotent by event `id`. A bad element refuses the whole array.
@@ -114,7 +115,7 @@ async def post_events(
         events = parse_events(payload)
     except EventRejected as err:
         metrics.EVENTS_REFUSED.inc()
-        await deadletters.record_async(settings, "billing-event", payload, str(err))
+        await deadletters.record_async(scope.settings, "billing-event", payload, str(err))
         raise
     outcomes = await ingest(events)
     for outcome in outcomes:
@@ -125,25 +126,25 @@ async def post_events(
 @router.get(
     "/v1/invoices/{invoice_id}/journey",
     dependencies=[Depends(auth.require_role())],
-    responses={404: {"model": Problem}, 503: {"model": Problem}},
+    responses={**TENANT_RESPONSES, 404: {"model": Problem}, 503: {"model": Problem}},
     tags=["journeys"],
 )
-async def get_journey(invoice_id: str, client: ClientDep) -> JourneyState:
-    """The journey's state, as its `state` query returns it."""
-    bind_journey(invoice_id)
-    return await get_state(client, invoice_id)
+async def get_journey(invoice_id: str, client: ClientDep, scope: TenantDep) -> JourneyState:
+    """The journey's state, as its `state` query returns it (the tenant's journey only)."""
+    bind_journey(invoice_id, tenant=scope.tenant)
+    return await get_state(client, invoice_id, scope.tenant)
 
 
 @router.post(
     "/v1/invoices/{invoice_id}/actions",
     dependencies=[Depends(auth.require_role("agent"))],
-    responses={404: {"model": Problem}, **_ERRORS},
+    responses={**TENANT_RESPONSES, 404: {"model": Problem}, **_ERRORS},
     tags=["journeys"],
 )
 async def post_action(
     invoice_id: str,
     client: ClientDep,
-    settings: SettingsDep,
+    scope: TenantDep,
     payload: Annotated[Any, Body(description='An agent action: {"action": ..., "agent": ...}')],
     idempotency_key: Annotated[
         str | None,
@@ -154,7 +155,8 @@ async def post_action(
     ] = None,
 ) -> JourneyState:
     """An agent action on a running journey; answers with the journey's new state."""
-    bind_journey(invoice_id)
+    bind_journey(invoice_id, tenant=scope.tenant)
+    settings = scope.settings
     action = parse_action(payload)
     key = idempotency.check_key(idempotency_key)
     if key is not None:
@@ -164,7 +166,7 @@ async def post_action(
             return earlier
     update_id = idempotency.update_id(invoice_id, key) if key is not None else None
     try:
-        state = await agent_action(client, invoice_id, action, update_id)
+        state = await agent_action(client, invoice_id, action, update_id, scope.tenant)
     except Exception:
         metrics.AGENT_ACTIONS.labels(action.action, "refused").inc()
         raise

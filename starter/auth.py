@@ -13,6 +13,10 @@ is stored, next to a short visible prefix for listings. `journeys keys create` p
 once. `API_KEY` (the setting), if set, is a bootstrap key that holds every role: for
 `journeys dev`, tests, and creating the first real keys' users.
 
+A key is for one tenant (`journeys keys create --tenant acme`) or, without `--tenant`, for
+every tenant; the bootstrap key is for every tenant. A key scoped to a tenant sees only that
+tenant's journeys, events, reports and dead letters (starter/tenancy.py).
+
 The key travels as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No key: 401; a key
 without the role the route needs: 403.
 
@@ -36,8 +40,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from domain.tenants import valid_tenant
 from infra.settings import Settings
 from infra.store import ApiKeyRow, session_scope
+from infra.tenants import UnknownTenant, tenant_ids
 from starter.routing import SettingsDep
 
 Role = Literal["agent", "billing", "read-only"]
@@ -52,11 +58,13 @@ VISIBLE_PREFIX_LENGTH = 10
 
 @dataclass(frozen=True)
 class Principal:
-    """Who called: a stored key's name and role, or the bootstrap key."""
+    """Who called: a stored key's name, role and tenant, or the bootstrap key."""
 
     name: str
     role: str
     key_id: int | None = None
+    tenant: str | None = None
+    """The one tenant the key is for; None: every tenant."""
 
     def holds(self, roles: frozenset[str]) -> bool:
         return self.role == ALL_ROLES or self.role in roles
@@ -81,15 +89,27 @@ def visible_prefix(key: str) -> str:
 # --- the store -------------------------------------------------------------------------------
 
 
-def create_key(settings: Settings, name: str, role: str) -> tuple[ApiKeyRow, str]:
-    """A new key: the row (hash and prefix only) and the key itself, to be shown once."""
+def create_key(
+    settings: Settings, name: str, role: str, tenant: str | None = None
+) -> tuple[ApiKeyRow, str]:
+    """A new key: the row (hash and prefix only) and the key itself, to be shown once.
+    `tenant`: the one tenant it is for (it must exist), or None for every tenant. Keys live
+    in the control store (`settings` are the deployment's)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not name.strip():
         raise ValueError("name must not be empty")
+    if tenant is not None:
+        valid_tenant(tenant)
+        if tenant not in tenant_ids(settings):
+            raise ValueError(str(UnknownTenant(tenant)))
     key = new_key()
     row = ApiKeyRow(
-        name=name.strip(), role=role, prefix=visible_prefix(key), key_hash=hash_key(key)
+        name=name.strip(),
+        role=role,
+        prefix=visible_prefix(key),
+        key_hash=hash_key(key),
+        tenant=tenant,
     )
     with session_scope(settings.store_url) as s:
         s.add(row)
@@ -155,7 +175,7 @@ def authenticate(settings: Settings, key: str) -> Principal | None:
         row = s.exec(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(key))).first()
     if row is None or row.revoked_at is not None:
         return None
-    return Principal(name=row.name, role=row.role, key_id=row.id)
+    return Principal(name=row.name, role=row.role, key_id=row.id, tenant=row.tenant)
 
 
 # --- FastAPI ---------------------------------------------------------------------------------
@@ -214,12 +234,15 @@ AnyRole = Annotated[Principal, Depends(require_role())]
 class WhoAmI(BaseModel):
     name: str
     role: str
+    tenant: str | None = None
+    """The one tenant the key is for; left out for a key for every tenant (as before
+    tenants existed)."""
 
 
 router = APIRouter(tags=["auth"])
 
 
-@router.get("/v1/auth/whoami")
+@router.get("/v1/auth/whoami", response_model_exclude_none=True)
 def whoami(principal: AnyRole) -> WhoAmI:
     """Which key this is: to check a key and its role without side effects."""
-    return WhoAmI(name=principal.name, role=principal.role)
+    return WhoAmI(name=principal.name, role=principal.role, tenant=principal.tenant)

@@ -25,7 +25,7 @@ from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import DeadLetterRow, session_scope
 from starter.auth import require_role
-from starter.routing import SettingsDep
+from starter.tenancy import TENANT_RESPONSES, TenantDep
 
 log = get_logger("starter.deadletters")
 
@@ -86,13 +86,14 @@ class DeadLetter(BaseModel):
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/v1/dead-letters", dependencies=[Depends(require_role())])
+@router.get("/v1/dead-letters", dependencies=[Depends(require_role())], responses=TENANT_RESPONSES)
 def get_dead_letters(
-    settings: SettingsDep,
+    scope: TenantDep,
     source: Annotated[str | None, Query(description="Only this source, e.g. twilio-sms.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeadLetter]:
-    """What came in and could not be applied, newest first. Any API key may read it."""
+    """What came in and could not be applied, newest first, in the tenant's store. Any API
+    key may read its tenant's."""
     return [
         DeadLetter(
             id=r.id or 0,
@@ -101,5 +102,5 @@ def get_dead_letters(
             payload=r.payload,
             received_at=r.received_at,
         )
-        for r in list_dead_letters(settings, source=source, limit=limit)
+        for r in list_dead_letters(scope.settings, source=source, limit=limit)
     ]

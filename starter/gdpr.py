@@ -58,7 +58,8 @@ async def erase_customer_data(
     *,
     close_timeout: float = CLOSE_TIMEOUT_SECONDS,
 ) -> ErasureReport:
-    """Tell the customer's running journeys, wait for them to close, erase the store."""
+    """Tell the customer's running journeys, wait for them to close, erase the store: the
+    tenant's (`settings` are the tenant's), whose journeys carry its id."""
     url = settings.store_url
     if not await asyncio.to_thread(customer_known, url, customer_id):
         raise UnknownCustomer(
@@ -71,7 +72,7 @@ async def erase_customer_data(
     told: list[str] = []
     for invoice_id in await asyncio.to_thread(open_invoices_of, url, customer_id):
         outcome = await signal_journey(
-            client, invoice_id, InvoiceJourney.erase_personal_data, erasure
+            client, invoice_id, InvoiceJourney.erase_personal_data, erasure, settings.tenant
         )
         if outcome == "applied":
             told.append(invoice_id)
@@ -79,7 +80,9 @@ async def erase_customer_data(
         invoice_id
         for invoice_id, closed in zip(
             told,
-            await asyncio.gather(*(_closes(client, i, close_timeout) for i in told)),
+            await asyncio.gather(
+                *(_closes(client, i, settings.tenant, close_timeout) for i in told)
+            ),
             strict=True,
         )
         if not closed
@@ -91,6 +94,7 @@ async def erase_customer_data(
     log.info(
         "customer erased",
         customer_id=customer_id,
+        tenant=settings.tenant,
         journeys_told=len(told),
         journeys_still_open=len(still_open),
         rows_changed=sum(counts.values()),
@@ -99,8 +103,10 @@ async def erase_customer_data(
     return ErasureReport(customer_id, counts, told, still_open)
 
 
-async def _closes(client: Client, invoice_id: str, timeout: float) -> bool:
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(invoice_id))
+async def _closes(client: Client, invoice_id: str, tenant: str, timeout: float) -> bool:
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(
+        workflow_id_for(invoice_id, tenant)
+    )
     try:
         await asyncio.wait_for(handle.result(), timeout=timeout)
     except TimeoutError:

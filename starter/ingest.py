@@ -104,6 +104,11 @@ class Ingest:
         self.policies = policies
         self.clock = clock
 
+    def for_tenant(self, settings: Settings, policies: PolicyFile) -> Ingest:
+        """The same ingest for another tenant: its settings (its store; the tenant in its
+        journeys' input and workflow ids) and its policy file, the same Temporal client."""
+        return Ingest(self.client, settings, policies, self.clock)
+
     async def __call__(
         self, events: Sequence[AnyEvent], concurrency: int = INGEST_CONCURRENCY
     ) -> list[EventOutcome]:
@@ -216,7 +221,9 @@ async def apply_event(
         return await _apply_event(client, settings, policies, event, clock)
     # Scoped, not bound for good: a batch or the demo applies many invoices in one task.
     with bound_contextvars(
-        invoice_id=event.invoice_id, workflow_id=workflow_id_for(event.invoice_id)
+        invoice_id=event.invoice_id,
+        workflow_id=workflow_id_for(event.invoice_id, settings.tenant),
+        tenant=settings.tenant,
     ):
         return await _apply_event(client, settings, policies, event, clock)
 
@@ -270,7 +277,7 @@ async def _apply_issued(
     history = await asyncio.to_thread(history_of, url, cust.id, inv.id)
     planned = plan_journey(settings, policies, event, history, clock)
     started = await start_journey(client, settings, planned.journey) and not known
-    outcome = issued_outcome(event, started, planned.segment, planned.reason)
+    outcome = issued_outcome(event, started, planned.segment, planned.reason, settings.tenant)
     await asyncio.to_thread(record_issued, url, event, outcome, planned.segment, planned.reason)
     await _drain_pending(client, settings, inv.id)
     return outcome
@@ -289,7 +296,7 @@ async def _apply_invoice_change(
             detail=f"invoice {invoice_id!r} is not known yet; the event is kept and applied "
             "when its invoice.issued arrives",
             invoice_id=invoice_id,
-            workflow_id=workflow_id_for(invoice_id),
+            workflow_id=workflow_id_for(invoice_id, settings.tenant),
         )
         await asyncio.to_thread(record_event, url, event, outcome, "pending")
         # The invoice may have been recorded between our look-up and our insert, after its
@@ -298,7 +305,7 @@ async def _apply_invoice_change(
             await _drain_pending(client, settings, invoice_id)
         return outcome
     status: OutcomeStatus
-    status, detail = await signal_change(client, event)
+    status, detail = await signal_change(client, event, settings.tenant)
     if status == "journey_closed" and isinstance(event, InvoicePaymentReversed):
         status, detail = await reopen(client, settings, event)
     outcome = EventOutcome(
@@ -307,7 +314,7 @@ async def _apply_invoice_change(
         status=status,
         detail=detail,
         invoice_id=invoice_id,
-        workflow_id=workflow_id_for(invoice_id),
+        workflow_id=workflow_id_for(invoice_id, settings.tenant),
     )
     await asyncio.to_thread(record_event, url, event, outcome, "applied")
     return outcome
@@ -319,7 +326,7 @@ async def _drain_pending(client: Client, settings: Settings, invoice_id: str) ->
     for row in await asyncio.to_thread(pending_for, url, invoice_id):
         event = parse_event(json.loads(row.payload))
         assert isinstance(event, InvoiceChange)
-        status, _ = await signal_change(client, event)
+        status, _ = await signal_change(client, event, settings.tenant)
         assert row.id is not None
         await asyncio.to_thread(mark_applied, url, row.id, status)
         log.info("pending event applied", event_id=event.id, type=event.type, status=status)
@@ -370,4 +377,4 @@ async def _tell_journeys(
     change = CustomerChanged(
         event_id=event.id, customer=cust, segment=segment, segment_reason=reason[:500]
     )
-    return await tell_customer_journeys(client, invoice_ids, change)
+    return await tell_customer_journeys(client, invoice_ids, change, settings.tenant)

@@ -83,7 +83,11 @@ async def start_issued(
             results[event.id] = err
             return None
         outcome = issued_outcome(
-            event, started and inv.id not in known, planned.segment, planned.reason
+            event,
+            started and inv.id not in known,
+            planned.segment,
+            planned.reason,
+            settings.tenant,
         )
         return IssuedRecord(event, outcome, planned.segment, planned.reason)
 
@@ -103,6 +107,7 @@ async def start_issued(
                 status=record.outcome.status,
                 invoice_id=record.event.invoice_id,
                 workflow_id=record.outcome.workflow_id,
+                tenant=settings.tenant,
             )
         again.extend(r.event for r in records if r.event.id not in results)
 

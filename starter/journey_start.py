@@ -138,10 +138,12 @@ async def start_input(settings: Settings, journey: JourneyInput) -> JourneyInput
         return journey
     if journey.config is None:
         config, ref = _config_ref(journey)
-        key, now = (settings.store_url, ref.digest), time.monotonic()
+        # In the control store, whatever the tenant: the worker reads them there.
+        url = settings.control_store_url
+        key, now = (url, ref.digest), time.monotonic()
         if now - _STORED.get(key, -STORED_FOR_SECONDS) >= STORED_FOR_SECONDS:
             body = config.canonical_json()
-            await asyncio.to_thread(store_config, settings.store_url, ref.digest, ref.name, body)
+            await asyncio.to_thread(store_config, url, ref.digest, ref.name, body)
             _STORED[key] = now
         journey = journey.model_copy(update={"config": ref})
     return journey.by_reference()
@@ -153,7 +155,7 @@ async def resolved(settings: Settings, start: JourneyStart) -> JourneyInput:
     if isinstance(start, JourneyInput):
         return start
     assert isinstance(start, JourneyByRef), "a journey's input is one of the two forms"
-    body = await asyncio.to_thread(config_body, settings.store_url, start.config.digest)
+    body = await asyncio.to_thread(config_body, settings.control_store_url, start.config.digest)
     if body is None:
         raise LookupError(f"journey configuration {start.config.version} is not in the store")
     return resolve(start, JourneyConfig.model_validate_json(body))

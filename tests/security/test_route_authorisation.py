@@ -99,6 +99,23 @@ ROUTES: dict[str, Access] = {
     "GET /dev/outbox": DevOnly(),
 }
 
+TENANT_SCOPED: frozenset[str] = frozenset(
+    {
+        "POST /v1/events",
+        "GET /v1/invoices/{invoice_id}/journey",
+        "POST /v1/invoices/{invoice_id}/actions",
+        "GET /v1/reports/journeys",
+        "GET /v1/dead-letters",
+    }
+)
+"""The routes that read or act on one tenant's data: each takes `?tenant=` and answers only
+from that tenant's store and journeys (starter/tenancy.py). Held to it route by route in
+tests/security/test_tenant_isolation.py."""
+
+NOT_TENANT_SCOPED: frozenset[str] = frozenset({"GET /v1/auth/whoami"})
+"""Keyed routes that touch no tenant's data: whoever adds a keyed route puts it in one of the
+two sets."""
+
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", *STATE_CHANGING})
 
@@ -174,6 +191,19 @@ def test_the_documentation_says_which_routes_take_a_key(tmp_path: Path) -> None:
             access = ROUTES[f"{method.upper()} {path}"]
             keyed = isinstance(access, AnyKey | NeedsRole | DevOnly)
             assert bool(operation.get("security")) == keyed, (method, path, access)
+
+
+def test_every_keyed_route_says_whether_it_is_a_tenants(tmp_path: Path) -> None:
+    """A keyed route reads or acts on one tenant's data (and takes `tenant`), or touches none:
+    a new route cannot slip in without deciding."""
+    keyed = set(of(AnyKey) + of(NeedsRole))
+    assert keyed == TENANT_SCOPED | NOT_TENANT_SCOPED, sorted(keyed ^ TENANT_SCOPED)
+    assert not TENANT_SCOPED & NOT_TENANT_SCOPED
+    for path, operations in product_app(tmp_path).openapi()["paths"].items():
+        for method, operation in operations.items():
+            route = f"{method.upper()} {path}"
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            assert ("tenant" in names) == (route in TENANT_SCOPED), route
 
 
 # --- behaviour, with keys configured -----------------------------------------------------------
