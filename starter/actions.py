@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.messages import AgentAction, AgentRequest, CustomerResponse
 from domain.models import workflow_id_for
 from domain.state import JourneyState
+from domain.tenants import DEFAULT_TENANT
 from starter.tagged_union import TaggedUnion
 from workflows.journey import InvoiceJourney
 
@@ -63,13 +64,17 @@ def parse_action(raw: object) -> AgentAction:
     return cast(AgentAction, ACTIONS.parse(raw))
 
 
-def _handle(client: Client, invoice_id: str) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(workflow_id_for(invoice_id))
+def _handle(
+    client: Client, invoice_id: str, tenant: str = DEFAULT_TENANT
+) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id_for(invoice_id, tenant))
 
 
-async def _not_found_or_closed(client: Client, invoice_id: str) -> Exception:
+async def _not_found_or_closed(
+    client: Client, invoice_id: str, tenant: str = DEFAULT_TENANT
+) -> Exception:
     try:
-        desc = await _handle(client, invoice_id).describe()
+        desc = await _handle(client, invoice_id, tenant).describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return JourneyNotFound(f"no journey for invoice {invoice_id!r}")
@@ -81,16 +86,16 @@ async def _not_found_or_closed(client: Client, invoice_id: str) -> Exception:
     return NoWorker(f"the journey for invoice {invoice_id!r} did not answer")
 
 
-async def get_state(client: Client, invoice_id: str) -> JourneyState:
+async def get_state(client: Client, invoice_id: str, tenant: str = DEFAULT_TENANT) -> JourneyState:
     """The journey's own view (`state` query); it answers after the journey ended too."""
-    handle = _handle(client, invoice_id)
+    handle = _handle(client, invoice_id, tenant)
     try:
         state = await handle.query(InvoiceJourney.state, rpc_timeout=QUERY_TIMEOUT)
     except WorkflowQueryFailedError as err:
         raise RequestRefused(str(err)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise await _not_found_or_closed(client, invoice_id) from None
+            raise await _not_found_or_closed(client, invoice_id, tenant) from None
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise NoWorker(
                 f"no worker answered for invoice {invoice_id!r} within "
@@ -109,16 +114,21 @@ def _refusal(err: WorkflowUpdateFailedError) -> RequestRefused:
 
 
 async def _update(
-    client: Client, invoice_id: str, update: Any, arg: Any, update_id: str | None = None
+    client: Client,
+    invoice_id: str,
+    update: Any,
+    arg: Any,
+    update_id: str | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> JourneyState:
-    handle = _handle(client, invoice_id)
+    handle = _handle(client, invoice_id, tenant)
     try:
         state = await handle.execute_update(update, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise await _not_found_or_closed(client, invoice_id) from None
+            raise await _not_found_or_closed(client, invoice_id, tenant) from None
         raise
     assert isinstance(state, JourneyState)
     return state
@@ -134,6 +144,6 @@ async def agent_action(
 
 
 async def customer_response(
-    client: Client, invoice_id: str, response: CustomerResponse
+    client: Client, invoice_id: str, response: CustomerResponse, tenant: str = DEFAULT_TENANT
 ) -> JourneyState:
-    return await _update(client, invoice_id, InvoiceJourney.respond, response)
+    return await _update(client, invoice_id, InvoiceJourney.respond, response, tenant=tenant)

@@ -35,6 +35,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import Customer, workflow_id_for
+from domain.tenants import DEFAULT_TENANT
 from domain.values import Locale
 from infra.settings import Settings
 from infra.store import (
@@ -374,11 +375,13 @@ async def signal_journey(
     invoice_id: str,
     signal: Callable[[InvoiceJourney, M], None],
     arg: M,
+    tenant: str = DEFAULT_TENANT,
 ) -> SignalOutcome:
-    """Signal the invoice's journey; "no_journey" when it has ended or never started (Temporal
-    answers NOT_FOUND for both). Other Temporal errors propagate (the caller answers 503)."""
+    """Signal the invoice's journey (the tenant's: invoice ids repeat across tenants);
+    "no_journey" when it has ended or never started (Temporal answers NOT_FOUND for both).
+    Other Temporal errors propagate (the caller answers 503)."""
     handle: WorkflowHandle[InvoiceJourney, Any] = client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice_id)
+        InvoiceJourney.run, workflow_id_for(invoice_id, tenant)
     )
     try:
         await handle.signal(signal, arg)
