@@ -157,6 +157,39 @@ async def test_twilio_signed_by_the_default_tenant_for_acmes_account_is_refused(
     assert f"sms:{form['MessageSid']}" not in events_in(acme.settings)
 
 
+async def test_twilio_stop_for_acme_changes_acmes_customer_only(
+    inbound: Inbound, acme: Acme
+) -> None:
+    default, mine = await twins(inbound, acme)
+    form = acme_sms("STOPP")
+    response = await inbound.twilio(
+        SMS, form, signature=twilio_signature(SMS, form, ACME_TWILIO_TOKEN)
+    )
+    assert response.status_code == 200, response.text
+    assert not sms_consent(acme.settings, mine.customer_id)
+    assert sms_consent(inbound.settings, default.customer_id)
+    state = await eventually(mine, lambda s: "sms" in s.channels_unavailable)
+    assert "sms" in state.channels_unavailable
+    await settle()
+    assert "sms" not in (await state_of(default)).channels_unavailable
+
+
+async def test_twilio_for_no_tenants_account_is_refused(inbound: Inbound, acme: Acme) -> None:
+    inbound.settings.twilio_account_sid = "AC" + "d" * 32  # the default tenant names its own
+    form = acme_sms("LOVAR 2030-01-01", account="AC" + "e" * 32)
+    response = await inbound.twilio(SMS, form, signature=twilio_signature(SMS, form))
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("AccountSid: no tenant has this Twilio account")
+    assert f"sms:{form['MessageSid']}" not in events_in(inbound.settings)
+
+
+def sms_consent(settings: Settings, customer_id: str) -> bool:
+    with session_scope(settings.store_url) as s:
+        row = s.get(CustomerRow, customer_id)
+        assert row is not None
+        return row.consent_sms
+
+
 def test_which_tenant_a_twilio_request_is_for(settings: Settings) -> None:
     def tenant(name: str, sid: str | None, number: str | None) -> Settings:
         update = {"twilio_account_sid": sid, "twilio_from_number": number}
