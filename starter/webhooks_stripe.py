@@ -76,9 +76,8 @@ def signed_with(secret: str, payload: bytes, signature: str) -> bool:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
         )
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as err:
-        log.info("Stripe signature not by this tenant's secret", error=str(err))
-        return False
+    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+        return False  # not this tenant's secret (the caller tries the next)
     return True
 
 
