@@ -216,7 +216,7 @@ async def apply_event(
         return await _apply_event(client, settings, policies, event, clock)
     # Scoped, not bound for good: a batch or the demo applies many invoices in one task.
     with bound_contextvars(
-        invoice_id=event.invoice_id, workflow_id=workflow_id_for(event.invoice_id)
+        invoice_id=event.invoice_id, workflow_id=workflow_id_for(event.invoice_id, settings.tenant)
     ):
         return await _apply_event(client, settings, policies, event, clock)
 
@@ -289,7 +289,7 @@ async def _apply_invoice_change(
             detail=f"invoice {invoice_id!r} is not known yet; the event is kept and applied "
             "when its invoice.issued arrives",
             invoice_id=invoice_id,
-            workflow_id=workflow_id_for(invoice_id),
+            workflow_id=workflow_id_for(invoice_id, settings.tenant),
         )
         await asyncio.to_thread(record_event, url, event, outcome, "pending")
         # The invoice may have been recorded between our look-up and our insert, after its
@@ -298,7 +298,7 @@ async def _apply_invoice_change(
             await _drain_pending(client, settings, invoice_id)
         return outcome
     status: OutcomeStatus
-    status, detail = await signal_change(client, event)
+    status, detail = await signal_change(client, event, settings.tenant)
     if status == "journey_closed" and isinstance(event, InvoicePaymentReversed):
         status, detail = await reopen(client, settings, event)
     outcome = EventOutcome(
@@ -307,7 +307,7 @@ async def _apply_invoice_change(
         status=status,
         detail=detail,
         invoice_id=invoice_id,
-        workflow_id=workflow_id_for(invoice_id),
+        workflow_id=workflow_id_for(invoice_id, settings.tenant),
     )
     await asyncio.to_thread(record_event, url, event, outcome, "applied")
     return outcome
@@ -319,7 +319,7 @@ async def _drain_pending(client: Client, settings: Settings, invoice_id: str) ->
     for row in await asyncio.to_thread(pending_for, url, invoice_id):
         event = parse_event(json.loads(row.payload))
         assert isinstance(event, InvoiceChange)
-        status, _ = await signal_change(client, event)
+        status, _ = await signal_change(client, event, settings.tenant)
         assert row.id is not None
         await asyncio.to_thread(mark_applied, url, row.id, status)
         log.info("pending event applied", event_id=event.id, type=event.type, status=status)
@@ -370,4 +370,4 @@ async def _tell_journeys(
     change = CustomerChanged(
         event_id=event.id, customer=cust, segment=segment, segment_reason=reason[:500]
     )
-    return await tell_customer_journeys(client, invoice_ids, change)
+    return await tell_customer_journeys(client, invoice_ids, change, settings.tenant)

@@ -26,6 +26,7 @@ from domain.messages import (
     PaymentReversed,
 )
 from domain.models import JourneyByRef, JourneyStart, workflow_id_for
+from domain.tenants import DEFAULT_TENANT
 from infra.settings import Settings
 from starter.event_schema import (
     InvoiceChange,
@@ -84,9 +85,11 @@ event type is one function and one row, not another branch."""
 
 
 async def signal_change(
-    client: Client, event: InvoiceChange
+    client: Client, event: InvoiceChange, tenant: str = DEFAULT_TENANT
 ) -> tuple[Literal["applied", "journey_closed"], str]:
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(event.invoice_id))
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(
+        workflow_id_for(event.invoice_id, tenant)
+    )
     method, argument, detail = SIGNAL_FOR_EVENT[type(event)](event)
     try:
         await handle.signal(method, argument)
@@ -103,13 +106,15 @@ async def signal_change(
 
 
 async def tell_customer_journeys(
-    client: Client, invoice_ids: list[str], change: CustomerChanged
+    client: Client, invoice_ids: list[str], change: CustomerChanged, tenant: str = DEFAULT_TENANT
 ) -> int:
     """Signal `customer_updated` to each of the customer's running journeys; how many heard
     it (a journey that ended meanwhile answers NOT_FOUND and is skipped)."""
     told = 0
     for invoice_id in invoice_ids:
-        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(invoice_id))
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(
+            workflow_id_for(invoice_id, tenant)
+        )
         try:
             await handle.signal(InvoiceJourney.customer_updated, change)
         except RPCError as err:
@@ -130,7 +135,9 @@ async def reopen(
 ) -> tuple[OutcomeStatus, str]:
     """A payment of a paid invoice came back: the journey starts again as a new run of the
     same workflow id, on the same policy, for what is owed again."""
-    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(event.invoice_id))
+    handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(
+        workflow_id_for(event.invoice_id, settings.tenant)
+    )
     final = await handle.query(InvoiceJourney.state)
     if final.phase != "paid":
         return "journey_closed", (

@@ -5,6 +5,7 @@ tenant's secret but claiming acme's account changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import select
 
 from domain.models import JourneyInput, workflow_id_for
+from domain.state import JourneyState
 from infra.customer_links import page_secret, reply_id
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, WebhookEventRow, session_scope
@@ -320,3 +322,29 @@ async def test_stripe_event_goes_to_the_tenant_whose_secret_signed_it(
     # Signed with a secret no tenant has: refused.
     forged = await post_stripe(inbound, stripe_event("invoice.voided", invoice), "whsec_nobody")
     assert forged.status_code == 403
+
+
+async def test_stripe_billing_for_acme_starts_and_ends_acmes_journey(
+    inbound: Inbound, acme: Acme
+) -> None:
+    invoice = stripe_invoice(new_id("in"), customer=new_id("cus"))
+    for secret in (STRIPE_SECRET, ACME_STRIPE_SECRET):  # the same invoice in both companies
+        finalized = await post_stripe(inbound, stripe_event("invoice.finalized", invoice), secret)
+        assert finalized.json()["status"] == "applied", finalized.text
+    default = inbound.client.get_workflow_handle_for(
+        InvoiceJourney.run, workflow_id_for(invoice["id"])
+    )
+    mine = inbound.client.get_workflow_handle_for(
+        InvoiceJourney.run, workflow_id_for(invoice["id"], "acme")
+    )
+    assert (await mine.query(InvoiceJourney.state)).tenant == "acme"
+    with session_scope(acme.settings.store_url) as s:
+        assert s.get(InvoiceRow, invoice["id"]) is not None
+
+    paid = {**invoice, "amount_paid": 125000, "status": "paid"}
+    response = await post_stripe(inbound, stripe_event("invoice.paid", paid), ACME_STRIPE_SECRET)
+    assert response.json()["status"] == "applied", response.text
+    assert response.json()["detail"].startswith("applied"), response.text
+    result = JourneyState.model_validate(await asyncio.wait_for(mine.result(), timeout=30))
+    assert result.phase == "paid"
+    assert (await default.query(InvoiceJourney.state)).phase == "scheduled"
