@@ -38,6 +38,7 @@ from tests.webhooks.conftest import (
     SendGridKeys,
     eventually,
     new_id,
+    seed_attempt,
     settle,
     start_input,
     state_of,
@@ -174,6 +175,28 @@ async def test_twilio_stop_for_acme_changes_acmes_customer_only(
     assert "sms" in state.channels_unavailable
     await settle()
     assert "sms" not in (await state_of(default)).channels_unavailable
+
+
+async def test_a_twilio_status_from_acmes_number_is_acmes(inbound: Inbound, acme: Acme) -> None:
+    default, mine = await twins(inbound, acme)
+    sid = new_id("SM")  # the same SID in both ledgers: only the tenant tells them apart
+    for settings, journey in ((inbound.settings, default), (acme.settings, mine)):
+        seed_attempt(settings, journey.invoice_id, "step-1-sms", "sms", "twilio", sid)
+    status = "/v1/webhooks/twilio/status"
+    form = {
+        "MessageSid": sid,
+        "AccountSid": ACME_SID,
+        "From": ACME_NUMBER,
+        "To": PHONE,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30005",
+    }
+    signature = twilio_signature(status, form, ACME_TWILIO_TOKEN)
+    response = await inbound.twilio(status, form, signature=signature)
+    assert response.status_code == 204, response.text
+    assert failed(await eventually(mine, failed))
+    await settle()
+    assert not failed(await state_of(default))
 
 
 async def test_twilio_for_no_tenants_account_is_refused(inbound: Inbound, acme: Acme) -> None:
