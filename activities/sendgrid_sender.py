@@ -31,6 +31,7 @@ from activities.errors import (
 from activities.rendering import RenderedMessage
 from activities.senders import LookupProviderSender
 from domain.payloads import DeliveryRequest
+from domain.tenants import DEFAULT_TENANT
 from infra import customer_links
 from infra.settings import Settings
 
@@ -116,10 +117,15 @@ class SendGridSender(LookupProviderSender):
         # A reply comes back through Inbound Parse to this journey, found by the opaque id.
         if reply_to := customer_links.reply_address(self._settings, request.invoice_id):
             mail.reply_to = ReplyTo(reply_to)
-        mail.custom_arg = [
+        args = [
             CustomArg("invoice_id", request.invoice_id),
             CustomArg("step_key", request.step_key),
         ]
+        if request.tenant != DEFAULT_TENANT:
+            # The event webhook applies each event in the tenant it names (mail without one,
+            # as all mail before tenants, is the default tenant's).
+            args.append(CustomArg("tenant", request.tenant))
+        mail.custom_arg = args
         return mail
 
     def lookup(

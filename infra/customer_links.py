@@ -9,6 +9,13 @@ link, computed wherever it is needed (rendering is pure and needs no store); the
 
 The secret is CUSTOMER_PAGE_SECRET; unset, a random one is created once in DATA_DIR, which
 the embedded default's worker and API share.
+
+Tenants (domain/tenants.py): the default tenant's links are as they always were
+(`<link id>.<signature>`, so links sent before tenants keep working). Every other tenant's
+link names it in front, `<tenant>.<link id>.<signature>`, and the tenant is under both MACs:
+the id is made from tenant and invoice, the signature covers tenant and id, so no link can be
+edited into another tenant's. Reply addresses name the tenant the same way
+(`reply+<tenant>.<reply id>@...`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from domain.tenants import DEFAULT_TENANT, valid_tenant
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope, utcnow
@@ -35,7 +43,17 @@ from infra.store_page import CustomerPageLinkRow
 log = get_logger("infra.customer_links")
 
 SECRET_FILE = "customer_page_secret"
-TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})$")
+TOKEN_RE = re.compile(
+    r"^(?:([a-z][a-z0-9-]{0,30}[a-z0-9])\.)?([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{16})$"
+)
+
+
+def _tenant_ok(value: str) -> bool:
+    try:
+        valid_tenant(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _b64(raw: bytes) -> str:
@@ -77,21 +95,43 @@ def page_secret(settings: Settings) -> bytes:
     return _secret_from_file((settings.data_dir / SECRET_FILE).resolve())
 
 
-def link_id(secret: bytes, invoice_id: str) -> str:
-    return _b64(_mac(secret, "customer-page-link", invoice_id)[:16])
+def _scoped(tenant: str, value: str) -> str:
+    """What a MAC covers: the value alone for the default tenant (its links and reply ids
+    are those issued before tenants), the tenant and the value for every other."""
+    return value if tenant == DEFAULT_TENANT else f"{tenant}\0{value}"
 
 
-def reply_id(secret: bytes, invoice_id: str) -> str:
+def _named(tenant: str, value: str) -> str:
+    """A link or reply id with its tenant in front (none for the default tenant)."""
+    return value if tenant == DEFAULT_TENANT else f"{tenant}.{value}"
+
+
+def _raw_link(secret: bytes, invoice_id: str, tenant: str) -> bytes:
+    return _mac(secret, "customer-page-link", _scoped(tenant, invoice_id))[:16]
+
+
+def link_id(secret: bytes, invoice_id: str, tenant: str = DEFAULT_TENANT) -> str:
+    return _b64(_raw_link(secret, invoice_id, tenant))
+
+
+def reply_id(secret: bytes, invoice_id: str, tenant: str = DEFAULT_TENANT) -> str:
     """The invoice's link id in base32, lower case: safe in an email address's local part,
-    which mail systems may fold to one case. It names neither invoice nor customer, and is not
-    the page's credential (that needs the signature too)."""
-    raw = _mac(secret, "customer-page-link", invoice_id)[:16]
-    return base64.b32encode(raw).decode().rstrip("=").lower()
+    which mail systems may fold to one case (a tenant id is lower case already), with its
+    tenant in front. It names neither invoice nor customer, and is not the page's credential
+    (that needs the signature too)."""
+    raw = _raw_link(secret, invoice_id, tenant)
+    return _named(tenant, base64.b32encode(raw).decode().rstrip("=").lower())
+
+
+def tenant_of_reply(rid: str) -> str:
+    """The tenant a reply id names (none: the default tenant, as every id before tenants)."""
+    head, dot, _ = rid.strip().lower().rpartition(".")
+    return head if dot and _tenant_ok(head) else DEFAULT_TENANT
 
 
 def link_id_of_reply(rid: str) -> str | None:
     """The link id a reply id stands for, or None if it is not one we could have made."""
-    text = rid.strip().upper()
+    text = rid.strip().rpartition(".")[2].upper()
     if len(text) != 26 or not text.isalnum():
         return None
     try:
@@ -102,47 +142,61 @@ def link_id_of_reply(rid: str) -> str | None:
 
 
 def reply_address(settings: Settings, invoice_id: str) -> str | None:
-    """`reply+<reply id>@<SENDGRID_INBOUND_DOMAIN>` for an invoice's email, or None without
-    an inbound domain (or a secret to derive it from: the mail then goes without)."""
+    """`reply+<reply id>@<SENDGRID_INBOUND_DOMAIN>` for an invoice's email (the settings'
+    tenant's), or None without an inbound domain (or a secret to derive it from: the mail
+    then goes without)."""
     domain = settings.sendgrid_inbound_domain
     if not domain:
         return None
     try:
-        return f"reply+{reply_id(page_secret(settings), invoice_id)}@{domain}"
+        return f"reply+{reply_id(page_secret(settings), invoice_id, settings.tenant)}@{domain}"
     except (OSError, ValueError) as err:
         log.warning("reply-to address left out of an email", error=str(err))
         return None
 
 
 def invoice_of_reply(settings: Settings, rid: str) -> str | None:
-    """The invoice a reply id names (its link row, registered on demand like a page's)."""
+    """The invoice a reply id names in the settings' tenant (its link row, registered on
+    demand like a page's); None for another tenant's reply id."""
     lid = link_id_of_reply(rid)
-    if lid is None:
+    if lid is None or tenant_of_reply(rid) != settings.tenant:
         return None
     row = find_link(settings, lid)
     return row.invoice_id if row is not None else None
 
 
-def _signature(secret: bytes, lid: str) -> str:
-    return _b64(_mac(secret, "customer-page-signature", lid)[:12])
+def _signature(secret: bytes, lid: str, tenant: str = DEFAULT_TENANT) -> str:
+    return _b64(_mac(secret, "customer-page-signature", _scoped(tenant, lid))[:12])
 
 
-def token_for(secret: bytes, invoice_id: str) -> str:
-    lid = link_id(secret, invoice_id)
-    return f"{lid}.{_signature(secret, lid)}"
+def token_for(secret: bytes, invoice_id: str, tenant: str = DEFAULT_TENANT) -> str:
+    lid = link_id(secret, invoice_id, tenant)
+    return _named(tenant, f"{lid}.{_signature(secret, lid, tenant)}")
 
 
-def verified_link_id(secret: bytes, token: str) -> str | None:
-    """The link id of a token we signed, or None for anything else (tampered, made up)."""
+def verified_link(secret: bytes, token: str) -> tuple[str, str] | None:
+    """The tenant and link id of a token we signed, or None for anything else (tampered,
+    made up, or another tenant's link with this one's name put in front)."""
     match = TOKEN_RE.match(token)
     if match is None:
         return None
-    lid, sig = match.groups()
-    return lid if hmac.compare_digest(sig, _signature(secret, lid)) else None
+    tenant, lid, sig = match.groups()
+    tenant = tenant or DEFAULT_TENANT
+    if tenant == DEFAULT_TENANT and match.group(1):
+        return None  # the default tenant's links never name it
+    return (tenant, lid) if hmac.compare_digest(sig, _signature(secret, lid, tenant)) else None
+
+
+def verified_link_id(secret: bytes, token: str) -> str | None:
+    """The link id of a default-tenant token we signed, or None for anything else."""
+    found = verified_link(secret, token)
+    return found[1] if found is not None and found[0] == DEFAULT_TENANT else None
 
 
 def page_url(settings: Settings, invoice_id: str) -> str:
-    return f"{settings.public_url}/pay/{token_for(page_secret(settings), invoice_id)}"
+    """The invoice's page (the settings' tenant's invoice)."""
+    token = token_for(page_secret(settings), invoice_id, settings.tenant)
+    return f"{settings.public_url}/pay/{token}"
 
 
 def page_url_or_none(settings: Settings, invoice_id: str) -> str | None:
@@ -177,7 +231,8 @@ def _register_missing(settings: Settings, secret: bytes) -> None:
             )
         ).all()
         for invoice_id in missing:
-            s.add(CustomerPageLinkRow(link_id=link_id(secret, invoice_id), invoice_id=invoice_id))
+            lid = link_id(secret, invoice_id, settings.tenant)
+            s.add(CustomerPageLinkRow(link_id=lid, invoice_id=invoice_id))
 
 
 def find_link(settings: Settings, lid: str) -> CustomerPageLinkRow | None:
@@ -195,7 +250,7 @@ def find_link(settings: Settings, lid: str) -> CustomerPageLinkRow | None:
 def revoke(settings: Settings, invoice_id: str, at: datetime | None = None) -> bool:
     """Withdraw an invoice's link (e.g. it reached the wrong person); False if none existed."""
     secret = page_secret(settings)
-    lid = link_id(secret, invoice_id)
+    lid = link_id(secret, invoice_id, settings.tenant)
     with session_scope(settings.store_url) as s:
         row = s.get(CustomerPageLinkRow, lid)
         if row is None:

@@ -41,7 +41,7 @@ def show(invoice_id: InvoiceArg, tenant: TenantOption = DEFAULT_TENANT) -> None:
     settings = _tenant_settings(tenant)
     _known(settings, invoice_id)
     url = customer_links.page_url(settings, invoice_id)
-    lid = customer_links.link_id(customer_links.page_secret(settings), invoice_id)
+    lid = customer_links.link_id(customer_links.page_secret(settings), invoice_id, settings.tenant)
     row = customer_links.find_link(settings, lid)
     status = "revoked" if row is not None and row.revoked_at is not None else "active"
     out.print(f"{url}  ({status})", markup=False)

@@ -45,11 +45,14 @@ async def change_consent(
     customer_ids: Sequence[str],
     change: ConsentChange,
 ) -> list[Target]:
-    """Record the change on the customers and tell their running journeys; the journeys told."""
+    """Record the change on the customers and tell their running journeys; the journeys told.
+    Both are the tenant's whose settings these are (a webhook passes its tenant's)."""
     url = settings.store_url
     ids = list(customer_ids)
     await asyncio.to_thread(set_consent, url, ids, change.channel, change.granted)
     targets = await asyncio.to_thread(open_targets_for_customers, url, ids)
     for t in targets:
-        await signal_journey(client, t.invoice_id, InvoiceJourney.consent_changed, change)
+        await signal_journey(
+            client, t.invoice_id, InvoiceJourney.consent_changed, change, settings.tenant
+        )
     return targets

@@ -7,6 +7,9 @@ delivers to the outbox; with SendGrid and Twilio both configured every route her
 letters' PDFs and the old address too: the outbox may still hold what it received before the
 providers were configured, names and addresses included). `/dev/outbox`, its old address,
 redirects here.
+
+Every tenant's outbox is shown (each tenant's store has its own), filterable by tenant; a
+tenant whose own providers are both configured has no outbox to show.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlmodel import col, select
 
+from domain.tenants import DEFAULT_TENANT
 from infra.settings import Settings
 from infra.store import (
     CustomerRow,
@@ -31,6 +35,7 @@ from starter import auth
 from starter.openapi_doc import Problem
 from starter.pay_view import render_page
 from starter.routing import SettingsDep
+from starter.webhook_tenants import every_tenant
 
 PAGE_SIZE = 200
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
@@ -38,10 +43,29 @@ _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 router = APIRouter(tags=["ops"])
 
 
-def _present(settings: Settings) -> None:
-    """404 unless some channel delivers to the outbox (the embedded default)."""
-    if not settings.outbox_in_use:
+def _present(settings: Settings) -> list[Settings]:
+    """The tenants whose outbox delivers; 404 unless some channel of some tenant does (the
+    embedded default)."""
+    tenants = [t for t in every_tenant(settings) if t.outbox_in_use]
+    if not tenants:
         raise HTTPException(404, "the dev inbox exists only while the outbox delivers messages")
+    return tenants
+
+
+def every_outbox(
+    tenants: list[Settings], customer: str | None, invoice: str | None
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """`messages` of each tenant, newest first across them (at most `PAGE_SIZE`), each
+    marked with its tenant; the customer filter's entries name their tenant but the default."""
+    found: list[dict[str, Any]] = []
+    customers: list[tuple[str, str]] = []
+    for settings in tenants:
+        items, names = messages(settings, customer, invoice)
+        found += [{**item, "tenant": settings.tenant} for item in items]
+        suffix = "" if settings.tenant == DEFAULT_TENANT else f", {settings.tenant}"
+        customers += [(cid, f"{name} ({cid}{suffix})") for cid, name in names]
+    found.sort(key=lambda i: (i["message"].created_at, i["message"].id or 0), reverse=True)
+    return found[:PAGE_SIZE], customers
 
 
 def linkify(text: str) -> Markup:
@@ -105,10 +129,13 @@ def dev_inbox(
     settings: SettingsDep,
     customer: Annotated[str | None, Query(max_length=200)] = None,
     invoice: Annotated[str | None, Query(max_length=200)] = None,
+    tenant: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    """The dev inbox: messages delivered to the outbox, newest first (at most 200)."""
-    _present(settings)
-    found, customers = messages(settings, customer or None, invoice or None)
+    """The dev inbox: messages delivered to the outbox, newest first (at most 200), of every
+    tenant or of the one named."""
+    tenants = _present(settings)
+    shown = [t for t in tenants if not tenant or t.tenant == tenant]
+    found, customers = every_outbox(shown, customer or None, invoice or None)
     body = render_page(
         settings,
         "inbox.html.j2",
@@ -116,6 +143,8 @@ def dev_inbox(
         customers=customers,
         customer=customer or "",
         invoice=invoice or "",
+        tenants=[t.tenant for t in tenants] if len(tenants) > 1 else [],
+        tenant=tenant or "",
         page_size=PAGE_SIZE,
     )
     return HTMLResponse(body)
@@ -127,9 +156,16 @@ def dev_inbox(
     response_class=Response,
     responses={404: {"model": Problem, "description": "No such letter in the outbox."}},
 )
-def dev_inbox_letter(settings: SettingsDep, message_id: int) -> Response:
-    """A letter in the outbox as the post would have carried it."""
-    _present(settings)
+def dev_inbox_letter(
+    settings: SettingsDep,
+    message_id: int,
+    tenant: Annotated[str, Query(max_length=40)] = DEFAULT_TENANT,
+) -> Response:
+    """A letter in the outbox (the tenant's) as the post would have carried it."""
+    found = [t for t in _present(settings) if t.tenant == tenant]
+    if not found:
+        raise HTTPException(404, f"no tenant {tenant!r} with an outbox")
+    settings = found[0]
     with session_scope(settings.store_url) as s:
         row = s.get(OutboxMessageRow, message_id)
         pdf = split_letter(row.body)[1] if row is not None else None

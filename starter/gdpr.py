@@ -89,7 +89,11 @@ async def erase_customer_data(
     ]
     secret = customer_links.page_secret(settings)
     counts = await asyncio.to_thread(
-        erase_customer, url, customer_id, now, partial(customer_links.link_id, secret)
+        erase_customer,
+        url,
+        customer_id,
+        now,
+        partial(customer_links.link_id, secret, tenant=settings.tenant),
     )
     log.info(
         "customer erased",

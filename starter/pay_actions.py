@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from activities.rendering import BABEL_LOCALES
 from domain.messages import CustomerResponse
 from domain.state import JourneyState
+from domain.tenants import DEFAULT_TENANT
 from infra.settings import Settings
 from starter import csat
 from starter.actions import (
@@ -104,7 +105,13 @@ def _done_text(
 
 
 async def respond(
-    client: Client, invoice_id: str, timezone: str, action: str, form: dict[str, str], lang: Lang
+    client: Client,
+    invoice_id: str,
+    timezone: str,
+    action: str,
+    form: dict[str, str],
+    lang: Lang,
+    tenant: str = DEFAULT_TENANT,
 ) -> Outcome:
     """Send one page action to the journey; the outcome says what to show and with what
     status (200 done, 409 refused by the journey, 422 bad input, 503 no answer)."""
@@ -114,7 +121,7 @@ async def respond(
     except BadInput as err:
         return Outcome(422, Notice("error", t["bad_input"].format(reason=err)))
     try:
-        state = await customer_response(client, invoice_id, response)
+        state = await customer_response(client, invoice_id, response, tenant)
     except RequestRefused as err:
         reason = plain_refusal(str(err), lang)
         return Outcome(409, Notice("error", t["refused"].format(reason=reason)))

@@ -5,8 +5,12 @@ No API key: the token is the customer's credential, and it opens only its own in
 customer's language (403 or 410), never a stack trace. Every action is a form that works
 without JavaScript, carries a CSRF field (starter/pay_guard.py), is rate-limited per link
 and per client address, and answers with the page showing the journey's new state at once.
-No asset comes from another host: the stylesheet is served here and the Content Security
-Policy forbids anything else.
+No asset comes from another host: the stylesheet is served here, the tenant's logo and
+colours are inlined (starter/pay_brand.py), and the Content Security Policy forbids anything
+else.
+
+The link names its tenant (infra/customer_links.py): the page reads that tenant's store,
+talks to that tenant's journey and shows that tenant's brand.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ from infra.customer_links import (
     expired,
     find_link,
     page_secret,
-    verified_link_id,
+    verified_link,
 )
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
+from infra.tenants import TenantConfigError, UnknownTenant, tenant_settings
 from starter import csat, metrics, pay_actions
 from starter.actions import JourneyClosed, JourneyNotFound, NoWorker, RequestRefused, get_state
+from starter.pay_brand import Brand, brand_of, content_security_policy
 from starter.pay_guard import (
     CSRF_COOKIE,
     PageGuard,
@@ -54,8 +60,7 @@ log = get_logger("starter.pay_page")
 
 STATE_TIMEOUT_SECONDS = 8.0
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": content_security_policy(None),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -89,17 +94,23 @@ def _config(request: Request) -> PageConfig:
     return config
 
 
-def _html(body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+def _html(body: str, brand: Brand, status: int = 200) -> HTMLResponse:
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(brand)}
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
-def problem(config: PageConfig, lang: Lang, key: str, status: int) -> HTMLResponse:
-    """A friendly page instead of the invoice, with how to reach customer service."""
+def problem(
+    config: PageConfig, lang: Lang, key: str, status: int, settings: Settings | None = None
+) -> HTMLResponse:
+    """A friendly page instead of the invoice, with how to reach customer service (the
+    tenant's, once the link has named a tenant)."""
     metrics.CUSTOMER_PAGE_REFUSED.labels(key).inc()
-    settings, t = config.settings, TEXT[lang]
+    settings, t = settings or config.settings, TEXT[lang]
+    brand = brand_of(settings)
     body = render_page(
         settings,
         "problem.html.j2",
+        brand=brand,
         t=t,
         lang=lang,
         message=t[key],
@@ -107,7 +118,7 @@ def problem(config: PageConfig, lang: Lang, key: str, status: int) -> HTMLRespon
         service_hours=settings.customer_service_hours
         or format_hours(config.policies.opening_hours, lang),
     )
-    return _html(body, status)
+    return _html(body, brand, status)
 
 
 class _Refusal(Exception):
@@ -129,9 +140,15 @@ async def _open(request: Request, token: str, lang_hint: str | None) -> PageData
     fallback = pick_lang(lang_hint, request.headers.get("accept-language"))
     if not config.guard.per_address.allow(f"addr:{client_address(request)}"):
         raise _Refusal(problem(config, fallback, "too_many", 429))
-    lid = verified_link_id(page_secret(settings), token)
-    if lid is None:
+    found = verified_link(page_secret(settings), token)
+    if found is None:
         raise _Refusal(problem(config, fallback, "bad_link", 403))
+    tenant, lid = found
+    try:
+        settings = await asyncio.to_thread(tenant_settings, settings, tenant)
+    except (UnknownTenant, TenantConfigError) as err:
+        log.warning("customer page of a tenant that cannot be served", error=str(err))
+        raise _Refusal(problem(config, fallback, "bad_link", 403)) from None
     link = await asyncio.to_thread(find_link, settings, lid)
     if link is None:
         raise _Refusal(problem(config, fallback, "bad_link", 403))
@@ -140,16 +157,20 @@ async def _open(request: Request, token: str, lang_hint: str | None) -> PageData
         raise _Refusal(problem(config, fallback, "bad_link", 403))
     lang = pick_lang(lang_hint, customer.locale if customer else None)
     if link.revoked_at is not None:
-        raise _Refusal(problem(config, lang, "revoked_link", 410))
+        raise _Refusal(problem(config, lang, "revoked_link", 410, settings))
     if expired(invoice, settings, datetime.now(UTC)):
-        raise _Refusal(problem(config, lang, "expired_link", 410))
-    return PageData(token=token, lang=lang, invoice=invoice, customer=customer, state=None)
+        raise _Refusal(problem(config, lang, "expired_link", 410, settings))
+    return PageData(
+        token=token, lang=lang, invoice=invoice, customer=customer, state=None, settings=settings
+    )
 
 
-async def _state(request: Request, invoice_id: str) -> JourneyState | None:
+async def _state(request: Request, data: PageData) -> JourneyState | None:
+    """The journey's state (the link's tenant's journey), or None when it does not answer."""
     try:
         return await asyncio.wait_for(
-            get_state(request.app.state.client, invoice_id), STATE_TIMEOUT_SECONDS
+            get_state(request.app.state.client, data.invoice.id, data.tenant),
+            STATE_TIMEOUT_SECONDS,
         )
     except (
         JourneyNotFound,
@@ -165,7 +186,7 @@ async def _state(request: Request, invoice_id: str) -> JourneyState | None:
 
 async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResponse:
     config = _config(request)
-    settings = config.settings
+    settings = data.settings or config.settings
     if data.closed:
         data.rating = await asyncio.to_thread(
             csat.rating_for, settings.store_url, data.invoice.workflow_id or ""
@@ -182,7 +203,8 @@ async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResp
         now,
         _journey_today(request, data, now),
     )
-    response = _html(render_page(settings, "pay.html.j2", **context), status)
+    brand = brand_of(settings)
+    response = _html(render_page(settings, "pay.html.j2", brand=brand, **context), brand, status)
     if fresh:
         response.set_cookie(
             CSRF_COOKIE,
@@ -237,7 +259,7 @@ async def customer_page(request: Request, token: str, lang: str | None = None) -
         data = await _open(request, token, lang)
     except _Refusal as refused:
         return refused.response
-    data.state = await _state(request, data.invoice.id)
+    data.state = await _state(request, data)
     return await _show(request, data)
 
 
@@ -249,7 +271,6 @@ async def customer_page(request: Request, token: str, lang: str | None = None) -
 async def customer_action(request: Request, token: str, action: str) -> Response:
     """One of the page's forms; answers with the page and the journey's new state."""
     config = _config(request)
-    settings = config.settings
     try:
         form = pay_actions.parse_form(await request.body())
     except pay_actions.BadInput:
@@ -258,25 +279,32 @@ async def customer_action(request: Request, token: str, action: str) -> Response
         data = await _open(request, token, form.get("lang"))
     except _Refusal as refused:
         return refused.response
+    settings = data.settings or config.settings
     if not config.guard.per_link.allow(f"link:{token}"):
-        return problem(config, data.lang, "too_many", 429)
+        return problem(config, data.lang, "too_many", 429, settings)
     if not csrf_ok(request, page_secret(settings), token, form.get("csrf", "")):
-        return problem(config, data.lang, "csrf", 403)
+        return problem(config, data.lang, "csrf", 403, settings)
     if action not in pay_actions.ACTIONS:
-        return problem(config, data.lang, "bad_link", 404)
+        return problem(config, data.lang, "bad_link", 404, settings)
     if action == "rating":
-        data.state = await _state(request, data.invoice.id)
+        data.state = await _state(request, data)
         if not data.closed:
             data.notice = Notice("error", TEXT[data.lang]["rating_after"])
             return await _show(request, data, 409)
         outcome = await pay_actions.rate(settings, data.state, form, data.lang)
     else:
         outcome = await pay_actions.respond(
-            request.app.state.client, data.invoice.id, data.timezone, action, form, data.lang
+            request.app.state.client,
+            data.invoice.id,
+            data.timezone,
+            action,
+            form,
+            data.lang,
+            data.tenant,
         )
         log.info("customer page action", action=action, status=outcome.status)
     metrics.CUSTOMER_PAGE_ACTIONS.labels(action, str(outcome.status)).inc()
-    data.state = outcome.state or await _state(request, data.invoice.id)
+    data.state = outcome.state or await _state(request, data)
     data.notice = outcome.notice
     if outcome.status != 200:
         data.form = {k: v for k, v in form.items() if k != "csrf"}

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from activities.rendering import BABEL_LOCALES, format_hours, format_money
 from domain.opening_hours import OpeningHours
 from domain.state import CLOSED_PHASES, JourneyState
+from domain.tenants import DEFAULT_TENANT
 from domain.windows import is_open
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow
@@ -51,6 +52,12 @@ class PageData:
     rating: CsatRatingRow | None = None
     notice: Notice | None = None
     form: dict[str, str] = field(default_factory=dict)
+    settings: Settings | None = None
+    """The link's tenant's settings (None: the page's own, the default tenant's)."""
+
+    @property
+    def tenant(self) -> str:
+        return self.settings.tenant if self.settings is not None else DEFAULT_TENANT
 
     @property
     def timezone(self) -> str:

@@ -377,8 +377,9 @@ async def signal_journey(
     arg: M,
     tenant: str = DEFAULT_TENANT,
 ) -> SignalOutcome:
-    """Signal the invoice's journey; "no_journey" when it has ended or never started (Temporal
-    answers NOT_FOUND for both). Other Temporal errors propagate (the caller answers 503)."""
+    """Signal the invoice's journey (the tenant's: invoice ids repeat across tenants);
+    "no_journey" when it has ended or never started (Temporal answers NOT_FOUND for both).
+    Other Temporal errors propagate (the caller answers 503)."""
     handle: WorkflowHandle[InvoiceJourney, Any] = client.get_workflow_handle_for(
         InvoiceJourney.run, workflow_id_for(invoice_id, tenant)
     )

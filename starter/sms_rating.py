@@ -55,6 +55,6 @@ async def rate_by_sms(
     invoice_id = await asyncio.to_thread(thanked_by_sms, url, customer_ids, days)
     if invoice_id is None:
         return None
-    state = await get_state(client, invoice_id)
+    state = await get_state(client, invoice_id, settings.tenant)
     await asyncio.to_thread(csat.record_rating, url, state, rating, None)
     return invoice_id

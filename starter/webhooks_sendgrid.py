@@ -34,17 +34,15 @@ that matches nothing is a dead letter.
 from __future__ import annotations
 
 import asyncio
-import binascii
 import hashlib
 import json
 import re
-import secrets
 from email.utils import getaddresses, parseaddr
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
-from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
+from sendgrid.helpers.eventwebhook import EventWebhookHeader
 from temporalio.client import Client
 
 from domain.messages import AgentTask, ConsentChange, DeliveryFailure
@@ -69,7 +67,14 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
-from starter.webhook_signing import signing_secret
+from starter.sendgrid_tenants import (
+    event_tenant,
+    event_tenants,
+    inbound_tenant,
+    token_holders,
+    verify_events,
+)
+from starter.webhook_tenants import every_tenant_async
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.sendgrid")
@@ -127,33 +132,6 @@ def failure_reason(event: dict[str, Any]) -> str:
 # --- signed event webhook --------------------------------------------------------------------
 
 
-def verify_events(
-    settings: Settings, body: bytes, signature: str | None, timestamp: str | None
-) -> None:
-    """403 unless SendGrid signed exactly this body."""
-    key = signing_secret(
-        settings.sendgrid_webhook_public_key,
-        "SENDGRID_WEBHOOK_PUBLIC_KEY",
-        SIGNATURE,
-        "SendGrid event webhook",
-    )
-    if not signature or not timestamp:
-        raise HTTPException(status_code=403, detail=f"{SIGNATURE}, {TIMESTAMP}: missing")
-    try:
-        payload = body.decode("utf-8")
-        verifier = EventWebhook()
-        valid = bool(
-            verifier.verify_signature(
-                payload, signature, timestamp, verifier.convert_public_key_to_ecdsa(key)
-            )
-        )
-    except (UnicodeDecodeError, binascii.Error, ValueError, TypeError):
-        valid = False
-    if not valid:
-        log.warning("SendGrid event webhook with a bad signature refused")
-        raise HTTPException(status_code=403, detail=f"{SIGNATURE}: does not match")
-
-
 class EventsHandled(BaseModel):
     received: int
     applied: int
@@ -167,24 +145,29 @@ router = APIRouter(prefix="/v1/webhooks/sendgrid", tags=["webhooks"])
 
 @router.post("/events", responses={403: {}, 503: {}})
 async def events(request: Request, settings: SettingsDep, client: ClientDep) -> EventsHandled:
-    """SendGrid's signed Event Webhook."""
+    """SendGrid's signed Event Webhook (any tenant's account)."""
     body = await request.body()
     if len(body) > MAX_EVENTS_BYTES:
         raise HTTPException(status_code=413, detail="body: larger than 8 MB")
-    verify_events(settings, body, request.headers.get(SIGNATURE), request.headers.get(TIMESTAMP))
+    tenants = await every_tenant_async(settings)
+    verified = verify_events(
+        tenants, body, request.headers.get(SIGNATURE), request.headers.get(TIMESTAMP)
+    )
     try:
         batch = json.loads(body)
     except ValueError:
         raise HTTPException(status_code=400, detail="(root): not valid JSON") from None
     if not isinstance(batch, list):
         raise HTTPException(status_code=400, detail="(root): expected a JSON array of events")
+    named = await asyncio.to_thread(event_tenants, settings, verified, batch)
     counts = {"applied": 0, "duplicates": 0, "ignored": 0, "dead_letters": 0}
     for event in batch:
-        counts[await _handle_event(settings, client, event)] += 1
+        counts[await _handle_event(named[event_tenant(event)], client, event)] += 1
     return EventsHandled(received=len(batch), **counts)
 
 
 async def _handle_event(settings: Settings, client: Client, event: object) -> str:
+    """One event, in its tenant's store and journey (`settings` are that tenant's)."""
     if not isinstance(event, dict) or not isinstance(event.get("sg_event_id"), str):
         await record_async(settings, "sendgrid-events", event, "event without sg_event_id")
         return "dead_letters"
@@ -220,11 +203,14 @@ async def _handle_event(settings: Settings, client: Client, event: object) -> st
         reason=failure_reason(event)[:500],
         permanent=kind == "permanent",
     )
-    result = await signal_journey(client, invoice_id, InvoiceJourney.delivery_failed, failure)
+    result = await signal_journey(
+        client, invoice_id, InvoiceJourney.delivery_failed, failure, settings.tenant
+    )
     log.info(
         "email delivery failure reported",
         invoice_id=invoice_id,
         step_key=step_key,
+        tenant=settings.tenant,
         sendgrid_event=event.get("event"),
         permanent=failure.permanent,
         result=result,
@@ -355,13 +341,12 @@ async def inbound(
     client: ClientDep,
     token: Annotated[str | None, Query(description="SENDGRID_INBOUND_TOKEN")] = None,
 ) -> InboundHandled:
-    """An email a customer sent (a reply to a reminder), via SendGrid Inbound Parse."""
-    expected = signing_secret(
-        settings.sendgrid_inbound_token, "SENDGRID_INBOUND_TOKEN", "token", "SendGrid inbound"
-    )
-    if not (token and secrets.compare_digest(token.encode(), expected.encode())):
-        raise HTTPException(status_code=403, detail="token: missing or wrong")
+    """An email a customer sent (a reply to a reminder), via SendGrid Inbound Parse; in the
+    tenant its reply address names (else the tenant whose token the URL carries)."""
+    tenants = await every_tenant_async(settings)
+    holders = token_holders(tenants, token)
     form = await read_form(request)
+    settings = inbound_tenant(holders, reply_ids(_addresses(form)))
     key = _message_key(form)
     if await seen(settings, INBOUND, key):
         return InboundHandled(status="duplicate")
@@ -384,8 +369,10 @@ async def inbound(
     summary = f"{subject or '(no subject)'}: {body or '(empty)'}"
     task = AgentTask(event_id=f"email:{key}"[:200], source="email reply", summary=summary[:2000])
     for t in targets:
-        await signal_journey(client, t.invoice_id, InvoiceJourney.agent_task, task)
-    log.info("email reply to agent task", matched_by=how, journeys=len(targets))
+        await signal_journey(client, t.invoice_id, InvoiceJourney.agent_task, task, settings.tenant)
+    log.info(
+        "email reply to agent task", matched_by=how, journeys=len(targets), tenant=settings.tenant
+    )
     invoices = [t.invoice_id for t in targets]
     await remember(settings, INBOUND, key, f"applied to {', '.join(invoices)} by {how}")
     return InboundHandled(status="applied", invoices=invoices)

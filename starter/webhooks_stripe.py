@@ -26,6 +26,7 @@ from temporalio.client import Client
 from domain.messages import AgentTask
 from domain.models import workflow_id_for
 from infra.logging import get_logger
+from infra.policy_file import load_policies
 from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.event_schema import EventConflict, EventRejected, parse_event
@@ -50,6 +51,7 @@ from starter.stripe_events import (
     map_event,
 )
 from starter.webhook_signing import signing_secret
+from starter.webhook_tenants import every_tenant_async, first_verified
 from workflows.journey import InvoiceJourney
 
 log = get_logger("starter.webhooks.stripe")
@@ -66,30 +68,56 @@ class StripeHandled(BaseModel):
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-def verify(settings: Settings, payload: bytes, signature: str | None) -> None:
-    secret = signing_secret(
-        settings.stripe_webhook_secret, "STRIPE_WEBHOOK_SECRET", SIGNATURE_HEADER, "Stripe webhook"
-    )
-    if not signature:
-        raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
+def signed_with(secret: str, payload: bytes, signature: str) -> bool:
+    """Whether Stripe signed exactly this payload with `secret`, recently."""
     try:
         # Only the signature: `Webhook.construct_event` would also build a Stripe object from
         # the payload and crash on signed JSON that is not an object (found by tests/fuzz).
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
         )
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as err:
-        log.warning("Stripe webhook with a bad signature refused", error=str(err))
-        raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: does not match") from None
+    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+        return False  # not this tenant's secret (the caller tries the next)
+    return True
+
+
+def verify(tenants: list[Settings], payload: bytes, signature: str | None) -> Settings:
+    """The tenant whose STRIPE_WEBHOOK_SECRET signed the payload; 403 when none did."""
+    if not any(t.stripe_webhook_secret for t in tenants):
+        signing_secret(None, "STRIPE_WEBHOOK_SECRET", SIGNATURE_HEADER, "Stripe webhook")
+    if not signature:
+        raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
+    found, _ = first_verified(
+        tenants,
+        lambda t: t.stripe_webhook_secret,
+        lambda secret: signed_with(secret, payload, signature),
+    )
+    if found is None:
+        log.warning("Stripe webhook with a bad signature refused")
+        raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: does not match")
+    return found
+
+
+def tenant_ingest(ingest: Ingest, settings: Settings) -> Ingest:
+    """The process's ingest, as the tenant's: its store, its journeys, its policies."""
+    if settings.tenant == ingest.settings.tenant:
+        return ingest
+    policies = ingest.policies
+    if settings.policy_file != ingest.settings.policy_file:
+        policies = load_policies(settings.policy_file)
+    return Ingest(ingest.client, settings, policies, ingest.clock)
 
 
 @router.post("/stripe", responses={403: {}, 503: {}})
 async def stripe_webhook(
     request: Request, settings: SettingsDep, client: ClientDep, ingest: IngestDep
 ) -> StripeHandled:
-    """Stripe Billing events, applied as the product's billing events."""
+    """Stripe Billing events, applied as the product's billing events (of the tenant whose
+    Stripe account signed them)."""
     payload = await request.body()
-    verify(settings, payload, request.headers.get(SIGNATURE_HEADER))
+    tenants = await every_tenant_async(settings)
+    settings = verify(tenants, payload, request.headers.get(SIGNATURE_HEADER))
+    ingest = tenant_ingest(ingest, settings)
     try:
         event = json.loads(payload)
     except ValueError:  # signed, but not JSON
@@ -106,24 +134,35 @@ async def stripe_webhook(
     )
     try:
         mapped = map_event(event, known)
-        handled = await _apply(client, ingest, event_id, mapped)
+        handled = await _apply(client, ingest, event_id, mapped, settings.tenant)
     except (StripeMappingError, EventRejected, EventConflict, JourneyMissing) as err:
         reason = f"{event.get('type')}: {err}"
         await record_async(settings, PROVIDER, payload, reason)
         handled = StripeHandled(status="dead_letter", detail=reason)
-    log.info("stripe event", event_id=event_id, type=event.get("type"), status=handled.status)
+    log.info(
+        "stripe event",
+        event_id=event_id,
+        type=event.get("type"),
+        status=handled.status,
+        tenant=settings.tenant,
+    )
     await remember(settings, PROVIDER, event_id, handled.detail)
     return handled
 
 
-async def _apply(client: Client, ingest: Ingest, event_id: str, mapped: Mapped) -> StripeHandled:
+async def _apply(
+    client: Client, ingest: Ingest, event_id: str, mapped: Mapped, tenant: str
+) -> StripeHandled:
     if isinstance(mapped, Ignored):
         return StripeHandled(status="ignored", detail=mapped.reason)
     if isinstance(mapped, TaskForJourney):
         task = AgentTask(event_id=f"stripe:{event_id}", source="stripe", summary=mapped.summary)
-        result = await signal_journey(client, mapped.invoice_id, InvoiceJourney.agent_task, task)
+        result = await signal_journey(
+            client, mapped.invoice_id, InvoiceJourney.agent_task, task, tenant
+        )
         if result == "no_journey":
-            detail = f"no running journey {workflow_id_for(mapped.invoice_id)}; nothing to do"
+            wid = workflow_id_for(mapped.invoice_id, tenant)
+            detail = f"no running journey {wid}; nothing to do"
             return StripeHandled(status="ignored", detail=detail)
         return StripeHandled(status="applied", detail=f"agent task: {mapped.summary}")
     [outcome] = await ingest([parse_event(mapped.event)])

@@ -39,7 +39,6 @@ from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,
     Form,
-    SettingsDep,
     Target,
     customers_by_phone,
     local_today,
@@ -47,6 +46,7 @@ from starter.routing import (
 )
 from starter.sms_rating import rate_by_sms
 from starter.webhooks_twilio_common import (
+    TenantSettings,
     TwilioForm,
     answer_once,
     ask_agent,
@@ -218,7 +218,7 @@ router = twilio_router()
 
 
 @router.post("/sms", response_class=Response)
-async def inbound_sms(form: TwilioForm, settings: SettingsDep, client: ClientDep) -> Response:
+async def inbound_sms(form: TwilioForm, settings: TenantSettings, client: ClientDep) -> Response:
     """An SMS from a customer; answered with TwiML `<Message>` in the customer's language."""
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
 
@@ -294,24 +294,22 @@ async def _bad_promise(sms: Sms) -> str:
 
 async def _paid(sms: Sms) -> str:
     summary = f"customer says paid (not a payment; check the bank): {sms.body[:500]}"
-    await ask_agent(
-        sms.client, sms.targets, AgentTask(event_id=sms.event_id, source="sms", summary=summary)
-    )
+    task = AgentTask(event_id=sms.event_id, source="sms", summary=summary)
+    await ask_agent(sms.client, sms.targets, task, sms.settings.tenant)
     return sms.text("paid")
 
 
 async def _other(sms: Sms) -> str:
     summary = f"SMS: {sms.body[:1900] or '(empty)'}"
-    await ask_agent(
-        sms.client, sms.targets, AgentTask(event_id=sms.event_id, source="sms", summary=summary)
-    )
+    task = AgentTask(event_id=sms.event_id, source="sms", summary=summary)
+    await ask_agent(sms.client, sms.targets, task, sms.settings.tenant)
     return sms.text("other")
 
 
 async def _call(sms: Sms) -> str:
     response = CustomerResponse(kind="contact_request", channel="sms", message=sms.body[:2000])
     for t in sms.targets:
-        await respond(sms.client, t, response)
+        await respond(sms.client, t, response, sms.settings.tenant)
     return sms.text("call")
 
 
@@ -326,7 +324,7 @@ async def _promise(sms: Sms) -> str:
     accepted: list[Target] = []
     refused: list[tuple[Target, str]] = []
     for t in sms.targets:
-        refusal = await respond(sms.client, t, response)
+        refusal = await respond(sms.client, t, response, sms.settings.tenant)
         if refusal is None:
             accepted.append(t)
         elif not refusal.closed:

@@ -20,9 +20,10 @@ from activities.twilio_sender import INVALID_RECIPIENT_CODES, OPTED_OUT_CODES
 from domain.messages import DeliveryFailure
 from infra.settings import Settings
 from starter.deadletters import record_async
-from starter.routing import ClientDep, Form, SettingsDep, attempt_by_provider_id, signal_journey
+from starter.routing import ClientDep, Form, attempt_by_provider_id, signal_journey
 from starter.webhooks_twilio_common import (
     PROVIDER,
+    TenantSettings,
     TwilioForm,
     answer_once,
     log,
@@ -68,7 +69,7 @@ router = twilio_router()
 
 
 @router.post("/status", status_code=204, response_class=Response)
-async def status(form: TwilioForm, settings: SettingsDep, client: ClientDep) -> Response:
+async def status(form: TwilioForm, settings: TenantSettings, client: ClientDep) -> Response:
     """Twilio's status callback for a message or call we placed."""
     is_message = "MessageStatus" in form or "SmsStatus" in form
     callback = _message_status(form) if is_message else _call_status(form)
@@ -104,7 +105,7 @@ async def _report_failure(
         permanent=code in PERMANENT_SMS_CODES if code is not None else False,
     )
     result = await signal_journey(
-        client, attempt.invoice_id, InvoiceJourney.delivery_failed, failure
+        client, attempt.invoice_id, InvoiceJourney.delivery_failed, failure, settings.tenant
     )
     log.info(
         "delivery failure reported",

@@ -29,7 +29,6 @@ from starter.deadletters import record_async
 from starter.routing import (
     ClientDep,
     Form,
-    SettingsDep,
     Target,
     attempt_by_provider_id,
     customers_by_phone,
@@ -40,6 +39,7 @@ from starter.routing import (
 from starter.webhooks_twilio_common import (
     PREFIX,
     PROVIDER,
+    TenantSettings,
     TwilioForm,
     answer_once,
     ask_agent,
@@ -137,7 +137,7 @@ class Call:
 
     async def ask_agent(self, summary: str) -> None:
         task = AgentTask(event_id=self.event_id, source="phone", summary=summary)
-        await ask_agent(self.client, [self.target], task)
+        await ask_agent(self.client, [self.target], task, self.settings.tenant)
 
 
 router = twilio_router()
@@ -145,7 +145,7 @@ router = twilio_router()
 
 @router.post("/voice", response_class=Response)
 async def voice(
-    request: Request, form: TwilioForm, settings: SettingsDep, client: ClientDep
+    request: Request, form: TwilioForm, settings: TenantSettings, client: ClientDep
 ) -> Response:
     """The keypress of a reminder call (`<Gather>` action), and the end of a transfer."""
     call_sid = form.get("CallSid") or ""
@@ -192,7 +192,11 @@ async def _transfer_ended(call: Call) -> None:
     if status in ("completed", "answered"):
         talked = ConversationHeld(event_id=call.event_id, at=datetime.now(UTC), source="phone")
         await signal_journey(
-            call.client, call.target.invoice_id, InvoiceJourney.conversation_held, talked
+            call.client,
+            call.target.invoice_id,
+            InvoiceJourney.conversation_held,
+            talked,
+            call.settings.tenant,
         )
     else:
         await call.ask_agent(
@@ -215,6 +219,7 @@ async def _pressed_promise(call: Call) -> None:
             promise_date=promise,
             message="pressed 1 on the reminder call",
         ),
+        call.settings.tenant,
     )
     if refusal is None:
         call.say(call.text("promised", date=promise.isoformat()))

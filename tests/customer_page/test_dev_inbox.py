@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, session_scope
+from infra.tenants import forget_cached
 from starter.api import create_app
 from starter.dev_inbox import linkify
 from tests.factories import with_live_providers
+from tests.tenant_stores import register_tenant
 
 
 def seed(settings: Settings) -> None:
@@ -75,3 +78,33 @@ def test_linkify_escapes_everything_but_the_links() -> None:
     html = str(linkify('<b>hi</b> see https://x.example/a?b=1&c="2" ok'))
     assert html.startswith("&lt;b&gt;hi&lt;/b&gt; see ")
     assert '<a href="https://x.example/a?b=1&amp;c=">https://x.example/a?b=1&amp;c=</a>' in html
+
+
+async def test_every_tenants_outbox_with_a_tenant_filter(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(settings)
+    acme = register_tenant(settings, monkeypatch, "acme", {}, {})
+    try:
+        with session_scope(acme.store_url) as s:
+            s.add(CustomerRow(id="cus_a", name="Acme Kund"))
+            s.add(
+                OutboxMessageRow(
+                    invoice_id="inv_cus_a",
+                    step_key="step-0-email",
+                    channel="email",
+                    to_address="kund@example.se",
+                    body="acme message: pay at http://localhost:8000/pay/acme.abc.def",
+                    created_at=datetime.now(UTC) + timedelta(minutes=1),
+                )
+            )
+        every = (await get(settings, "/dev/inbox")).text
+        assert every.index("acme message") < every.index("message 2")  # newest first, across
+        assert 'data-tenant="acme"' in every and 'data-tenant="default"' in every
+        assert '<option value="acme" >acme</option>' in every.replace("  ", " ")
+        only_acme = (await get(settings, "/dev/inbox?tenant=acme")).text
+        assert "acme message" in only_acme and "message 0" not in only_acme
+        only_default = (await get(settings, "/dev/inbox?tenant=default")).text
+        assert "acme message" not in only_default and "message 0" in only_default
+    finally:
+        forget_cached()
