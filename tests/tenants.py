@@ -28,10 +28,13 @@ SECOND_TENANT = "acme"
 
 
 def add_tenant(
-    settings: Settings,
+    settings_: Settings,
     tenant: str = SECOND_TENANT,
     *,
     policies: Path | None = None,
+    settings: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
     **overrides: str,
 ) -> Settings:
     """Register `tenant` (its name: the id capitalised) with `overrides` as its settings
@@ -39,11 +42,18 @@ def add_tenant(
     policy file (default: the deployment's); its store migrated and emptied. Its settings."""
     forget_cached()
     forget_policies()
-    values = {"policy_file": str(policies or settings.policy_file), **overrides}
-    profile = TenantProfile(id=tenant, name=tenant.capitalize(), settings=values)
-    save_profile(settings.store_url, profile, replace=True)
-    empty_store(upgrade_tenant(settings, tenant))
-    return tenant_settings(settings, tenant)
+    base = settings_
+    values = {"policy_file": str(policies or base.policy_file), **(settings or {}), **overrides}
+    variables = {}
+    for name, value in (secrets or {}).items():
+        assert monkeypatch is not None
+        variable = f"TEST_{tenant.upper()}_{name.upper()}"
+        monkeypatch.setenv(variable, value)
+        variables[name] = variable
+    profile = TenantProfile(id=tenant, name=tenant.capitalize(), settings=values, secrets=variables)
+    save_profile(base.store_url, profile, replace=True)
+    empty_store(upgrade_tenant(base, tenant))
+    return tenant_settings(base, tenant)
 
 
 def policy_file_with(base: Path, folder: Path, **values: Any) -> Path:

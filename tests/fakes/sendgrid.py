@@ -58,9 +58,13 @@ def sendgrid_answer(status: int) -> FakeResponse:
 
 
 class FakeSendGrid(FakeServer):
-    def __init__(self, api_key: str = "SG.test-key") -> None:
+    def __init__(self, api_key: str = "SG.test-key", *other_accounts: str) -> None:
+        """One SendGrid account per key: `api_key`, and the keys in `other_accounts` (two
+        tenants with accounts of their own). Each account's Email Activity API lists only
+        that account's mails, as SendGrid's does."""
         super().__init__()
         self.api_key = api_key
+        self.api_keys = frozenset({api_key, *other_accounts})
         self.accepted: list[dict[str, Any]] = []
         """What SendGrid holds: every mail it accepted, as the Email Activity API lists it,
         plus the custom args (a mail accepted but answered too late is here too)."""
@@ -75,7 +79,7 @@ class FakeSendGrid(FakeServer):
         if isinstance(scripted, FakeResponse):
             return scripted
         path = request.path.split("?")[0]
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if self.account_of(request) is None:
             return sendgrid_answer(401)
         if request.method == "GET" and path == MESSAGES:
             if scripted is not None and scripted >= 400:
@@ -87,6 +91,11 @@ class FakeSendGrid(FakeServer):
         if 200 <= answer.status < 300:
             self._accept(request, answer.headers["X-Message-Id"])
         return answer
+
+    def account_of(self, request: RecordedRequest) -> str | None:
+        """The key of the account a request was made with; None for no or an unknown key."""
+        scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
+        return key if scheme == "Bearer" and key in self.api_keys else None
 
     def _accept(self, request: RecordedRequest, message_id: str) -> None:
         mail = request.json()
@@ -103,6 +112,7 @@ class FakeSendGrid(FakeServer):
                     "clicks_count": 0,
                     "last_event_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "custom_args": dict(mail.get("custom_args") or {}),
+                    "account": self.account_of(request),
                 }
             )
 
@@ -112,11 +122,13 @@ class FakeSendGrid(FakeServer):
         query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
         wanted = {m["key"]: m["value"] for m in _CONDITION.finditer(query.get("query", ""))}
         limit = int(query.get("limit", "10"))
+        account = self.account_of(request)
         with self._accepted_lock:
             found = [
-                {k: v for k, v in a.items() if k != "custom_args"}
+                {k: v for k, v in a.items() if k not in ("custom_args", "account")}
                 for a in self.accepted
-                if all(a["custom_args"].get(k) == v for k, v in wanted.items())
+                if a.get("account", self.api_key) == account  # a mail put in by a test
+                and all(a["custom_args"].get(k) == v for k, v in wanted.items())
             ]
         return FakeResponse.json(200, {"messages": found[:limit]})
 
