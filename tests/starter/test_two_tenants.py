@@ -15,7 +15,7 @@ own SendGrid account. Then:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,8 @@ ACME_POLICIES = (
 
 
 @pytest.fixture
-def fake_sendgrid() -> AsyncIterator[FakeSendGrid]:  # type: ignore[misc]
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    """One fake SendGrid holding both companies' accounts, each by its key."""
     with FakeSendGrid(DEFAULT_KEY, ACME_KEY) as server:
         yield server
 
