@@ -27,7 +27,7 @@ from tests.customer_page.stack import page_path
 from tests.customer_page.test_page_http import open_page, start
 from tests.factories import journey_input
 from tests.starter.conftest import Stack, issued
-from tests.tenant_stores import register_tenant
+from tests.tenants import add_tenant
 from workflows.journey import InvoiceJourney
 
 ACME_COLOUR = "#b0341c"
@@ -52,17 +52,16 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 
 def acme_tenant(stack: Stack, monkeypatch: pytest.MonkeyPatch, logo: Path) -> Settings:
-    return register_tenant(
+    return add_tenant(
         stack.settings,
-        monkeypatch,
         "acme",
-        {
+        settings={
             "brand_name": "Acme Inkasso AB",
             "brand_logo_file": str(logo),
             "brand_primary_color": ACME_COLOUR,
             "brand_accent_color": ACME_ACCENT,
         },
-        {},
+        monkeypatch=monkeypatch,
     )
 
 
@@ -122,8 +121,8 @@ async def test_an_acme_invoice_page_is_acmes(
         )
         assert done.status_code == 200, done.text
         assert (await handle.query(InvoiceJourney.state)).phase == "promised"
-        default = page_stack.client.get_workflow_handle_for(
-            InvoiceJourney.run, workflow_id_for(invoice_id)
+        default = page_stack.client.get_workflow_handle(
+            workflow_id_for(invoice_id), result_type=JourneyState
         )
         assert (await default.query(InvoiceJourney.state)).phase == "scheduled"
 

@@ -27,7 +27,7 @@ from infra.store import CustomerRow, InvoiceRow, WebhookEventRow, session_scope
 from infra.tenants import forget_cached
 from starter.webhook_tenants import twilio_tenant
 from tests.factories import journey_input
-from tests.tenant_stores import register_tenant
+from tests.tenants import add_tenant
 from tests.webhooks.conftest import (
     INBOUND,
     INBOUND_PATH,
@@ -72,21 +72,21 @@ def acme(inbound: Inbound, monkeypatch: pytest.MonkeyPatch) -> Iterator[Acme]:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     keys = SendGridKeys(private, base64.b64encode(der).decode())
-    settings = register_tenant(
+    settings = add_tenant(
         inbound.settings,
-        monkeypatch,
         "acme",
-        {
+        settings={
             "twilio_account_sid": ACME_SID,
             "twilio_from_number": ACME_NUMBER,
             "sendgrid_webhook_public_key": keys.public_b64,
             "sendgrid_inbound_domain": ACME_DOMAIN,
         },
-        {
+        secrets={
             "twilio_auth_token": ACME_TWILIO_TOKEN,
             "stripe_webhook_secret": ACME_STRIPE_SECRET,
             "sendgrid_inbound_token": ACME_INBOUND_TOKEN,
         },
+        monkeypatch=monkeypatch,
     )
     yield Acme(settings, keys)
     forget_cached()
@@ -354,11 +354,11 @@ async def test_stripe_billing_for_acme_starts_and_ends_acmes_journey(
     for secret in (STRIPE_SECRET, ACME_STRIPE_SECRET):  # the same invoice in both companies
         finalized = await post_stripe(inbound, stripe_event("invoice.finalized", invoice), secret)
         assert finalized.json()["status"] == "applied", finalized.text
-    default = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"])
+    default = inbound.client.get_workflow_handle(
+        workflow_id_for(invoice["id"]), result_type=JourneyState
     )
-    mine = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"], "acme")
+    mine = inbound.client.get_workflow_handle(
+        workflow_id_for(invoice["id"], "acme"), result_type=JourneyState
     )
     assert (await mine.query(InvoiceJourney.state)).tenant == "acme"
     with session_scope(acme.settings.store_url) as s:
