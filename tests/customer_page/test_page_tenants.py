@@ -56,18 +56,16 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
-def acme_tenant(stack: Stack, monkeypatch: pytest.MonkeyPatch, logo: Path) -> Settings:
-    return add_tenant(
-        stack.settings,
-        "acme",
-        settings={
-            "brand_name": "Acme Inkasso AB",
-            "brand_logo_file": str(logo),
-            "brand_primary_color": ACME_COLOUR,
-            "brand_accent_color": ACME_ACCENT,
-        },
-        monkeypatch=monkeypatch,
-    )
+def acme_tenant(stack: Stack, logo: Path | None = None) -> Settings:
+    """Acme, in its brand (with `logo`, if given)."""
+    brand = {
+        "brand_name": "Acme Inkasso AB",
+        "brand_primary_color": ACME_COLOUR,
+        "brand_accent_color": ACME_ACCENT,
+    }
+    if logo is not None:
+        brand["brand_logo_file"] = str(logo)
+    return add_tenant(stack.settings, "acme", settings=brand)
 
 
 async def start_acme(
@@ -93,12 +91,10 @@ async def start_acme(
     )
 
 
-async def test_an_acme_invoice_page_is_acmes(
-    page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+async def test_an_acme_invoice_page_is_acmes(page_stack: Stack, tmp_path: Path) -> None:
     logo = tmp_path / "acme.png"
     logo.write_bytes(png(96, 32, (176, 52, 28)))
-    acme = acme_tenant(page_stack, monkeypatch, logo)
+    acme = acme_tenant(page_stack, logo)
     try:
         invoice_id = await start(page_stack, issued(amount="1111.00"))
         handle = await start_acme(page_stack, acme, invoice_id)
@@ -148,9 +144,9 @@ async def test_an_acme_invoice_page_is_acmes(
 
 
 async def test_a_missing_logo_is_logged_and_the_page_still_renders(
-    page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    page_stack: Stack, tmp_path: Path
 ) -> None:
-    acme = acme_tenant(page_stack, monkeypatch, tmp_path / "gone.png")
+    acme = acme_tenant(page_stack, tmp_path / "gone.png")
     try:
         invoice_id = "inv_" + tmp_path.name[-8:]
         await start_acme(page_stack, acme, invoice_id)
@@ -199,12 +195,8 @@ def test_a_token_names_its_tenant_under_the_signature() -> None:
     assert verified_link(secret, beta) is None
 
 
-async def test_a_rating_on_acmes_page_is_stored_in_acmes_store_only(
-    page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    logo = tmp_path / "acme.png"
-    logo.write_bytes(png(8, 8, (176, 52, 28)))
-    acme = acme_tenant(page_stack, monkeypatch, logo)
+async def test_a_rating_on_acmes_page_is_stored_in_acmes_store_only(page_stack: Stack) -> None:
+    acme = acme_tenant(page_stack)
     try:
         invoice_id = await start(page_stack, issued(amount="1111.00"))
         mine = await start_acme(page_stack, acme, invoice_id)
