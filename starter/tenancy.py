@@ -88,6 +88,12 @@ def tenant_policies(settings: Settings, default: PolicyFile) -> PolicyFile:
     A bad or missing file is a `TenantRefused` (503) naming the file, not a crash."""
     if settings.tenant == DEFAULT_TENANT:
         return default
+    return own_policies(settings)
+
+
+def own_policies(settings: Settings) -> PolicyFile:
+    """The policy file `settings` name, read once per path and again when it changes (for a
+    caller that has no process-loaded file to fall back on); `TenantRefused` as above."""
     cache = _POLICIES.setdefault(settings.policy_file, PolicyFileCache(settings.policy_file))
     try:
         return cache.get()

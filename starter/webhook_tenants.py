@@ -13,6 +13,9 @@ tenant that handles it.
 - Stripe likewise: the tenant whose STRIPE_WEBHOOK_SECRET verifies the signature.
 - SendGrid Inbound Parse: the reply address names the tenant (infra/customer_links.py).
 
+What a webhook answers is the tenant's too: its texts, its customer-service phone and hours,
+its policy file (`tenant_policy_file`), never the process's default company's.
+
 A deployment without registered tenants answers exactly as before: everything is the default
 tenant's. A tenant whose profile cannot make settings (a secret's variable unset) is left out
 with an error log, so that one tenant's misconfiguration does not stop the others' webhooks.
@@ -23,10 +26,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from domain.policies import PolicyFile
 from domain.tenants import DEFAULT_TENANT
 from infra.logging import get_logger
 from infra.settings import Settings
 from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
+from starter.tenancy import TenantRefused, own_policies
 
 log = get_logger("starter.webhooks.tenants")
 
@@ -52,6 +57,20 @@ def one_tenant(base: Settings, tenant: str) -> Settings | None:
         return tenant_settings(base, tenant)
     except (UnknownTenant, TenantConfigError) as err:
         log.warning("webhook for a tenant that cannot be served", tenant=tenant, error=str(err))
+        return None
+
+
+def tenant_policy_file(settings: Settings, loaded: PolicyFile | None) -> PolicyFile | None:
+    """The policy file of the tenant a webhook is for: `loaded` (the process's, read at
+    start) for the default tenant, else the tenant's own. None (logged) when the tenant's file
+    cannot be read: a webhook still answers (a caller on the line still hears the menu), just
+    without what the file would have said; the API refuses such a tenant (503) instead."""
+    if settings.tenant == DEFAULT_TENANT:
+        return loaded
+    try:
+        return own_policies(settings)
+    except TenantRefused as err:
+        log.error("tenant's policy file unreadable", tenant=settings.tenant, error=err.problem)
         return None
 
 

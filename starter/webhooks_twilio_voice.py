@@ -3,7 +3,7 @@
 The `<Gather>` action of a reminder call, found by CallSid in the ledger:
 1 promises payment within 7 days; 2 connects to CUSTOMER_SERVICE_PHONE (a missed transfer
 becomes an agent task) or, without one, reads the opening hours (CUSTOMER_SERVICE_HOURS, else
-the policy file's `opening_hours`) and creates an agent task;
+the policy file's `opening_hours`; all three the call's tenant's) and creates an agent task;
 anything else repeats the menu once.
 """
 
@@ -23,6 +23,7 @@ from activities.rendering import format_hours
 from activities.twilio_sender import VOICE_LANGUAGES
 from domain.messages import AgentTask, ConversationHeld, CustomerResponse
 from domain.opening_hours import OpeningHours
+from domain.policies import PolicyFile
 from domain.values import Locale
 from infra.settings import Settings
 from starter.deadletters import record_async
@@ -36,6 +37,7 @@ from starter.routing import (
     signal_journey,
     target_for_invoice,
 )
+from starter.webhook_tenants import tenant_policy_file
 from starter.webhooks_twilio_common import (
     PREFIX,
     PROVIDER,
@@ -104,12 +106,13 @@ def _hours(settings: Settings, locale: Locale, opening: OpeningHours | None) -> 
     return VOICE_TEXTS[locale]["hours"].format(hours=hours)
 
 
-def _opening_hours(request: Request) -> OpeningHours | None:
-    """The policy file's hours, as the app loaded them (`app.state.ingest.policies`)."""
+def _opening_hours(request: Request, settings: Settings) -> OpeningHours | None:
+    """The opening hours in the policy file of the call's tenant: the default tenant's as the
+    app loaded it (`app.state.ingest.policies`), another tenant's from its own file."""
     ingest = getattr(request.app.state, "ingest", None)
-    policies = getattr(ingest, "policies", None)
-    hours = getattr(policies, "opening_hours", None)
-    return hours if isinstance(hours, OpeningHours) else None
+    loaded = getattr(ingest, "policies", None)
+    policies = tenant_policy_file(settings, loaded if isinstance(loaded, PolicyFile) else None)
+    return None if policies is None else policies.opening_hours
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,8 @@ async def voice(
         if target is None:
             await _unknown_call(settings, response, form)
             return str(response)
-        hours = _hours(settings, target.locale, _opening_hours(request))
+        opening = await asyncio.to_thread(_opening_hours, request, settings)
+        hours = _hours(settings, target.locale, opening)
         call = Call(settings, client, response, target, f"twilio-voice:{step}", form, hours)
         if stage == "transfer":
             await _transfer_ended(call)

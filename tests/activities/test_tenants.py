@@ -27,7 +27,7 @@ from tests.factories import invoice_row, journey_outcome
 from tests.fakes import FakeAgency
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
-from tests.tenancy import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
+from tests.tenants import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.usefixtures("tenants_forgotten")
 
@@ -66,8 +66,6 @@ def base(settings: Settings, acme_sendgrid: FakeSendGrid, acme_twilio: FakeTwili
 @pytest.fixture
 def acme(base: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Tenant acme, with SendGrid and Twilio accounts of its own."""
-    monkeypatch.setenv("ACME_SENDGRID_KEY", ACME_SENDGRID_KEY)
-    monkeypatch.setenv("ACME_TWILIO_TOKEN", ACME_TWILIO_TOKEN)
     return add_tenant(
         base,
         "acme",
@@ -76,7 +74,8 @@ def acme(base: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
             "twilio_account_sid": ACME_TWILIO_SID,
             "twilio_from_number": ACME_FROM_NUMBER,
         },
-        secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY", "twilio_auth_token": "ACME_TWILIO_TOKEN"},
+        secrets={"sendgrid_api_key": ACME_SENDGRID_KEY, "twilio_auth_token": ACME_TWILIO_TOKEN},
+        monkeypatch=monkeypatch,
     )
 
 
@@ -159,12 +158,12 @@ async def test_acme_hands_over_to_its_agency_with_its_token_into_its_store(
     base: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with FakeAgency(token="acme-agency-token") as agency:
-        monkeypatch.setenv("ACME_AGENCY_TOKEN", "acme-agency-token")
         acme = add_tenant(
             base,
             "acme",
             settings={"collection_agency_url": agency.handover_url},
-            secrets={"collection_agency_token": "ACME_AGENCY_TOKEN"},
+            secrets={"collection_agency_token": "acme-agency-token"},
+            monkeypatch=monkeypatch,
         )
         request = handover_request(tenant="acme", workflow_id="acme:invoice-inv_1001")
         result = await ActivityEnvironment().run(HandoverActivities(base).hand_over, request)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from infra.customer_links import page_secret, token_for
 from infra.tenants import forget_cached
 from tests.browser.helpers import same_host_only, screenshots
@@ -17,11 +15,11 @@ from tests.starter.conftest import Stack
 
 
 async def test_an_acme_page_in_acmes_colours_and_logo(
-    phone: Any, page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    phone: Any, page_stack: Stack, tmp_path: Path
 ) -> None:
     logo = tmp_path / "acme.png"
     logo.write_bytes(png(120, 40, (240, 160, 40)))
-    acme = acme_tenant(page_stack, monkeypatch, logo)
+    acme = acme_tenant(page_stack, logo)
     refused: list[str] = []
     phone.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     try:

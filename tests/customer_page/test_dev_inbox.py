@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
-import pytest
 
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, session_scope
@@ -14,7 +13,7 @@ from infra.tenants import forget_cached
 from starter.api import create_app
 from starter.dev_inbox import linkify
 from tests.factories import with_live_providers
-from tests.tenant_stores import register_tenant
+from tests.tenants import add_tenant
 
 
 def seed(settings: Settings) -> None:
@@ -80,11 +79,9 @@ def test_linkify_escapes_everything_but_the_links() -> None:
     assert '<a href="https://x.example/a?b=1&amp;c=">https://x.example/a?b=1&amp;c=</a>' in html
 
 
-async def test_every_tenants_outbox_with_a_tenant_filter(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_every_tenants_outbox_with_a_tenant_filter(settings: Settings) -> None:
     seed(settings)
-    acme = register_tenant(settings, monkeypatch, "acme", {}, {})
+    acme = add_tenant(settings, "acme")
     try:
         with session_scope(acme.store_url) as s:
             s.add(CustomerRow(id="cus_a", name="Acme Kund"))

@@ -1,10 +1,12 @@
 """The customer page of a tenant's invoice over real HTTP: the link names its tenant under the
-signature, the page reads that tenant's store and acts on that tenant's journey, and shows the
-tenant's name, colours and logo, all inlined (nothing from another host). Links issued
-before tenants keep opening the default tenant's invoice."""
+signature, the page reads that tenant's store and acts on that tenant's journey (a rating is
+stored in that tenant's store), and shows the tenant's name, colours and logo, all inlined
+(nothing from another host). Links issued before tenants keep opening the default tenant's
+invoice."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 import zlib
@@ -13,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 from structlog.testing import capture_logs
 from temporalio.client import WorkflowHandle
 
@@ -21,13 +24,15 @@ from domain.state import JourneyState
 from infra.customer_links import page_secret, token_for, verified_link
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
+from infra.store_page import CsatRatingRow
 from infra.tenants import forget_cached
+from starter.csat import rating_for
 from starter.pay_brand import MAX_LOGO_BYTES, LogoError, brand_of, read_logo
 from tests.customer_page.stack import page_path
 from tests.customer_page.test_page_http import open_page, start
 from tests.factories import journey_input
-from tests.starter.conftest import Stack, issued
-from tests.tenant_stores import register_tenant
+from tests.starter.conftest import Stack, issued, payment
+from tests.tenants import add_tenant
 from workflows.journey import InvoiceJourney
 
 ACME_COLOUR = "#b0341c"
@@ -51,19 +56,16 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
-def acme_tenant(stack: Stack, monkeypatch: pytest.MonkeyPatch, logo: Path) -> Settings:
-    return register_tenant(
-        stack.settings,
-        monkeypatch,
-        "acme",
-        {
-            "brand_name": "Acme Inkasso AB",
-            "brand_logo_file": str(logo),
-            "brand_primary_color": ACME_COLOUR,
-            "brand_accent_color": ACME_ACCENT,
-        },
-        {},
-    )
+def acme_tenant(stack: Stack, logo: Path | None = None) -> Settings:
+    """Acme, in its brand (with `logo`, if given)."""
+    brand = {
+        "brand_name": "Acme Inkasso AB",
+        "brand_primary_color": ACME_COLOUR,
+        "brand_accent_color": ACME_ACCENT,
+    }
+    if logo is not None:
+        brand["brand_logo_file"] = str(logo)
+    return add_tenant(stack.settings, "acme", settings=brand)
 
 
 async def start_acme(
@@ -89,12 +91,10 @@ async def start_acme(
     )
 
 
-async def test_an_acme_invoice_page_is_acmes(
-    page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+async def test_an_acme_invoice_page_is_acmes(page_stack: Stack, tmp_path: Path) -> None:
     logo = tmp_path / "acme.png"
     logo.write_bytes(png(96, 32, (176, 52, 28)))
-    acme = acme_tenant(page_stack, monkeypatch, logo)
+    acme = acme_tenant(page_stack, logo)
     try:
         invoice_id = await start(page_stack, issued(amount="1111.00"))
         handle = await start_acme(page_stack, acme, invoice_id)
@@ -122,8 +122,8 @@ async def test_an_acme_invoice_page_is_acmes(
         )
         assert done.status_code == 200, done.text
         assert (await handle.query(InvoiceJourney.state)).phase == "promised"
-        default = page_stack.client.get_workflow_handle_for(
-            InvoiceJourney.run, workflow_id_for(invoice_id)
+        default = page_stack.client.get_workflow_handle(
+            workflow_id_for(invoice_id), result_type=JourneyState
         )
         assert (await default.query(InvoiceJourney.state)).phase == "scheduled"
 
@@ -144,9 +144,9 @@ async def test_an_acme_invoice_page_is_acmes(
 
 
 async def test_a_missing_logo_is_logged_and_the_page_still_renders(
-    page_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    page_stack: Stack, tmp_path: Path
 ) -> None:
-    acme = acme_tenant(page_stack, monkeypatch, tmp_path / "gone.png")
+    acme = acme_tenant(page_stack, tmp_path / "gone.png")
     try:
         invoice_id = "inv_" + tmp_path.name[-8:]
         await start_acme(page_stack, acme, invoice_id)
@@ -193,3 +193,50 @@ def test_a_token_names_its_tenant_under_the_signature() -> None:
     assert tenant == "acme" and lid not in token_for(secret, "inv_1")  # ids differ per tenant
     beta = "beta." + acme.removeprefix("acme.")
     assert verified_link(secret, beta) is None
+
+
+async def test_a_rating_on_acmes_page_is_stored_in_acmes_store_only(page_stack: Stack) -> None:
+    acme = acme_tenant(page_stack)
+    try:
+        invoice_id = await start(page_stack, issued(amount="1111.00"))
+        mine = await start_acme(page_stack, acme, invoice_id)
+        theirs = page_stack.client.get_workflow_handle(
+            workflow_id_for(invoice_id), result_type=JourneyState
+        )
+        for tenant, amount in ((None, "1111.00"), ("acme", "7777.00")):  # both twins paid
+            params = {"tenant": tenant} if tenant else {}
+            paid = await page_stack.http.post(
+                "/v1/events", json=payment(invoice_id, amount), params=params
+            )
+            assert paid.status_code == 202, paid.text
+        for handle in (mine, theirs):
+            assert (await asyncio.wait_for(handle.result(), timeout=30)).phase == "paid"
+
+        token = token_for(page_secret(acme), invoice_id, "acme")
+        page, csrf = await open_page(page_stack.http, f"/pay/{token}")
+        assert "Hur kändes våra påminnelser?" in page.text
+        rated = await page_stack.http.post(
+            f"/pay/{token}/rating", data={"csrf": csrf, "rating": "4", "comment": "Acme ok"}
+        )
+        assert rated.status_code == 200 and "Tack för ditt betyg!" in rated.text
+        row = rating_for(acme.store_url, mine.id)
+        assert row is not None
+        assert (row.invoice_id, row.rating, row.comment) == (invoice_id, 4, "Acme ok")
+        assert csat_rows(page_stack.settings) == []  # the default tenant's store: none
+
+        # The default tenant's twin, rated on its own page, is its own row in its own store.
+        path = page_path(page_stack.settings, invoice_id)
+        _, csrf = await open_page(page_stack.http, path)
+        other = await page_stack.http.post(f"{path}/rating", data={"csrf": csrf, "rating": "1"})
+        assert other.status_code == 200, other.text
+        assert [(r.workflow_id, r.rating) for r in csat_rows(page_stack.settings)] == [
+            (theirs.id, 1)
+        ]
+        assert [(r.workflow_id, r.rating) for r in csat_rows(acme)] == [(mine.id, 4)]
+    finally:
+        forget_cached()
+
+
+def csat_rows(settings: Settings) -> list[CsatRatingRow]:
+    with session_scope(settings.store_url) as s:
+        return list(s.exec(select(CsatRatingRow)).all())

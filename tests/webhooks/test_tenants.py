@@ -6,28 +6,30 @@ tenant's secret but claiming acme's account changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from sqlmodel import select
-
-from domain.models import JourneyInput, workflow_id_for
+from domain.models import workflow_id_for
 from domain.state import JourneyState
 from infra.customer_links import page_secret, reply_id
 from infra.settings import Settings
-from infra.store import CustomerRow, InvoiceRow, WebhookEventRow, session_scope
-from infra.tenants import forget_cached
+from infra.store import CustomerRow, InvoiceRow, session_scope
 from starter.webhook_tenants import twilio_tenant
-from tests.factories import journey_input
-from tests.tenant_stores import register_tenant
+from tests.webhooks.acme import (  # noqa: F401  (acme_fixture: the fixture acme)
+    ACME_DOMAIN,
+    ACME_INBOUND_TOKEN,
+    ACME_NUMBER,
+    ACME_SID,
+    ACME_STRIPE_SECRET,
+    ACME_TWILIO_TOKEN,
+    Acme,
+    acme_fixture,
+    acme_sms,
+    events_in,
+    twins,
+)
 from tests.webhooks.conftest import (
     INBOUND,
     INBOUND_PATH,
@@ -40,7 +42,6 @@ from tests.webhooks.conftest import (
     new_id,
     seed_attempt,
     settle,
-    start_input,
     state_of,
     stripe_signature,
     today_in,
@@ -50,85 +51,10 @@ from tests.webhooks.payloads import sendgrid_event, stripe_event, stripe_invoice
 from tests.webhooks.test_reply_to import reply
 from workflows.journey import InvoiceJourney
 
-ACME_SID = "AC" + "a" * 32
-ACME_NUMBER = "+46700000999"
-ACME_TWILIO_TOKEN = "acme-twilio-token"
-ACME_STRIPE_SECRET = "whsec_acme_secret"
-ACME_INBOUND_TOKEN = "acme-inbound-token"
-ACME_DOMAIN = "in.acme.example"
 SMS = "/v1/webhooks/twilio/sms"
 
 
-@dataclass(frozen=True)
-class Acme:
-    settings: Settings
-    keys: SendGridKeys
-
-
-@pytest.fixture
-def acme(inbound: Inbound, monkeypatch: pytest.MonkeyPatch) -> Iterator[Acme]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    keys = SendGridKeys(private, base64.b64encode(der).decode())
-    settings = register_tenant(
-        inbound.settings,
-        monkeypatch,
-        "acme",
-        {
-            "twilio_account_sid": ACME_SID,
-            "twilio_from_number": ACME_NUMBER,
-            "sendgrid_webhook_public_key": keys.public_b64,
-            "sendgrid_inbound_domain": ACME_DOMAIN,
-        },
-        {
-            "twilio_auth_token": ACME_TWILIO_TOKEN,
-            "stripe_webhook_secret": ACME_STRIPE_SECRET,
-            "sendgrid_inbound_token": ACME_INBOUND_TOKEN,
-        },
-    )
-    yield Acme(settings, keys)
-    forget_cached()
-
-
-async def start_tenant(inbound: Inbound, settings: Settings, inp: JourneyInput) -> Journey:
-    """`inp`'s journey as the tenant's: its rows in the tenant's store, its workflow id."""
-    inp = inp.model_copy(update={"tenant": settings.tenant})
-    with session_scope(settings.store_url) as s:
-        s.add(CustomerRow.from_customer(inp.customer))
-        s.add(InvoiceRow.from_invoice(inp.invoice, segment=inp.segment, segment_reason="test"))
-    handle = await inbound.client.start_workflow(
-        InvoiceJourney.run,
-        inp,
-        id=workflow_id_for(inp.invoice.id, settings.tenant),
-        task_queue=inbound.settings.temporal_task_queue,
-    )
-    return Journey(inp.invoice.id, inp.customer.id, inp.invoice.number, handle)
-
-
-async def twins(inbound: Inbound, acme: Acme) -> tuple[Journey, Journey]:
-    """The same invoice (id, customer, phone, email) for the default tenant and for acme."""
-    inp = journey_input(new_id("inv"), phone=PHONE)
-    return await start_input(inbound, inp), await start_tenant(inbound, acme.settings, inp)
-
-
-def events_in(settings: Settings) -> list[str]:
-    with session_scope(settings.store_url) as s:
-        return [r.event_id for r in s.exec(select(WebhookEventRow)).all()]
-
-
 # --- Twilio ----------------------------------------------------------------------------------
-
-
-def acme_sms(body: str, account: str = ACME_SID) -> dict[str, str]:
-    return {
-        "MessageSid": new_id("SM"),
-        "AccountSid": account,
-        "From": PHONE,
-        "To": ACME_NUMBER,
-        "Body": body,
-    }
 
 
 async def test_twilio_sms_for_acme_goes_to_acmes_journey(inbound: Inbound, acme: Acme) -> None:
@@ -354,11 +280,11 @@ async def test_stripe_billing_for_acme_starts_and_ends_acmes_journey(
     for secret in (STRIPE_SECRET, ACME_STRIPE_SECRET):  # the same invoice in both companies
         finalized = await post_stripe(inbound, stripe_event("invoice.finalized", invoice), secret)
         assert finalized.json()["status"] == "applied", finalized.text
-    default = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"])
+    default = inbound.client.get_workflow_handle(
+        workflow_id_for(invoice["id"]), result_type=JourneyState
     )
-    mine = inbound.client.get_workflow_handle_for(
-        InvoiceJourney.run, workflow_id_for(invoice["id"], "acme")
+    mine = inbound.client.get_workflow_handle(
+        workflow_id_for(invoice["id"], "acme"), result_type=JourneyState
     )
     assert (await mine.query(InvoiceJourney.state)).tenant == "acme"
     with session_scope(acme.settings.store_url) as s:

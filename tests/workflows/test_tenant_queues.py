@@ -26,7 +26,7 @@ from infra.tenants import TenantProfile, save_profile, tenant_schema, tenant_sto
 from tenant_workers import delivery_queues, upgrade_stores
 from tests.factories import journey_input, with_live_providers
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.tenancy import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
+from tests.tenants import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
 from tests.workflows.journey_driver import JourneyDriver
 from worker import build_worker
 from workflows.activity_calls import channel_task_queue
@@ -60,8 +60,6 @@ def test_each_tenant_has_its_own_queues_at_its_own_rates(
         "call": (f"{q}-call", base.calls_per_second),
         "letter": (f"{q}-letter", None),  # no print-and-post provider: the outbox
     }
-    monkeypatch.setenv("ACME_SENDGRID_KEY", "SG.acme")
-    monkeypatch.setenv("ACME_TWILIO_TOKEN", "acme-token")
     acme = add_tenant(
         base,
         "acme",
@@ -71,7 +69,8 @@ def test_each_tenant_has_its_own_queues_at_its_own_rates(
             "twilio_account_sid": "AC" + "a" * 32,
             "twilio_from_number": "+46701110000",
         },
-        secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY", "twilio_auth_token": "ACME_TWILIO_TOKEN"},
+        secrets={"sendgrid_api_key": "SG.acme", "twilio_auth_token": "acme-token"},
+        monkeypatch=monkeypatch,
     )
     assert delivery_queues(acme) == {
         "email": (f"{q}-email@acme", 3.0),
@@ -104,12 +103,12 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
     assert worker.tenants is not None
     async with worker:
         assert worker.tenants.tenants == {"default"}
-        monkeypatch.setenv("ACME_SENDGRID_KEY", ACME_KEY)
         acme = add_tenant(
             base,
             "acme",
             settings={"sendgrid_from_email": "billing@acme.example", "email_sends_per_second": "7"},
-            secrets={"sendgrid_api_key": "ACME_SENDGRID_KEY"},
+            secrets={"sendgrid_api_key": ACME_KEY},
+            monkeypatch=monkeypatch,
         )
         with capture_logs() as logs:
             for _ in range(100):
