@@ -24,7 +24,8 @@ COPY journeys ./journeys
 COPY workflows ./workflows
 COPY activities ./activities
 COPY starter ./starter
-COPY worker.py tenant_workers.py ./
+COPY worker.py ./
+COPY tenant_workers.py ./
 RUN pip install --no-deps .
 
 # Files the product reads at run time. The migration scripts go where an installed package
