@@ -54,6 +54,7 @@ from starter.pay_guard import (
 )
 from starter.pay_text import TEXT, Lang, pick_lang
 from starter.pay_view import Notice, PageData, page_context, render_page
+from starter.tenancy import TenantRefused, tenant_policies
 from workflows.journey_time import journey_today
 
 log = get_logger("starter.pay_page")
@@ -107,6 +108,7 @@ def problem(
     metrics.CUSTOMER_PAGE_REFUSED.labels(key).inc()
     settings, t = settings or config.settings, TEXT[lang]
     brand = brand_of(settings)
+    hours = _policies(config, settings).opening_hours
     body = render_page(
         settings,
         "problem.html.j2",
@@ -115,10 +117,19 @@ def problem(
         lang=lang,
         message=t[key],
         service_phone=settings.customer_service_phone,
-        service_hours=settings.customer_service_hours
-        or format_hours(config.policies.opening_hours, lang),
+        service_hours=settings.customer_service_hours or format_hours(hours, lang),
     )
     return _html(body, brand, status)
+
+
+def _policies(config: PageConfig, settings: Settings) -> PolicyFile:
+    """The policy file of the page's tenant (its opening hours, its plan limits); the
+    process's own for the default tenant, or while the tenant's cannot be read."""
+    try:
+        return tenant_policies(settings, config.policies)
+    except TenantRefused as err:
+        log.error("tenant's policy file unreadable; the page uses the deployment's", error=str(err))
+        return config.policies
 
 
 class _Refusal(Exception):
@@ -193,11 +204,12 @@ async def _show(request: Request, data: PageData, status: int = 200) -> HTMLResp
         )
     now = datetime.now(UTC)
     nonce, fresh = csrf_nonce(request)
-    policy = config.policies.segments.get(data.invoice.segment or "")
+    policies = _policies(config, settings)
+    policy = policies.segments.get(data.invoice.segment or "")
     context = page_context(
         data,
         settings,
-        config.policies.opening_hours,
+        policies.opening_hours,
         policy.plan_max_months if policy else 0,
         csrf_value(page_secret(settings), data.token, nonce),
         now,

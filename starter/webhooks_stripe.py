@@ -26,7 +26,6 @@ from temporalio.client import Client
 from domain.messages import AgentTask
 from domain.models import workflow_id_for
 from infra.logging import get_logger
-from infra.policy_file import load_policies
 from infra.settings import Settings
 from starter.deadletters import record_async
 from starter.event_schema import EventConflict, EventRejected, parse_event
@@ -50,6 +49,7 @@ from starter.stripe_events import (
     event_customer_id,
     map_event,
 )
+from starter.tenancy import tenant_policies
 from starter.webhook_signing import signing_secret
 from starter.webhook_tenants import every_tenant_async, first_verified
 from workflows.journey import InvoiceJourney
@@ -102,9 +102,7 @@ def tenant_ingest(ingest: Ingest, settings: Settings) -> Ingest:
     """The process's ingest, as the tenant's: its store, its journeys, its policies."""
     if settings.tenant == ingest.settings.tenant:
         return ingest
-    policies = ingest.policies
-    if settings.policy_file != ingest.settings.policy_file:
-        policies = load_policies(settings.policy_file)
+    policies = tenant_policies(settings, ingest.policies)
     return Ingest(ingest.client, settings, policies, ingest.clock)
 
 

@@ -19,9 +19,11 @@ from sqlmodel import select
 from structlog.testing import capture_logs
 from temporalio.client import WorkflowHandle
 
+from activities.rendering import format_hours
 from domain.models import JourneyInput, workflow_id_for
 from domain.state import JourneyState
 from infra.customer_links import page_secret, token_for, verified_link
+from infra.policy_file import load_policies
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
 from infra.store_page import CsatRatingRow
@@ -32,7 +34,7 @@ from tests.customer_page.stack import page_path
 from tests.customer_page.test_page_http import open_page, start
 from tests.factories import journey_input
 from tests.starter.conftest import Stack, issued, payment
-from tests.tenants import add_tenant
+from tests.tenants import add_tenant, policy_file_with
 from workflows.journey import InvoiceJourney
 
 ACME_COLOUR = "#b0341c"
@@ -240,3 +242,28 @@ async def test_a_rating_on_acmes_page_is_stored_in_acmes_store_only(page_stack: 
 def csat_rows(settings: Settings) -> list[CsatRatingRow]:
     with session_scope(settings.store_url) as s:
         return list(s.exec(select(CsatRatingRow)).all())
+
+
+async def test_the_page_names_its_tenants_opening_hours(page_stack: Stack, tmp_path: Path) -> None:
+    """Customer service's hours on acme's page are acme's (its policy file), not the
+    deployment's: a customer who calls at the hours shown finds someone there."""
+    hours = '["13:00-15:00"]'
+    days = {day: hours for day in ("mon", "tue", "wed", "thu", "fri")}
+    policies = policy_file_with(page_stack.settings.policy_file, tmp_path, **days)
+    acme = add_tenant(page_stack.settings, "acme", policies=policies)
+    try:
+        invoice_id = await start(page_stack, issued())
+        await start_acme(page_stack, acme, invoice_id)
+        acme_page, _ = await open_page(
+            page_stack.http, f"/pay/{token_for(page_secret(acme), invoice_id, 'acme')}"
+        )
+        default_page, _ = await open_page(
+            page_stack.http, page_path(page_stack.settings, invoice_id)
+        )
+        ours = format_hours(load_policies(policies).opening_hours, "sv")
+        theirs = format_hours(load_policies(page_stack.settings.policy_file).opening_hours, "sv")
+        assert "13:00–15:00" in ours and ours != theirs
+        assert ours in acme_page.text and theirs not in acme_page.text
+        assert theirs in default_page.text and ours not in default_page.text
+    finally:
+        forget_cached()
