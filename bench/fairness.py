@@ -4,8 +4,9 @@ burst of invoices, with the server's task-queue fairness on and off, in one run.
     python bench/fairness.py [--burst 5000] [--b-journeys 200] [--window 90]
         [--max-cached N] [--sides off,on]
 
-Per side: a fresh (tuned) dev server, with `matching.enableFairness=true` on the "on" side and
-without it (the default) on the "off" side, and the product's worker in a process of its own.
+Per side: a fresh tuned dev server (`infra.temporal.tuned_args`) with
+`matching.enableFairness` false on the "off" side (the server's default) and true on the
+others, and the product's worker in a process of its own.
 Tenant B is the default tenant; tenant A is registered (`infra.tenants.save_profile`, its
 store migrated with `infra.migrations.upgrade_tenant`). Every journey is started with
 `Priority(fairness_key=<tenant>)` (`starter.journey_start.tenant_priority`).
@@ -65,15 +66,16 @@ from infra.migrations import init_db, upgrade_tenant  # noqa: E402
 from infra.policy_file import load_policies  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from infra.store import OutboxMessageRow, session_scope  # noqa: E402
-from infra.temporal import connect  # noqa: E402
+from infra.temporal import connect, tuned_args  # noqa: E402
 from infra.tenants import TenantProfile, save_profile, tenant_settings  # noqa: E402
 from starter.event_schema import parse_events  # noqa: E402
 from starter.ingest import Ingest  # noqa: E402
 from starter.journey_start import plan_journey  # noqa: E402
 from workflows.planning import Ledger, step_at  # noqa: E402
 
-FAIRNESS_ARGS = ("--dynamic-config-value", "matching.enableFairness=true")
-"""What the "on" side adds to the tuned dev server."""
+FAIRNESS = "matching.enableFairness"
+"""Set on the tuned dev server (infra.temporal.TUNED_DYNAMIC_CONFIG); the "off" side sets it
+false explicitly, the others true, so that each side says what it measures."""
 SECONDS_PER_DAY = 60
 """B's compressed clock: its second reminder is 7 journey days (7 minutes) after the first."""
 TENANT_A = "tenant-a"
@@ -206,8 +208,8 @@ async def side(args: argparse.Namespace, root: Path, name: str) -> dict[str, Any
     folder = root / name.replace("+", "-")
     load = os.getloadavg()
     log(f"fairness {name}: load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    extra = FAIRNESS_ARGS if fair else ()
-    async with BenchServer(folder, tuned=True, extra_args=extra) as server:
+    flags = tuned_args({FAIRNESS: fair})
+    async with BenchServer(folder, tuned=False, extra_args=flags) as server:
         values = bench_settings(folder, server)
         if name == "on+sticky":
             values["worker_sticky_timeout_seconds"] = args.sticky_timeout
