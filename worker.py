@@ -179,6 +179,9 @@ def build_worker(
             activities=activities,
             max_cached_workflows=settings.worker_max_cached_workflows,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            sticky_queue_schedule_to_start_timeout=timedelta(
+                seconds=settings.worker_sticky_timeout_seconds
+            ),
             **common,
         )
     ]

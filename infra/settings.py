@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Journeys kept in the worker's sticky cache (about 90 kB each when idle, "
         "measured by bench/run.py).",
     )
+    worker_sticky_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a cached journey's next workflow task waits for this worker "
+        "(its sticky queue) before any worker may take it from the shared queue; the SDK's "
+        "default. See README, Fairness between tenants.",
+    )
     worker_graceful_shutdown_seconds: float = Field(
         default=10.0, ge=0, description="How long running activities get to finish on shutdown."
     )

@@ -119,6 +119,13 @@ def test_dynamic_config_is_valid_key_value_yaml() -> None:
     assert text.count("- value:") == len(keys)
 
 
+def test_production_temporal_hands_out_backlogs_fairly_by_tenant() -> None:
+    """Journeys carry their tenant as fairness key; the server uses it only with fairness on
+    (README, "Fairness between tenants")."""
+    text = (REPO_ROOT / "deploy/temporal/dynamicconfig/production.yaml").read_text()
+    assert re.search(r"^matching\.enableFairness:\n  - value: true$", text, flags=re.MULTILINE)
+
+
 def test_paths_in_env_example_exist_in_the_image_layout() -> None:
     values = env_example_lines()
     for name, relative in (("POLICY_FILE", "config/policies.toml"), ("TEMPLATES_DIR", "templates")):

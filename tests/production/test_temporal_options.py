@@ -9,7 +9,12 @@ import pytest
 from temporalio.service import TLSConfig
 
 from infra.settings import Settings
-from infra.temporal import TemporalConfigError, connect_options
+from infra.temporal import (
+    TUNED_DEV_SERVER_ARGS,
+    TemporalConfigError,
+    connect_options,
+    tuned_args,
+)
 
 
 def settings(**values: Any) -> Settings:
@@ -117,3 +122,15 @@ def test_settings_come_from_the_environment(
     assert options.api_key == "from-env"
     assert isinstance(options.tls, TLSConfig)
     assert options.tls.server_root_ca_cert == pems["ca"].read_bytes()
+
+
+def test_the_tuned_dev_server_hands_out_backlogs_fairly_by_tenant() -> None:
+    """`journeys dev` and the benchmarks' tuned server run with task-queue fairness on
+    (README, "Fairness between tenants"); bench/fairness.py turns it off by override, once."""
+    assert "matching.enableFairness=true" in TUNED_DEV_SERVER_ARGS
+    off = tuned_args({"matching.enableFairness": False})
+    assert "matching.enableFairness=false" in off
+    assert "matching.enableFairness=true" not in off
+    assert off.count("--dynamic-config-value") == TUNED_DEV_SERVER_ARGS.count(
+        "--dynamic-config-value"
+    )
