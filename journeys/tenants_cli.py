@@ -22,7 +22,6 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.policies import PolicyConfigError, format_validation_error
@@ -40,9 +39,7 @@ from infra.tenants import (
     read_profiles,
     save_profile,
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from journeys.command import UserError, err, load_settings, out
 
 tenants_app = typer.Typer(
     help="Tenants: the creditor companies this deployment serves, each with its own settings, "
@@ -103,9 +100,9 @@ def _fail(status: int, message: str) -> typer.Exit:
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as e:
-        raise _fail(2, f"bad configuration: {format_validation_error(e)}") from None
+        return load_settings()
+    except UserError as e:
+        raise _fail(2, str(e)) from None
 
 
 def _control_store(settings: Settings) -> None:
