@@ -11,18 +11,12 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from domain.policies import format_validation_error
 from domain.tenants import DEFAULT_TENANT
 from infra.migrations import init_db
 from infra.settings import Settings
-from journeys.command import TENANT_HELP
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from journeys.command import TENANT_HELP, UserError, err, load_settings, out
 
 keys_app = typer.Typer(
     help="API keys for the HTTP API (roles: agent, billing, read-only).", no_args_is_help=True
@@ -47,9 +41,9 @@ class RoleName(StrEnum):
 
 def _settings() -> Settings:
     try:
-        settings = Settings()
-    except ValidationError as e:
-        err.print(f"error: bad configuration: {format_validation_error(e)}", markup=False)
+        settings = load_settings()
+    except UserError as e:
+        err.print(f"error: {e}", markup=False)
         raise typer.Exit(1) from None
     init_db(settings.store_url)
     return settings
@@ -57,7 +51,7 @@ def _settings() -> Settings:
 
 def _tenant_settings(tenant: str) -> Settings:
     """The tenant's settings as every command resolves `--tenant` (journeys.command)."""
-    from journeys.command import UserError, tenant_settings
+    from journeys.command import tenant_settings
 
     try:
         return tenant_settings(tenant, _settings())

@@ -9,16 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from domain.tenants import DEFAULT_TENANT
 from infra import customer_links
 from infra.settings import Settings
 from infra.store import InvoiceRow, session_scope
 from journeys.admin_cli import TenantOption, _tenant_settings
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from journeys.command import err, out
 
 links_app = typer.Typer(
     help="Customer-page links (/pay/...): show one to send again, or revoke it.",

@@ -18,11 +18,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.policies import PolicyConfigError, format_validation_error
@@ -40,9 +39,7 @@ from infra.tenants import (
     read_profiles,
     save_profile,
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from journeys.command import UserError, err, load_settings, out
 
 tenants_app = typer.Typer(
     help="Tenants: the creditor companies this deployment serves, each with its own settings, "
@@ -54,10 +51,38 @@ PATH_SETTINGS = frozenset({"policy_file", "templates_dir", "brand_logo_file"})
 """Saved as absolute paths: the worker and the API may run from another directory."""
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EXAMPLES = {
-    "--set": "POLICY_FILE=config/policies-gentle.toml",
-    "--secret": "SENDGRID_API_KEY=ACME_SENDGRID_API_KEY",
+
+
+class PairOption(NamedTuple):
+    """A repeatable `KEY=...` option of `add`, read by `parse_pairs`: its help and its errors
+    give the same example."""
+
+    metavar: str
+    example: str
+    meaning: str
+
+
+_PAIR_OPTIONS = {
+    "--set": PairOption(
+        "KEY=VALUE",
+        "POLICY_FILE=config/policies-gentle.toml",
+        "A setting of the tenant's own (KEY as its variable, or in lower case)",
+    ),
+    "--secret": PairOption(
+        "KEY=ENV_VAR",
+        "SENDGRID_API_KEY=ACME_SENDGRID_API_KEY",
+        "A secret: the environment variable that holds it (the worker and the API read it there)",
+    ),
 }
+
+
+def _pairs(option: str) -> Any:
+    spec = _PAIR_OPTIONS[option]
+    return typer.Option(
+        option,
+        metavar=spec.metavar,
+        help=f"{spec.meaning}, e.g. {option} {spec.example}; repeat for more.",
+    )
 
 
 class Refused(Exception):
@@ -75,9 +100,9 @@ def _fail(status: int, message: str) -> typer.Exit:
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as e:
-        raise _fail(2, f"bad configuration: {format_validation_error(e)}") from None
+        return load_settings()
+    except UserError as e:
+        raise _fail(2, str(e)) from None
 
 
 def _control_store(settings: Settings) -> None:
@@ -103,7 +128,7 @@ def parse_pairs(option: str, pairs: list[str]) -> dict[str, str]:
         key, equals, value = pair.partition("=")
         key = key.strip().lower()
         if not equals or not key:
-            raise Usage(f"{option} takes KEY=VALUE, e.g. {option} {_EXAMPLES[option]}")
+            raise Usage(f"{option} takes KEY=VALUE, e.g. {option} {_PAIR_OPTIONS[option].example}")
         if key in found:
             raise Usage(f"{option} {key.upper()} is given twice")
         if not value:
@@ -180,24 +205,8 @@ def add(
     name: Annotated[
         str, typer.Option("--name", metavar="NAME", help="The company's name, e.g. 'Acme AB'.")
     ],
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="A setting of the tenant's own, KEY=VALUE (KEY as its variable, e.g. "
-            "POLICY_FILE, or in lower case); repeat for more.",
-        ),
-    ] = None,
-    secret: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--secret",
-            metavar="KEY=ENV_VAR",
-            help="A secret, KEY=ENV_VAR: the environment variable that holds it (the worker "
-            "and the API read it there), e.g. SENDGRID_API_KEY=ACME_SENDGRID_API_KEY.",
-        ),
-    ] = None,
+    set_: Annotated[list[str] | None, _pairs("--set")] = None,
+    secret: Annotated[list[str] | None, _pairs("--secret")] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Change a registered tenant: its whole profile.")
     ] = False,

@@ -8,9 +8,11 @@ from typing import Any
 
 from domain.models import Customer, Invoice, JourneyClock, JourneyInput, Policy, Step
 from domain.state import JourneyOutcome
+from domain.tenants import workflow_id_for
 from infra.policy_file import load_policies
 from infra.settings import REPO_ROOT, Settings
 from infra.store import InvoiceRow
+from workflows.requests import JourneyIds, journey_ids
 
 POLICIES = load_policies(REPO_ROOT / "config" / "policies.toml")
 
@@ -96,6 +98,11 @@ def journey_input(
     )
 
 
+SAMPLE_IDS: JourneyIds = journey_ids(journey_input(), workflow_id_for("inv_1001"))
+"""How the journey hands out payloads about the sample invoice (the default tenant's): the
+ids every sample payload starts from."""
+
+
 def invoice_row(
     invoice_id: str = "inv_1001",
     issued: date | None = None,
@@ -115,8 +122,7 @@ def invoice_row(
 def journey_outcome(**overrides: Any) -> JourneyOutcome:
     """How the sample journey ended: paid after two steps."""
     fields: dict[str, Any] = {
-        "invoice_id": "inv_1001",
-        "workflow_id": "invoice-inv_1001",
+        **SAMPLE_IDS,
         "phase": "paid",
         "balance": "0.00",
         "fees": "60.00",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from infra.settings import Settings
 from infra.store import ApiKeyRow, CustomerRow, DeadLetterRow, InvoiceRow, session_scope
 from journeys import cli
 from starter import deadletters
+from tests.factories import invoice_row
 from tests.reporting.seed import seed_outcomes
 from tests.starter.conftest import issued
 from tests.tenants import add_tenant
@@ -93,17 +93,7 @@ def test_store_only_commands_read_the_tenants_store(
 
     with session_scope(acme.store_url) as s:
         s.add(CustomerRow(id="cus_a", name="A"))
-        s.add(
-            InvoiceRow(
-                id="inv_a",
-                number="1",
-                customer_id="cus_a",
-                currency="SEK",
-                amount_due=Decimal("1.00"),
-                issued_at=DAY,
-                due_date=DAY,
-            )
-        )
+        s.add(invoice_row("inv_a", DAY, customer_id="cus_a"))
     shown = runner.invoke(cli.app, ["links", "show", "inv_a", "--tenant", ACME])
     assert shown.exit_code == 0 and "/pay/" in shown.output, shown.output
     missing = runner.invoke(cli.app, ["links", "show", "inv_a"])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from sqlalchemy import inspect, text
@@ -35,10 +36,20 @@ from journeys.tenants_cli import masked
 GENTLE = REPO_ROOT / "config" / "policies-gentle.toml"
 
 
+class Journeys(Protocol):
+    def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Result: ...
+
+
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    """The CLI's environment: the test's control store, and none of the tenants' secrets."""
-    return {"DATABASE_URL": settings.store_url, "DATA_DIR": str(settings.data_dir)}
+def journeys(runner: CliRunner, settings: Settings) -> Journeys:
+    """`journeys ARGS` in the CLI's environment: the test's control store, and none of the
+    tenants' secrets but what `env` adds."""
+    base = {"DATABASE_URL": settings.store_url, "DATA_DIR": str(settings.data_dir)}
+
+    def run(*args: str, env: Mapping[str, str] | None = None) -> Result:
+        return runner.invoke(cli.app, list(args), env={**base, **(env or {})})
+
+    return run
 
 
 @pytest.fixture
@@ -52,17 +63,12 @@ def new_tenant(settings: Settings) -> Iterator[str]:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{tenant_schema(tenant)}" CASCADE'))
 
 
-def journeys(runner: CliRunner, env: dict[str, str], *args: str) -> Result:
-    return runner.invoke(cli.app, list(args), env=env)
-
-
 def tables_of(url: str) -> set[str]:
     return set(inspect(get_engine(url)).get_table_names())
 
 
 def test_add_list_show_and_replace(
-    runner: CliRunner,
-    env: dict[str, str],
+    journeys: Journeys,
     settings: Settings,
     new_tenant: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -71,8 +77,6 @@ def test_add_list_show_and_replace(
     secret_variable = f"{new_tenant.upper()}_SENDGRID_API_KEY"
     monkeypatch.delenv(secret_variable, raising=False)
     added = journeys(
-        runner,
-        env,
         *("tenants", "add", new_tenant, "--name", "Nordic Kredit AB"),
         *("--set", "POLICY_FILE=config/policies-gentle.toml"),
         *("--set", "sendgrid_from_email=billing@nordic.example"),
@@ -113,13 +117,13 @@ def test_add_list_show_and_replace(
     )
     assert own.tenant == new_tenant
 
-    listed = journeys(runner, env, "tenants", "list")
+    listed = journeys("tenants", "list")
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.index("default") < listed.stdout.index(new_tenant)
     assert f"{new_tenant}  Nordic Kredit AB" in listed.stdout
     assert "senders: billing@nordic.example, +46700000001" in listed.stdout
     assert f"policy:  {GENTLE}" in listed.stdout
-    rows = json.loads(journeys(runner, env, "tenants", "list", "--json").stdout)
+    rows = json.loads(journeys("tenants", "list", "--json").stdout)
     assert [row["id"] for row in rows] == ["default", new_tenant]
     assert rows[1] == {
         "id": new_tenant,
@@ -131,22 +135,20 @@ def test_add_list_show_and_replace(
     }
     assert rows[0]["store"] == masked(settings.store_url)
 
-    shown = journeys(runner, env, "tenants", "show", new_tenant)
+    shown = journeys("tenants", "show", new_tenant)
     assert shown.exit_code == 0, shown.output
     assert f"SENDGRID_API_KEY from ${secret_variable}" in shown.stdout
     assert "BRAND_PRIMARY_COLOR=#005f73" in shown.stdout
     assert "SG.nordic-key" not in shown.stdout
-    as_json = journeys(runner, env, "tenants", "show", new_tenant, "--json")
+    as_json = journeys("tenants", "show", new_tenant, "--json")
     assert TenantProfile.model_validate_json(as_json.stdout) == profile
 
     # Adding it again is refused, and changes nothing; --replace replaces the whole profile.
-    again = journeys(runner, env, "tenants", "add", new_tenant, "--name", "Other")
+    again = journeys("tenants", "add", new_tenant, "--name", "Other")
     assert again.exit_code == 1
     assert f"error: tenant {new_tenant} exists; --replace changes it" in again.stderr
     assert read_profile(settings.store_url, new_tenant) == profile
     replaced = journeys(
-        runner,
-        env,
         *("tenants", "add", new_tenant, "--name", "Nordic Kredit Oy", "--replace"),
         *("--set", "brand_name=Nordic Kredit"),
     )
@@ -160,16 +162,16 @@ def test_add_list_show_and_replace(
 
 
 def test_show_and_list_of_the_default_tenant_and_an_unknown_one(
-    runner: CliRunner, env: dict[str, str], settings: Settings
+    journeys: Journeys, settings: Settings
 ) -> None:
-    shown = journeys(runner, env, "tenants", "show", "default")
+    shown = journeys("tenants", "show", "default")
     assert shown.exit_code == 0, shown.output
     assert f"store: {masked(settings.store_url)}" in shown.stdout
-    listed = json.loads(journeys(runner, env, "tenants", "list", "--json").stdout)
+    listed = json.loads(journeys("tenants", "list", "--json").stdout)
     assert [row["id"] for row in listed] == ["default"]
     assert listed[0]["from_email"] == settings.sendgrid_from_email
 
-    unknown = journeys(runner, env, "tenants", "show", "nobody")
+    unknown = journeys("tenants", "show", "nobody")
     assert unknown.exit_code == 1
     assert "error: no tenant 'nobody' (journeys tenants list shows them)" in unknown.stderr
 
@@ -202,15 +204,14 @@ def test_show_and_list_of_the_default_tenant_and_an_unknown_one(
     ],
 )
 def test_a_refused_profile_names_its_problem_and_registers_nothing(
-    runner: CliRunner,
-    env: dict[str, str],
+    journeys: Journeys,
     settings: Settings,
     new_tenant: str,
     args: list[str],
     status: int,
     message: str,
 ) -> None:
-    result = journeys(runner, env, "tenants", "add", new_tenant, "--name", "Acme AB", *args)
+    result = journeys("tenants", "add", new_tenant, "--name", "Acme AB", *args)
     assert result.exit_code == status, result.output
     assert message in result.stderr
     assert "typed-by-mistake" not in result.output  # a secret typed by mistake is not echoed
@@ -221,9 +222,9 @@ def test_a_refused_profile_names_its_problem_and_registers_nothing(
 
 @pytest.mark.parametrize("tenant", ["Acme", "acme_1", "a", "9lives", "acme-", "default"])
 def test_an_id_that_breaks_the_rule_is_refused(
-    runner: CliRunner, env: dict[str, str], settings: Settings, tenant: str
+    journeys: Journeys, settings: Settings, tenant: str
 ) -> None:
-    result = journeys(runner, env, "tenants", "add", tenant, "--name", "Acme AB")
+    result = journeys("tenants", "add", tenant, "--name", "Acme AB")
     assert result.exit_code == 1, result.output
     expected = (
         "the default tenant is configured by the environment"
@@ -240,8 +241,7 @@ def test_a_store_url_is_printed_without_its_password() -> None:
 
 
 def test_a_tenant_with_a_store_of_its_own(
-    runner: CliRunner,
-    env: dict[str, str],
+    journeys: Journeys,
     settings: Settings,
     new_tenant: str,
     tmp_path: Path,
@@ -258,22 +258,21 @@ def test_a_tenant_with_a_store_of_its_own(
         f"database_url={variable}",
     )
     monkeypatch.delenv(variable, raising=False)
-    unset = journeys(runner, env, *args)
+    unset = journeys(*args)
     assert unset.exit_code == 1
     assert f"environment variable {variable} (its database_url) is not set" in unset.stderr
     assert read_profiles(settings.store_url) == []
 
     own = f"sqlite:///{tmp_path / 'acme' / 'store.db'}"
-    added = journeys(runner, {**env, variable: own}, *args)
+    added = journeys(*args, env={variable: own})
     assert added.exit_code == 0, added.output
     assert "invoices" in tables_of(own)
-    listed = json.loads(journeys(runner, env, "tenants", "list", "--json").stdout)
+    listed = json.loads(journeys("tenants", "list", "--json").stdout)
     assert listed[1]["store"] == f"${variable}"  # its variable, never its value
 
 
 def test_db_upgrade_migrates_every_tenants_store(
-    runner: CliRunner,
-    env: dict[str, str],
+    journeys: Journeys,
     settings: Settings,
     new_tenant: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -283,7 +282,7 @@ def test_db_upgrade_migrates_every_tenants_store(
     store = tenant_store_url(settings.store_url, new_tenant)
     assert "invoices" not in tables_of(store)
 
-    upgraded = journeys(runner, env, "db", "upgrade")
+    upgraded = journeys("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     head = migrations.head()
     lines = upgraded.stdout.splitlines()
@@ -298,7 +297,7 @@ def test_db_upgrade_migrates_every_tenants_store(
             )
             assert {"invoices", "customers", "alembic_version"} <= {row[0] for row in found}
 
-    again = journeys(runner, env, "db", "upgrade")
+    again = journeys("db", "upgrade")
     assert (
         again.stdout.splitlines()[1] == f"tenant {new_tenant}: {masked(store)}: already at {head}"
     )
@@ -311,7 +310,7 @@ def test_db_upgrade_migrates_every_tenants_store(
         settings.store_url,
         TenantProfile(id=other, name="Acme B", secrets={"database_url": variable}),
     )
-    failed = journeys(runner, env, "db", "upgrade")
+    failed = journeys("db", "upgrade")
     assert failed.exit_code == 2
     assert f"environment variable {variable} (its database_url) is not set" in failed.stderr
 

@@ -35,6 +35,7 @@ from workflows.journey_time import (
 )
 from workflows.ledger import Holds, Ledger, Revisions, dump_ledger, hold_phase, load_ledger
 from workflows.money import fee_for_step, interest_due, interest_unknown_from, plan_fee
+from workflows.requests import journey_ids
 
 __all__ = [
     # what the workflow reaches through `planning` (workflows.journey)
@@ -298,9 +299,7 @@ def snapshot(
         )
     version = version_of(inp)
     return JourneyState(
-        invoice_id=inp.invoice.id,
-        workflow_id=workflow_id,
-        tenant=inp.tenant,
+        **journey_ids(inp, workflow_id),
         phase=decision.phase,
         segment=inp.segment,
         next_segment=ledger.next_segment,

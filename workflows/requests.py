@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from domain.journey_config import version_of
 from domain.models import JourneyInput, Step
@@ -14,6 +15,19 @@ from domain.state import JourneyOutcome
 from domain.values import Channel
 from workflows.ledger import Ledger, customer
 from workflows.money import interest_due
+
+
+class JourneyIds(TypedDict):
+    """Whose journey a payload is about, named alike in every one the journey hands out (a
+    contact, a claim, an outcome, its state): the invoice, the workflow and the tenant."""
+
+    invoice_id: str
+    workflow_id: str
+    tenant: str
+
+
+def journey_ids(inp: JourneyInput, workflow_id: str) -> JourneyIds:
+    return JourneyIds(invoice_id=inp.invoice.id, workflow_id=workflow_id, tenant=inp.tenant)
 
 
 def address(inp: JourneyInput, channel: Channel, ledger: Ledger | None = None) -> str:
@@ -40,9 +54,7 @@ def delivery_request(
     """One contact as the template sees it: the balance and fees include this step's fee."""
     c = customer(inp, ledger)
     return DeliveryRequest(
-        invoice_id=inp.invoice.id,
-        workflow_id=workflow_id,
-        tenant=inp.tenant,
+        **journey_ids(inp, workflow_id),
         step_key=key,
         channel=step.channel,
         template=step.template,
@@ -70,9 +82,7 @@ def delivery_request(
 def handover_request(inp: JourneyInput, ledger: Ledger, workflow_id: str) -> HandoverRequest:
     """The claim with its evidence: the journey's whole history goes to the agency."""
     return HandoverRequest(
-        invoice_id=inp.invoice.id,
-        workflow_id=workflow_id,
-        tenant=inp.tenant,
+        **journey_ids(inp, workflow_id),
         customer_id=inp.customer.id,
         currency=inp.invoice.currency,
         amount_due=inp.invoice.amount_due,
@@ -88,9 +98,7 @@ def journey_outcome(
     """How a closed journey ended, for reporting (resolved at which step, at what cost)."""
     assert ledger.closed is not None
     return JourneyOutcome(
-        invoice_id=inp.invoice.id,
-        workflow_id=workflow_id,
-        tenant=inp.tenant,
+        **journey_ids(inp, workflow_id),
         phase=ledger.closed,
         balance=ledger.balance,
         fees=ledger.fees,

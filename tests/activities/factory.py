@@ -10,6 +10,7 @@ from typing import Any
 from domain.payloads import DeliveryRequest, HandoverRequest
 from domain.state import HistoryEntry
 from domain.values import Channel
+from tests.factories import SAMPLE_IDS
 
 EMAIL = "berit@example.se"
 PHONE = "+46701234567"
@@ -33,8 +34,7 @@ HTTP_ANSWERS: list[tuple[int, str, bool]] = [
 
 def delivery_request(channel: Channel = "email", **overrides: Any) -> DeliveryRequest:
     fields: dict[str, Any] = {
-        "invoice_id": "inv_1001",
-        "workflow_id": "invoice-inv_1001",
+        **SAMPLE_IDS,
         "step_key": f"step-0-{channel}",
         "channel": channel,
         "template": "reminder",
@@ -58,8 +58,7 @@ def delivery_request(channel: Channel = "email", **overrides: Any) -> DeliveryRe
 
 def handover_request(**overrides: Any) -> HandoverRequest:
     fields: dict[str, Any] = {
-        "invoice_id": "inv_1001",
-        "workflow_id": "invoice-inv_1001",
+        **SAMPLE_IDS,
         "customer_id": "cus_berit",
         "currency": "SEK",
         "amount_due": Decimal("1250.00"),

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 import httpx
 
 from infra.settings import Settings
-from infra.store import CustomerRow, InvoiceRow, OutboxMessageRow, letter_body, session_scope
+from infra.store import CustomerRow, OutboxMessageRow, letter_body, session_scope
 from starter.api import create_app
-from tests.factories import with_live_providers
+from tests.factories import invoice_row, with_live_providers
 from tests.security.test_route_authorisation import ROUTES, DevOnly
 from tests.webhooks.conftest import BOOTSTRAP_KEY
 
@@ -22,16 +22,7 @@ PDF = b"%PDF-1.4 a letter with a name and a postal address"
 def seed_letter(settings: Settings) -> int:
     with session_scope(settings.store_url) as s:
         s.add(CustomerRow(id="cus_dev", name="Dora Dev"))
-        s.add(
-            InvoiceRow(
-                id="inv_dev",
-                number="D1",
-                customer_id="cus_dev",
-                currency="SEK",
-                issued_at=date(2026, 11, 1),
-                due_date=date(2026, 11, 30),
-            )
-        )
+        s.add(invoice_row("inv_dev", date(2026, 11, 1), customer_id="cus_dev"))
         row = OutboxMessageRow(
             invoice_id="inv_dev",
             step_key="step-3-letter",

@@ -112,11 +112,17 @@ class Inbound:
     sendgrid: SendGridKeys
 
     async def twilio(
-        self, path: str, params: dict[str, str], *, signature: str | None = ""
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        signature: str | None = "",
+        token: str = TWILIO_TOKEN,
     ) -> httpx.Response:
-        """POST a form to a Twilio webhook, signed unless `signature` is given (None: none)."""
+        """POST a form to a Twilio webhook, signed with the account's `token` (a tenant's own,
+        or the default's) unless `signature` is given (None: none)."""
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        sig = twilio_signature(path, params) if signature == "" else signature
+        sig = twilio_signature(path, params, token) if signature == "" else signature
         if sig is not None:
             headers["X-Twilio-Signature"] = sig
         return await self.http.post(path, content=urlencode(params), headers=headers)

@@ -34,7 +34,6 @@ from tests.webhooks.conftest import (
     settle,
     state_of,
     today_in,
-    twilio_signature,
 )
 from tests.webhooks.test_twilio import VOICE, keypress
 
@@ -49,8 +48,7 @@ def acme_keypress(call_sid: str, digits: str | None) -> dict[str, str]:
 
 async def press(inbound: Inbound, form: dict[str, str], path: str = VOICE) -> str:
     """Acme's keypress as Twilio posts it, signed with acme's token; the TwiML answered."""
-    signature = twilio_signature(path, form, ACME_TWILIO_TOKEN)
-    response = await inbound.twilio(path, form, signature=signature)
+    response = await inbound.twilio(path, form, token=ACME_TWILIO_TOKEN)
     assert response.status_code == 200, response.text
     return response.text
 

@@ -19,7 +19,7 @@ from tests.webhooks.acme import (  # noqa: F401  (acme_fixture: the fixture acme
     acme_sms,
     twins,
 )
-from tests.webhooks.conftest import Inbound, new_id, seed_attempt, twilio_signature
+from tests.webhooks.conftest import Inbound, new_id, seed_attempt
 from tests.webhooks.test_twilio import SMS, sms
 
 
@@ -37,9 +37,7 @@ async def test_a_digit_answering_acmes_thank_you_rates_acmes_journey_only(
         seed_attempt(settings, journey.invoice_id, THANK_YOU_STEP, "sms", "twilio", new_id("SM"))
 
     form = acme_sms("4")
-    response = await inbound.twilio(
-        SMS, form, signature=twilio_signature(SMS, form, ACME_TWILIO_TOKEN)
-    )
+    response = await inbound.twilio(SMS, form, token=ACME_TWILIO_TOKEN)
     assert response.status_code == 200, response.text
     assert "Tack för ditt betyg!" in response.text
     row = csat.rating_for(acme.settings.store_url, mine.handle.id)
