@@ -34,6 +34,7 @@ from infra.store import ContactAttemptRow, session_scope
 from infra.temporal import TENANT
 from starter.auth import create_key
 from tests.fakes.sendgrid import FakeSendGrid
+from tests.histories import save_history
 from tests.starter.conftest import Stack, issued, running_stack
 from tests.tenants import add_tenant
 from tests.workflows.journey_driver import JourneyDriver
@@ -174,6 +175,8 @@ async def test_two_tenants_same_ids_each_by_its_own_policy_hours_sender_and_key(
     await _keys_see_only_their_own(stack.http, keys)
     await driver.settle(handles["acme"], lambda s: s.phase == "paused")
     assert (await driver.state(handles["default"])).phase != "paused"
+    # A tenant's journey (its queues, its tenant in every request) replays from now on.
+    await save_history(handles["acme"], "tenant_journey_paused")
 
 
 async def _keys_see_only_their_own(
