@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 from domain.tenants import DEFAULT_TENANT
 from domain.values import Channel
 from infra.logging import get_logger
-from infra.migrations import upgrade, upgrade_tenant
+from infra.migrations import upgrade_all, upgrade_tenant
 from infra.settings import Settings
 from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
 from workflows.activity_calls import channel_task_queue
@@ -66,16 +66,11 @@ def upgrade_stores(base: Settings) -> list[str]:
     store cannot be found here (the variable of its own DATABASE_URL unset): one tenant's
     mistake must not keep the worker from serving the others. The tenants whose stores are
     ready."""
-    upgrade(base.store_url)
-    ready = []
-    for tenant in tenant_ids(base):
-        try:
-            upgrade_tenant(base, tenant)
-        except _TENANT_PROBLEMS as err:
-            log.error("tenant store not migrated", tenant=tenant, error=str(err))
-            continue
-        ready.append(tenant)
-    return ready
+
+    def skip(tenant: str, err: Exception) -> None:
+        log.error("tenant store not migrated", tenant=tenant, error=str(err))
+
+    return list(upgrade_all(base, skip))
 
 
 class TenantWorkers:

@@ -12,9 +12,8 @@ one is in docs/evolving-journeys.md.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from infra.tenants import (
     prepare_tenant_store,
     read_profile,
     tenant_ids,
+    tenant_store,
     tenant_store_url,
 )
 
@@ -185,22 +185,6 @@ def init_db(url: str) -> Engine:
     return get_engine(url)
 
 
-def tenant_store(base: Settings, profile: TenantProfile) -> str:
-    """The URL of a tenant's store. Unlike `tenant_settings` it needs none of the tenant's
-    other secrets: a store is migrated where only the database is reachable (the compose
-    stack's one-shots). `TenantConfigError` if the variable of the tenant's own DATABASE_URL
-    is not set."""
-    variable = profile.secrets.get("database_url")
-    if variable is None:
-        return tenant_store_url(base.store_url, profile.id)
-    url = os.environ.get(variable)
-    if not url:
-        raise TenantConfigError(
-            f"tenant {profile.id}: environment variable {variable} (its database_url) is not set"
-        )
-    return url
-
-
 def upgrade_tenant(base: Settings, tenant: str | TenantProfile, revision: str = "head") -> str:
     """Bring one tenant's store to `revision` (made first if it is new); its URL. A profile
     may be one not registered yet: `journeys tenants add` makes the store before the row, so
@@ -220,7 +204,18 @@ def upgrade_tenant(base: Settings, tenant: str | TenantProfile, revision: str = 
     return url
 
 
-def upgrade_all(base: Settings) -> dict[str, str]:
-    """The control store, then every registered tenant's: tenant id to its store's URL."""
-    upgrade(base.store_url)
-    return {tenant: upgrade_tenant(base, tenant) for tenant in tenant_ids(base)}
+def upgrade_all(
+    base: Settings, skip: Callable[[str, TenantConfigError | UnknownTenant], None] | None = None
+) -> dict[str, str]:
+    """The control store, then every registered tenant's: tenant id to its store's URL.
+    With `skip`, a tenant whose store cannot be found here (its DATABASE_URL's variable
+    unset) is handed to it and left out instead of stopping the rest."""
+    ready = {DEFAULT_TENANT: upgrade_tenant(base, DEFAULT_TENANT)}
+    for tenant in tenant_ids(base)[1:]:  # the default tenant first, done above
+        try:
+            ready[tenant] = upgrade_tenant(base, tenant)
+        except (TenantConfigError, UnknownTenant) as err:
+            if skip is None:
+                raise
+            skip(tenant, err)
+    return ready

@@ -143,19 +143,14 @@ def check_profile(profile: TenantProfile, base: Settings) -> Settings:
                 f"(these can: {', '.join(sorted(TENANT_SETTINGS))})"
             )
     values: dict[str, Any] = dict(profile.settings)
-    for name, variable in profile.secrets.items():
+    for name in profile.secrets:
         if name not in TENANT_SECRETS:
             raise TenantConfigError(
                 f"tenant {profile.id}: {name} is not a secret setting "
                 f"(these are: {', '.join(sorted(TENANT_SECRETS))})"
             )
-        value = os.environ.get(variable)
-        if not value:
-            raise TenantConfigError(
-                f"tenant {profile.id}: environment variable {variable} (its {name}) is not set"
-            )
-        values[name] = value
-    values.setdefault("database_url", tenant_store_url(base.store_url, profile.id))
+        values[name] = secret_value(profile, name)
+    values["database_url"] = tenant_store(base, profile)
     merged = {**base.model_dump(), **own_defaults(), **values}
     try:
         # Validated as the environment's strings are: a rate is a float, a path a Path.
@@ -163,6 +158,26 @@ def check_profile(profile: TenantProfile, base: Settings) -> Settings:
     except ValidationError as err:
         first = err.errors()[0]
         raise TenantConfigError(f"tenant {profile.id}: {first['loc'][0]}: {first['msg']}") from None
+
+
+def secret_value(profile: TenantProfile, name: str) -> str:
+    """The value of the tenant's secret `name`, from the environment variable it names."""
+    variable = profile.secrets[name]
+    value = os.environ.get(variable)
+    if not value:
+        raise TenantConfigError(
+            f"tenant {profile.id}: environment variable {variable} (its {name}) is not set"
+        )
+    return value
+
+
+def tenant_store(base: Settings, profile: TenantProfile) -> str:
+    """The URL of a tenant's store: its own DATABASE_URL if it names one, else beside the
+    control store. Needs none of its other secrets: a store is migrated where only the
+    database is reachable (the compose stack's one-shots)."""
+    if "database_url" in profile.secrets:
+        return secret_value(profile, "database_url")
+    return tenant_store_url(base.store_url, profile.id)
 
 
 def own_defaults() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from infra.process import leave
 from infra.settings import Settings
+from infra.tenants import tenant_store
 from journeys.program import program
 
 WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
@@ -97,7 +98,7 @@ def db_upgrade(
     settings = _settings()
     _upgrade_one("", settings.store_url, migrations.upgrade, settings.store_url, revision)
     for tenant in _db("reading the tenants", _registered_tenants, settings):
-        url = _db("finding its store", migrations.tenant_store, settings, tenant)
+        url = _db("finding its store", tenant_store, settings, tenant)
         label = f"tenant {tenant.id}: "
         _upgrade_one(label, url, migrations.upgrade_tenant, settings, tenant, revision)
 

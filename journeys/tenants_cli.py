@@ -295,7 +295,7 @@ def show(
 def summary(base: Settings, profile: TenantProfile | None) -> dict[str, Any]:
     """What `list` shows of a tenant (None: the default one), read from its profile: nothing
     here needs the tenant's secrets."""
-    from infra.migrations import tenant_store
+    from infra.tenants import tenant_store
 
     if profile is None:
         name, values, store = _default_name(base), {}, base.store_url
