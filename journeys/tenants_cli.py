@@ -112,11 +112,6 @@ def _control_store(settings: Settings) -> None:
     init_db(settings.store_url)
 
 
-def masked(url: str) -> str:
-    """A store's URL as these commands print it: its password masked, as in the logs."""
-    return mask_url_secrets(url)
-
-
 # --- parsing and checking a profile ---------------------------------------------------------
 
 
@@ -238,7 +233,7 @@ def add(
         raise _fail(1, f"the store: {_one_line(e)}") from None
     verb = "changed" if existing is not None else "registered"
     out.print(f"tenant {profile.id} ({profile.name}) {verb}", markup=False)
-    out.print(f"its store: {masked(url)} (at {migrations.current(url)})", markup=False)
+    out.print(f"its store: {mask_url_secrets(url)} (at {migrations.current(url)})", markup=False)
 
 
 @tenants_app.command("list")
@@ -306,7 +301,7 @@ def summary(base: Settings, profile: TenantProfile | None) -> dict[str, Any]:
     return {
         "id": DEFAULT_TENANT if profile is None else profile.id,
         "name": name,
-        "store": masked(store),
+        "store": mask_url_secrets(store),
         "from_email": values.get("sendgrid_from_email", base.sendgrid_from_email),
         "from_number": values.get("twilio_from_number", base.twilio_from_number),
         "policy_file": values.get("policy_file", str(base.policy_file)),

@@ -49,13 +49,6 @@ class TenantRefused(Exception):
         self.problem = problem
 
 
-def key_refusal(key_tenant: str, requested: str) -> str:
-    return (
-        f"this key is for tenant {key_tenant!r} only; it may not read or act for tenant "
-        f"{requested!r}"
-    )
-
-
 def resolve_tenant(
     base: Settings, requested: str | None, key_tenant: str | None = None
 ) -> Settings:
@@ -68,7 +61,11 @@ def resolve_tenant(
     except ValueError as err:
         raise TenantRefused(422, str(err)) from None
     if key_tenant is not None and tenant != key_tenant:
-        raise TenantRefused(403, key_refusal(key_tenant, tenant))
+        raise TenantRefused(
+            403,
+            f"this key is for tenant {key_tenant!r} only; it may not read or act for tenant "
+            f"{tenant!r}",
+        )
     try:
         return tenant_settings(base, tenant)
     except UnknownTenant as err:

@@ -18,6 +18,7 @@ from sqlalchemy import inspect, text
 from typer.testing import CliRunner, Result
 
 from infra import migrations
+from infra.logging import mask_url_secrets as masked
 from infra.settings import REPO_ROOT, Settings
 from infra.store import get_engine
 from infra.tenants import (
@@ -31,7 +32,6 @@ from infra.tenants import (
     tenant_store_url,
 )
 from journeys import cli
-from journeys.tenants_cli import masked
 
 GENTLE = REPO_ROOT / "config" / "policies-gentle.toml"
 
