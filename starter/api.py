@@ -115,7 +115,7 @@ async def post_events(
         events = parse_events(payload)
     except EventRejected as err:
         metrics.EVENTS_REFUSED.inc()
-        await deadletters.record_async(scope.settings, "billing-event", payload, str(err))
+        await deadletters.record_async(scope, "billing-event", payload, str(err))
         raise
     outcomes = await ingest(events)
     for outcome in outcomes:
@@ -156,11 +156,10 @@ async def post_action(
 ) -> JourneyState:
     """An agent action on a running journey; answers with the journey's new state."""
     bind_journey(invoice_id, tenant=scope.tenant)
-    settings = scope.settings
     action = parse_action(payload)
     key = idempotency.check_key(idempotency_key)
     if key is not None:
-        earlier = await idempotency.replayed(settings, invoice_id, key, action)
+        earlier = await idempotency.replayed(scope, invoice_id, key, action)
         if earlier is not None:
             metrics.AGENT_ACTIONS.labels(action.action, "replayed").inc()
             return earlier
@@ -171,7 +170,7 @@ async def post_action(
         metrics.AGENT_ACTIONS.labels(action.action, "refused").inc()
         raise
     if key is not None:
-        await idempotency.keep(settings, invoice_id, key, action, state)
+        await idempotency.keep(scope, invoice_id, key, action, state)
     metrics.AGENT_ACTIONS.labels(action.action, "applied").inc()
     log.info("agent action applied", action=action.action, agent=action.agent)
     return state

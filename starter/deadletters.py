@@ -102,5 +102,5 @@ def get_dead_letters(
             payload=r.payload,
             received_at=r.received_at,
         )
-        for r in list_dead_letters(scope.settings, source=source, limit=limit)
+        for r in list_dead_letters(scope, source=source, limit=limit)
     ]

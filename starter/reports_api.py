@@ -39,5 +39,5 @@ async def get_journeys_report(
             status_code=422, detail=f"period_from: {period_from} is after period_to {period_to}"
         )
     report_filter = ReportFilter(period_from, period_to, segment, policy)
-    report = await asyncio.to_thread(journey_report, scope.settings, report_filter)
+    report = await asyncio.to_thread(journey_report, scope, report_filter)
     return report_json(report)

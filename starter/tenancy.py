@@ -13,15 +13,15 @@ Refusals (`TenantRefused`), the same words for the API and the command line:
 - a key scoped to another tenant: 403, naming the key's tenant;
 - a tenant whose profile cannot make settings (a missing variable): 503.
 
-What a tenant-scoped route gets is a `Tenancy`: the tenant's id and its `Settings` (so its
-store, its policy file, its providers). Code that already takes `settings` is tenant-correct
-once handed these: no query takes a tenant filter, the store is the tenant's own.
+What a tenant-scoped route gets (`TenantDep`) is the tenant's `Settings`: its id
+(`.tenant`), its store, its policy file, its providers. Code that already takes `settings`
+is tenant-correct once handed these: no query takes a tenant filter, the store is the
+tenant's own.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -108,14 +108,6 @@ def forget_policies() -> None:
 # --- FastAPI ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tenancy:
-    """The tenant a request is about, and that tenant's settings."""
-
-    tenant: str
-    settings: Settings
-
-
 TENANT_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The key is scoped to another tenant."},
     404: {"model": Problem, "description": "No such tenant (or invoice, where one is named)."},
@@ -140,11 +132,12 @@ async def request_tenant(
             "key's own tenant if it is scoped to one, else the default tenant."
         ),
     ] = None,
-) -> Tenancy:
-    """The request's tenant. Needs the route's `require_role` to have run (FastAPI runs a
-    route's `dependencies` before its parameters' own), which leaves the caller on the
-    request. Async on purpose: the tenant it binds to the log context stays bound for the
-    route (a sync dependency would bind it in a worker thread's copy of the context)."""
+) -> Settings:
+    """The settings of the request's tenant (`.tenant` names it). Needs the route's
+    `require_role` to have run (FastAPI runs a route's `dependencies` before its
+    parameters' own), which leaves the caller on the request. Async on purpose: the tenant
+    it binds to the log context stays bound for the route (a sync dependency would bind it
+    in a worker thread's copy of the context)."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise RuntimeError("a tenant-scoped route must check the caller's key first")
@@ -157,10 +150,10 @@ async def request_tenant(
     except TenantRefused as err:
         raise _http(err) from None
     structlog.contextvars.bind_contextvars(tenant=scoped.tenant)
-    return Tenancy(scoped.tenant, scoped)
+    return scoped
 
 
-TenantDep = Annotated[Tenancy, Depends(request_tenant)]
+TenantDep = Annotated[Settings, Depends(request_tenant)]
 
 
 def tenant_ingest(request: Request, scope: TenantDep) -> Ingest:
@@ -170,10 +163,10 @@ def tenant_ingest(request: Request, scope: TenantDep) -> Ingest:
     if scope.tenant == DEFAULT_TENANT:
         return ingest
     try:
-        policies = tenant_policies(scope.settings, ingest.policies)
+        policies = tenant_policies(scope, ingest.policies)
     except TenantRefused as err:
         raise _http(err) from None
-    return ingest.for_tenant(scope.settings, policies)
+    return ingest.for_tenant(scope, policies)
 
 
 TenantIngestDep = Annotated[Ingest, Depends(tenant_ingest)]
