@@ -29,7 +29,13 @@ from domain.values import Channel
 from infra.logging import get_logger
 from infra.migrations import upgrade, upgrade_tenant
 from infra.settings import Settings
-from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
+from infra.tenants import (
+    TenantConfigError,
+    UnknownTenant,
+    read_profiles,
+    tenant_ids,
+    tenant_settings,
+)
 from workflows.activity_calls import channel_task_queue
 
 log = get_logger("worker")
@@ -65,16 +71,19 @@ def upgrade_stores(base: Settings) -> list[str]:
     `infra.migrations.upgrade_all` does), skipping, with an error logged, a tenant whose
     store cannot be found here (the variable of its own DATABASE_URL unset): one tenant's
     mistake must not keep the worker from serving the others. The tenants whose stores are
-    ready."""
+    ready.
+
+    The control store is the default tenant's, migrated once; the others are migrated from
+    the profiles read here in one query (not looked up again one by one)."""
     upgrade(base.store_url)
-    ready = []
-    for tenant in tenant_ids(base):
+    ready = [DEFAULT_TENANT]
+    for profile in read_profiles(base.store_url):
         try:
-            upgrade_tenant(base, tenant)
+            upgrade_tenant(base, profile)
         except _TENANT_PROBLEMS as err:
-            log.error("tenant store not migrated", tenant=tenant, error=str(err))
+            log.error("tenant store not migrated", tenant=profile.id, error=str(err))
             continue
-        ready.append(tenant)
+        ready.append(profile.id)
     return ready
 
 
