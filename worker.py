@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -108,6 +108,10 @@ class JourneyWorker:
         self.grace = grace
         self.tenants = tenants
 
+    def _tenant_stops(self) -> list[Coroutine[Any, Any, None]]:
+        """The later tenants' workers and the tenant refresh stop with the others."""
+        return [self.tenants.shutdown()] if self.tenants is not None else []
+
     async def run(self) -> None:
         if self.tenants is not None:
             self.tenants.start_refreshing()
@@ -121,7 +125,7 @@ class JourneyWorker:
         log.info("worker stopping", activities_running=tally.running, grace_seconds=self.grace)
         stopping = asyncio.gather(
             *(w.shutdown() for w in self.workers),
-            *([self.tenants.shutdown()] if self.tenants is not None else []),
+            *self._tenant_stops(),
         )
         try:
             await asyncio.wait_for(stopping, timeout=self.grace + STOP_MARGIN_SECONDS)
@@ -149,7 +153,7 @@ class JourneyWorker:
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(
             *(w.__aexit__(None, None, None) for w in self.workers),
-            *([self.tenants.shutdown()] if self.tenants is not None else []),
+            *self._tenant_stops(),
         )
 
 

@@ -40,7 +40,7 @@ from infra.tenants import (
     UnknownTenant,
     prepare_tenant_store,
     read_profile,
-    tenant_ids,
+    read_profiles,
     tenant_store,
     tenant_store_url,
 )
@@ -211,11 +211,11 @@ def upgrade_all(
     With `skip`, a tenant whose store cannot be found here (its DATABASE_URL's variable
     unset) is handed to it and left out instead of stopping the rest."""
     ready = {DEFAULT_TENANT: upgrade_tenant(base, DEFAULT_TENANT)}
-    for tenant in tenant_ids(base)[1:]:  # the default tenant first, done above
+    for profile in read_profiles(base.store_url):  # one query, not one per tenant
         try:
-            ready[tenant] = upgrade_tenant(base, tenant)
+            ready[profile.id] = upgrade_tenant(base, profile)
         except (TenantConfigError, UnknownTenant) as err:
             if skip is None:
                 raise
-            skip(tenant, err)
+            skip(profile.id, err)
     return ready

@@ -29,6 +29,7 @@ from workflows.customer_updates import CUSTOMER_UPDATES_PATCH
 from workflows.erasure import GDPR_ERASE_PATCH
 from workflows.ledger import LAW_CLOCK_PATCH, Ledger
 from workflows.planning import ledger_figures
+from workflows.requests import journey_ids
 
 PATCHES_BEFORE_REFERENCES = frozenset(
     {
@@ -110,9 +111,7 @@ class ConfigGate:
         start = self.start
         assert isinstance(start, JourneyByRef)  # a journey by value is never without it
         return JourneyState(
-            invoice_id=start.invoice.id,
-            workflow_id=workflow_id,
-            tenant=start.tenant,
+            **journey_ids(start, workflow_id),
             phase="scheduled",
             segment=start.segment,
             currency=start.invoice.currency,

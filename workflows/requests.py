@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TypedDict
 
 from domain.journey_config import version_of
-from domain.models import JourneyInput, Step
+from domain.models import JourneyInput, JourneyStart, Step
 from domain.payloads import DeliveryRequest, HandoverRequest
 from domain.state import JourneyOutcome
 from domain.values import Channel
@@ -26,7 +26,7 @@ class JourneyIds(TypedDict):
     tenant: str
 
 
-def journey_ids(inp: JourneyInput, workflow_id: str) -> JourneyIds:
+def journey_ids(inp: JourneyStart, workflow_id: str) -> JourneyIds:
     return JourneyIds(invoice_id=inp.invoice.id, workflow_id=workflow_id, tenant=inp.tenant)
 
 
