@@ -102,8 +102,7 @@ def tenant_ingest(ingest: Ingest, settings: Settings) -> Ingest:
     """The process's ingest, as the tenant's: its store, its journeys, its policies."""
     if settings.tenant == ingest.settings.tenant:
         return ingest
-    policies = tenant_policies(settings, ingest.policies)
-    return Ingest(ingest.client, settings, policies, ingest.clock)
+    return ingest.for_tenant(settings, tenant_policies(settings, ingest.policies))
 
 
 @router.post("/stripe", responses={403: {}, 503: {}})
