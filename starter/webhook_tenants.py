@@ -105,16 +105,11 @@ def first_verified(
     tenants: list[Settings],
     secret_of: Callable[[Settings], str | None],
     verify: Callable[[str], bool],
-) -> tuple[Settings | None, bool]:
-    """The first tenant whose secret verifies the request (`verify(secret)` is True), and
-    whether any tenant had the secret set at all (if not, the caller refuses as it always did
-    without the secret)."""
-    configured = False
+) -> Settings | None:
+    """The first tenant whose secret verifies the request (`verify(secret)` is True); tenants
+    without the secret are skipped (the caller refuses first when none has it)."""
     for settings in tenants:
         secret = secret_of(settings)
-        if not secret:
-            continue
-        configured = True
-        if verify(secret):
-            return settings, True
-    return None, configured
+        if secret and verify(secret):
+            return settings
+    return None

@@ -87,7 +87,7 @@ def verify(tenants: list[Settings], payload: bytes, signature: str | None) -> Se
         signing_secret(None, "STRIPE_WEBHOOK_SECRET", SIGNATURE_HEADER, "Stripe webhook")
     if not signature:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
-    found, _ = first_verified(
+    found = first_verified(
         tenants,
         lambda t: t.stripe_webhook_secret,
         lambda secret: signed_with(secret, payload, signature),
