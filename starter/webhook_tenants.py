@@ -30,16 +30,22 @@ from domain.policies import PolicyFile
 from domain.tenants import DEFAULT_TENANT
 from infra.logging import get_logger
 from infra.settings import Settings
-from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
+from infra.tenants import (
+    TenantConfigError,
+    UnknownTenant,
+    cached_tenant_ids,
+    tenant_settings,
+)
 from starter.tenancy import TenantRefused, own_policies
 
 log = get_logger("starter.webhooks.tenants")
 
 
 def every_tenant(base: Settings) -> list[Settings]:
-    """Each tenant's settings, the default tenant's first; misconfigured tenants left out."""
+    """Each tenant's settings, the default tenant's first; misconfigured tenants left out.
+    Runs on every webhook: the registry is read at most once per the settings' cache time."""
     found: list[Settings] = []
-    for tenant in tenant_ids(base):
+    for tenant in cached_tenant_ids(base):
         try:
             found.append(tenant_settings(base, tenant))
         except (UnknownTenant, TenantConfigError) as err:
