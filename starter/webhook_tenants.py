@@ -113,9 +113,14 @@ def first_verified(
     verify: Callable[[str], bool],
 ) -> Settings | None:
     """The first tenant whose secret verifies the request (`verify(secret)` is True); tenants
-    without the secret are skipped (the caller refuses first when none has it)."""
+    without the secret are skipped (the caller refuses first when none has it), and a secret
+    several tenants share is checked once."""
+    tried: set[str] = set()
     for settings in tenants:
         secret = secret_of(settings)
-        if secret and verify(secret):
+        if not secret or secret in tried:
+            continue
+        if verify(secret):
             return settings
+        tried.add(secret)
     return None
