@@ -291,9 +291,24 @@ def tenant_ids(base: Settings) -> list[str]:
     return [DEFAULT_TENANT, *(p.id for p in read_profiles(base.store_url))]
 
 
+_IDS: dict[str, tuple[float, list[str]]] = {}
+
+
+def cached_tenant_ids(base: Settings) -> list[str]:
+    """`tenant_ids`, read from the registry at most once per `CACHE_SECONDS` (as each
+    tenant's settings are): for what runs on every request, such as a provider's webhook."""
+    now = time.monotonic()
+    hit = _IDS.get(base.store_url)
+    if hit is None or now - hit[0] >= CACHE_SECONDS:
+        hit = _IDS[base.store_url] = (now, tenant_ids(base))
+    return list(hit[1])
+
+
 def forget_cached() -> None:
-    """Drop the cached settings (a tenant was changed in this process, or a test's store)."""
+    """Drop the cached settings and tenant ids (a tenant was changed in this process, or a
+    test's store)."""
     _CACHE.clear()
+    _IDS.clear()
 
 
 def profile_json(profile: TenantProfile) -> str:

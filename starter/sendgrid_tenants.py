@@ -52,7 +52,7 @@ def verify_events(
         signing_secret(None, "SENDGRID_WEBHOOK_PUBLIC_KEY", SIGNATURE, "SendGrid event webhook")
     if not signature or not timestamp:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE}, {TIMESTAMP}: missing")
-    found, _ = first_verified(
+    found = first_verified(
         tenants,
         lambda t: t.sendgrid_webhook_public_key,
         lambda key: signed_by(key, body, signature, timestamp),

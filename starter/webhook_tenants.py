@@ -30,16 +30,22 @@ from domain.policies import PolicyFile
 from domain.tenants import DEFAULT_TENANT
 from infra.logging import get_logger
 from infra.settings import Settings
-from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
+from infra.tenants import (
+    TenantConfigError,
+    UnknownTenant,
+    cached_tenant_ids,
+    tenant_settings,
+)
 from starter.tenancy import TenantRefused, own_policies
 
 log = get_logger("starter.webhooks.tenants")
 
 
 def every_tenant(base: Settings) -> list[Settings]:
-    """Each tenant's settings, the default tenant's first; misconfigured tenants left out."""
+    """Each tenant's settings, the default tenant's first; misconfigured tenants left out.
+    Runs on every webhook: the registry is read at most once per the settings' cache time."""
     found: list[Settings] = []
-    for tenant in tenant_ids(base):
+    for tenant in cached_tenant_ids(base):
         try:
             found.append(tenant_settings(base, tenant))
         except (UnknownTenant, TenantConfigError) as err:
@@ -105,16 +111,16 @@ def first_verified(
     tenants: list[Settings],
     secret_of: Callable[[Settings], str | None],
     verify: Callable[[str], bool],
-) -> tuple[Settings | None, bool]:
-    """The first tenant whose secret verifies the request (`verify(secret)` is True), and
-    whether any tenant had the secret set at all (if not, the caller refuses as it always did
-    without the secret)."""
-    configured = False
+) -> Settings | None:
+    """The first tenant whose secret verifies the request (`verify(secret)` is True); tenants
+    without the secret are skipped (the caller refuses first when none has it), and a secret
+    several tenants share is checked once."""
+    tried: set[str] = set()
     for settings in tenants:
         secret = secret_of(settings)
-        if not secret:
+        if not secret or secret in tried:
             continue
-        configured = True
         if verify(secret):
-            return settings, True
-    return None, configured
+            return settings
+        tried.add(secret)
+    return None

@@ -87,7 +87,7 @@ def verify(tenants: list[Settings], payload: bytes, signature: str | None) -> Se
         signing_secret(None, "STRIPE_WEBHOOK_SECRET", SIGNATURE_HEADER, "Stripe webhook")
     if not signature:
         raise HTTPException(status_code=403, detail=f"{SIGNATURE_HEADER}: missing")
-    found, _ = first_verified(
+    found = first_verified(
         tenants,
         lambda t: t.stripe_webhook_secret,
         lambda secret: signed_with(secret, payload, signature),
@@ -102,8 +102,7 @@ def tenant_ingest(ingest: Ingest, settings: Settings) -> Ingest:
     """The process's ingest, as the tenant's: its store, its journeys, its policies."""
     if settings.tenant == ingest.settings.tenant:
         return ingest
-    policies = tenant_policies(settings, ingest.policies)
-    return Ingest(ingest.client, settings, policies, ingest.clock)
+    return ingest.for_tenant(settings, tenant_policies(settings, ingest.policies))
 
 
 @router.post("/stripe", responses={403: {}, 503: {}})
