@@ -6,7 +6,9 @@ the server holds each (tenant, channel) queue to that tenant's rate, so one tena
 wave neither meets another's 429s nor spends its sending rate. The default tenant's queues
 are the ones the worker always had (`workflows.activity_calls.channel_task_queue`).
 
-The tenants are read at start and again every `REFRESH_SECONDS`: a tenant registered while
+The tenants are read at start and again every `WORKER_TENANT_REFRESH_SECONDS` (30 s by
+default, as often as a tenant's changed settings take effect: `infra.tenants.CACHE_SECONDS`):
+a tenant registered while
 the worker runs (`journeys tenants add`) has its store migrated and its workers started
 within that, without a restart. A tenant whose settings cannot be made here (a secret's
 variable missing on this machine) is logged and tried again at the next refresh; the other
@@ -34,9 +36,6 @@ from workflows.activity_calls import channel_task_queue
 
 log = get_logger("worker")
 
-REFRESH_SECONDS = 30.0
-"""How often the worker looks for tenants registered since it started (as often as a
-tenant's changed settings take effect: `infra.tenants.CACHE_SECONDS`)."""
 
 _TENANT_PROBLEMS = (UnknownTenant, TenantConfigError)
 
@@ -75,7 +74,8 @@ def upgrade_stores(base: Settings) -> list[str]:
 
 class TenantWorkers:
     """Builds a tenant's delivery workers, knows which tenants have them, and starts the
-    workers of tenants registered later (`refresh`, every `REFRESH_SECONDS` while running).
+    workers of tenants registered later (`refresh`, every `WORKER_TENANT_REFRESH_SECONDS`
+    while running).
 
     The workers built at start are handed to `worker.JourneyWorker` with the others; those
     of later tenants run as tasks of their own here, and stop with the rest."""
@@ -86,13 +86,11 @@ class TenantWorkers:
         settings: Settings,
         activities: Mapping[Channel, Callable[..., Any]],
         common: Mapping[str, Any],
-        refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self._client = client
         self._settings = settings
         self._activities = dict(activities)
         self._common = dict(common)
-        self.refresh_seconds = refresh_seconds
         self.tenants: set[str] = set()
         """Tenants whose delivery workers exist."""
         self.added: dict[Worker, asyncio.Task[None]] = {}
@@ -163,7 +161,7 @@ class TenantWorkers:
 
     async def _refresh_forever(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(self.refresh_seconds)
+            await asyncio.sleep(self._settings.worker_tenant_refresh_seconds)
             try:
                 await self.refresh()
             except Exception as err:  # a store hiccup: the next refresh tries again

@@ -33,7 +33,7 @@ from infra.logging import configure_logging, get_logger
 from infra.process import leave, run_abandoning_threads
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
-from tenant_workers import REFRESH_SECONDS, TenantWorkers, upgrade_stores
+from tenant_workers import TenantWorkers, upgrade_stores
 from workflows.journey import InvoiceJourney
 
 log = get_logger("worker")
@@ -92,7 +92,7 @@ class JourneyWorker:
     every worker process: a morning wave of reminders queues up instead of meeting Twilio's
     or SendGrid's 429s. The base worker keeps every activity too, for journeys scheduled
     before the channel queues. Tenants registered while it runs get their workers within
-    `tenant_workers.REFRESH_SECONDS`. It behaves like one SDK `Worker`: `async with`,
+    `WORKER_TENANT_REFRESH_SECONDS`. It behaves like one SDK `Worker`: `async with`,
     `run()`, `shutdown()`.
     """
 
@@ -162,9 +162,7 @@ def activity_name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__temporal_activity_definition").name)
 
 
-def build_worker(
-    client: Client, settings: Settings, refresh_seconds: float = REFRESH_SECONDS
-) -> JourneyWorker:
+def build_worker(client: Client, settings: Settings) -> JourneyWorker:
     """The journey worker for `settings` (the default tenant's, the deployment's), with the
     delivery workers of every tenant registered now; those of later ones follow."""
     activities = build_activities(settings)
@@ -190,7 +188,7 @@ def build_worker(
         )
     ]
     contact = {ch: by_name[activity_name(fn)] for ch, fn in CHANNEL_ACTIVITIES.items()}
-    tenants = TenantWorkers(client, settings, contact, common, refresh_seconds)
+    tenants = TenantWorkers(client, settings, contact, common)
     workers += tenants.build_all()
     return JourneyWorker(workers, tally, settings.worker_graceful_shutdown_seconds, tenants)
 

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         "(its sticky queue) before any worker may take it from the shared queue; the SDK's "
         "default. See README, Fairness between tenants.",
     )
+    worker_tenant_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the worker looks for tenants registered since it started, "
+        "and so how long a new tenant's first deliveries may wait for its workers.",
+    )
     worker_graceful_shutdown_seconds: float = Field(
         default=10.0, ge=0, description="How long running activities get to finish on shutdown."
     )

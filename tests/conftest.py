@@ -54,13 +54,15 @@ its fake (tests/fakes/fixtures.py)."""
 
 def isolated_settings(store_url: str, data_dir: Path, queue: str, **values: Any) -> Settings:
     """Settings for tests: this store and folder, no .env file, a task queue of their own (prefix
-    `queue`), `NO_PROVIDERS` unless `values` say otherwise."""
+    `queue`), `NO_PROVIDERS` unless `values` say otherwise. The worker looks for new tenants
+    every half second, not every 30 s: a test that registers a tenant beside a running worker
+    waits for that tenant's delivery workers, and 30 s is as long as its journeys may take."""
     return Settings(
         _env_file=None,
         database_url=store_url,
         data_dir=data_dir,
         temporal_task_queue=f"{queue}-{uuid.uuid4().hex[:8]}",
-        **(NO_PROVIDERS | values),
+        **(NO_PROVIDERS | {"worker_tenant_refresh_seconds": 0.5} | values),
     )
 
 

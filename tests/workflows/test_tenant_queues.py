@@ -98,8 +98,10 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
     acme_sendgrid: FakeSendGrid,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = settings.model_copy(update={"sendgrid_api_host": acme_sendgrid.url})
-    worker = build_worker(temporal_env.client, base, refresh_seconds=0.2)
+    base = settings.model_copy(
+        update={"sendgrid_api_host": acme_sendgrid.url, "worker_tenant_refresh_seconds": 0.2}
+    )
+    worker = build_worker(temporal_env.client, base)
     assert worker.tenants is not None
     async with worker:
         assert worker.tenants.tenants == {"default"}
