@@ -9,7 +9,7 @@ retries and replays are idempotent.
 
 An event that maps to nothing valid, or that ingest refuses, is kept as a dead letter
 (source `stripe`) and answered 200, since Stripe retrying it cannot help; Temporal being
-unreachable is a 503, which Stripe retries.
+unreachable, or the signing tenant's policy file unreadable, is a 503, which Stripe retries.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from starter.stripe_events import (
     event_customer_id,
     map_event,
 )
-from starter.tenancy import tenant_policies
+from starter.tenancy import TenantRefused, tenant_policies
 from starter.webhook_signing import signing_secret
 from starter.webhook_tenants import every_tenant_async, first_verified
 from workflows.journey import InvoiceJourney
@@ -99,10 +99,17 @@ def verify(tenants: list[Settings], payload: bytes, signature: str | None) -> Se
 
 
 def tenant_ingest(ingest: Ingest, settings: Settings) -> Ingest:
-    """The process's ingest, as the tenant's: its store, its journeys, its policies."""
+    """The process's ingest, as the tenant's: its store, its journeys, its policies. A
+    tenant whose policy file cannot be read is a 503 naming the file (Stripe retries it, and
+    the event applies once the file is fixed), not a 500 and not a dead letter."""
     if settings.tenant == ingest.settings.tenant:
         return ingest
-    return ingest.for_tenant(settings, tenant_policies(settings, ingest.policies))
+    try:
+        policies = tenant_policies(settings, ingest.policies)
+    except TenantRefused as err:
+        log.error("stripe event refused", tenant=settings.tenant, error=err.problem)
+        raise HTTPException(status_code=err.status, detail=err.problem) from None
+    return ingest.for_tenant(settings, policies)
 
 
 @router.post("/stripe", responses={403: {}, 503: {}})

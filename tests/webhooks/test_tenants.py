@@ -9,13 +9,17 @@ import asyncio
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from domain.models import workflow_id_for
 from domain.state import JourneyState
 from infra.customer_links import page_secret, reply_id
 from infra.settings import Settings
 from infra.store import CustomerRow, InvoiceRow, session_scope
+from starter.tenancy import forget_policies
 from starter.webhook_tenants import twilio_tenant
 from tests.webhooks.acme import (  # noqa: F401  (acme_fixture: the fixture acme)
     ACME_DOMAIN,
@@ -28,6 +32,7 @@ from tests.webhooks.acme import (  # noqa: F401  (acme_fixture: the fixture acme
     acme_fixture,
     acme_sms,
     events_in,
+    register_acme,
     twins,
 )
 from tests.webhooks.conftest import (
@@ -292,3 +297,27 @@ async def test_stripe_billing_for_acme_starts_and_ends_acmes_journey(
     result = JourneyState.model_validate(await asyncio.wait_for(mine.result(), timeout=30))
     assert result.phase == "paid"
     assert (await default.query(InvoiceJourney.state)).phase == "scheduled"
+
+
+async def test_stripe_for_a_tenant_whose_policy_file_is_unreadable_is_retried_later(
+    inbound: Inbound, acme: Acme, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """503 names the file (Stripe retries), nothing is recorded; fixed, the retry applies."""
+    good = Path(inbound.settings.policy_file).read_text(encoding="utf-8")
+    policies = tmp_path / "acme-policies.yaml"
+    policies.write_text(good, encoding="utf-8")
+    register_acme(inbound, monkeypatch, acme.keys, policies=policies)
+    policies.write_text("policies: [unclosed", encoding="utf-8")  # broken after registration
+    forget_policies()
+    invoice = stripe_invoice(new_id("in"), customer=new_id("cus"))
+    event = stripe_event("invoice.finalized", invoice)
+    refused = await post_stripe(inbound, event, ACME_STRIPE_SECRET)
+    assert refused.status_code == 503, refused.text
+    assert "policy file" in refused.json()["detail"] and str(policies) in refused.json()["detail"]
+    assert event["id"] not in events_in(acme.settings)
+
+    policies.write_text(good, encoding="utf-8")
+    forget_policies()
+    retried = await post_stripe(inbound, event, ACME_STRIPE_SECRET)
+    assert retried.status_code == 200 and retried.json()["status"] == "applied", retried.text
+    assert event["id"] in events_in(acme.settings)
