@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from structlog.contextvars import bound_contextvars
 
 from activities.contracts import OutcomeContract
@@ -68,11 +69,26 @@ class OutcomeActivities(OutcomeContract):
             except ConfigDigestMismatch as err:
                 log.error("journey configuration corrupt", error=str(err))
                 body = None
-            config = JourneyConfig.model_validate_json(body) if body is not None else None
+            config = self._validated(digest, body) if body is not None else None
             if len(self._configs) >= 64:
                 self._configs.clear()
             self._configs[digest] = config
         return self._configs[digest]
+
+    @staticmethod
+    def _validated(digest: str, body: str) -> JourneyConfig | None:
+        """The stored configuration, or None (logged) when it no longer validates (stored by
+        an older release whose model has since changed): the outcome is still recorded, under
+        the digest the journey named, since retrying cannot make the row validate."""
+        try:
+            return JourneyConfig.model_validate_json(body)
+        except ValidationError as err:
+            log.error(
+                "journey configuration does not validate; outcome recorded without it",
+                digest=digest[:12],
+                error=str(err),
+            )
+            return None
 
     def _record(self, outcome: JourneyOutcome) -> None:
         settings = settings_of(self._settings, outcome.tenant)

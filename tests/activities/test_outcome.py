@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -103,3 +105,23 @@ async def test_a_journey_from_before_versions_is_reported_by_the_file(settings: 
     assert fact is not None
     assert fact.policy_version is not None and len(fact.policy_version) == 12
     assert (fact.policy_name, fact.segment) == ("standard", "standard")
+
+
+async def test_a_stored_version_that_no_longer_validates_is_recorded_without_it(
+    settings: Settings,
+) -> None:
+    """A configuration stored by an older release whose model has changed since: retrying
+    cannot fix it, so the outcome is recorded (under the digest the journey named) and the
+    problem logged, instead of the activity retrying for ever."""
+    body = json.dumps({"policy": {"name": "retired", "steps": "not a list"}})
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    store_config(settings.store_url, digest, "retired", body)
+    add_invoice(settings)
+    with capture_logs() as logs:
+        await ActivityEnvironment().run(
+            OutcomeActivities(settings).record_outcome, outcome(config_digest=digest)
+        )
+    fact = outcome_fact(settings)
+    assert fact is not None and fact.policy_version == digest[:12]
+    [logged] = [e for e in logs if e["log_level"] == "error"]
+    assert "does not validate" in logged["event"] and logged["digest"] == digest[:12]
