@@ -16,8 +16,8 @@ store migrated with `infra.migrations.upgrade_tenant`). Every journey is started
    (`planning.step_at`, as in `bench/saturation.py`): spread evenly over `--window` seconds,
    starting `--lead` seconds after A's burst begins.
 2. A's N invoices go through the product's ingest (`starter.ingest.Ingest`, what
-   `POST /v1/events` runs for an array; this branch's API has no `?tenant=` yet, so the
-   benchmark calls it in-process with `tenant_settings(base, "tenant-a")`), in arrays of
+   `POST /v1/events?tenant=tenant-a` runs for an array, called in-process with
+   `tenant_settings(base, "tenant-a")`: only the HTTP hop is skipped), in arrays of
    `--array` with `--in-flight` arrays at once. A's journeys are on the real clock: their
    first reminders are days away, the burst is only their starts and first workflow tasks.
 3. A reminder has run when its message is in the outbox (`created_at`, written by the
