@@ -93,26 +93,29 @@ class TenantCrew:
     queues: Queues
     workers: list[Worker]
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: bool = False
 
     @property
     def rates(self) -> dict[str, float | None]:
         """Task queue to the deliveries per second it is held to (what the logs show)."""
         return dict(self.queues.values())
 
-    def start(self, on_done: Callable[[asyncio.Task[None]], None]) -> None:
+    def start(self, on_done: Callable[[TenantCrew, asyncio.Task[None]], None]) -> None:
         if self.tasks:
             return
         for worker in self.workers:
             task = asyncio.create_task(worker.run(), name=f"worker {worker.task_queue}")
-            task.add_done_callback(on_done)
+            task.add_done_callback(lambda done: on_done(self, done))
             self.tasks.append(task)
 
     async def stop(self) -> None:
         """Stop polling, let the activities in flight finish (the workers' graceful timeout),
         and wait until every worker has let go of its queue."""
+        self.stopping = True
         if not self.tasks:
             return  # never started: nothing polls, and `Worker.shutdown` would wait forever
-        await asyncio.gather(*(w.shutdown() for w in self.workers))
+        running = [w for w, task in zip(self.workers, self.tasks, strict=True) if not task.done()]
+        await asyncio.gather(*(w.shutdown() for w in running))
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
@@ -139,6 +142,8 @@ class TenantWorkers:
         self._started = False
         self._stopping = asyncio.Event()
         self._refresher: asyncio.Task[None] | None = None
+        self._refreshing = asyncio.Lock()
+        """One refresh at a time: two would both replace the same tenant's workers."""
         self._failed: asyncio.Future[None] | None = None
         """Set by `run`: resolved at shutdown, or with the error of a worker that failed."""
 
@@ -197,27 +202,30 @@ class TenantWorkers:
         self.start()
         await self._failed
 
-    def _on_done(self, task: asyncio.Task[None]) -> None:
+    def _on_done(self, crew: TenantCrew, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
             return
         error = task.exception()
-        log.error("tenant worker failed", worker=task.get_name(), error=str(error))
-        if self._failed is not None and not self._failed.done():
+        log.error(
+            "tenant worker failed", tenant=crew.tenant, worker=task.get_name(), error=str(error)
+        )
+        if not crew.stopping and self._failed is not None and not self._failed.done():
             self._failed.set_exception(error or RuntimeError(task.get_name()))
 
     async def refresh(self) -> dict[str, str]:
         """Make the running workers match the registry: each tenant changed to what was done
         ("started", "restarted", "stopped"). The registry unreadable: nothing changes (a
         store hiccup must not stop every tenant's deliveries)."""
-        try:
-            registered = await asyncio.to_thread(tenant_ids, self._settings)
-        except SQLAlchemyError as err:
-            log.error("tenant registry unreadable; serving the tenants known", error=str(err))
-            return {}
-        changes = await asyncio.gather(
-            *(self._reconcile(t) for t in registered),
-            *(self._remove(t) for t in list(self.crews) if t not in registered),
-        )
+        async with self._refreshing:
+            try:
+                registered = await asyncio.to_thread(tenant_ids, self._settings)
+            except SQLAlchemyError as err:
+                log.error("tenant registry unreadable; serving the tenants known", error=str(err))
+                return {}
+            changes = await asyncio.gather(
+                *(self._reconcile(t) for t in registered),
+                *(self._remove(t) for t in list(self.crews) if t not in registered),
+            )
         return {tenant: done for tenant, done in changes if done}
 
     async def _reconcile(self, tenant: str) -> tuple[str, str]:
@@ -228,6 +236,9 @@ class TenantWorkers:
             queues = await asyncio.to_thread(self.wanted, tenant, fresh=True)
         except _TENANT_PROBLEMS as err:
             log.error("tenant not served: its settings are wrong", tenant=tenant, error=str(err))
+            return tenant, ""
+        except Exception as err:  # its store or the registry unreachable: the next look
+            log.error("tenant refresh failed", tenant=tenant, error=str(err))
             return tenant, ""
         if crew is not None and crew.queues == queues:
             return tenant, ""

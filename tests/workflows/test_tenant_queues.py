@@ -279,6 +279,24 @@ def _unreadable(base: Settings) -> list[str]:
     raise OperationalError("SELECT id FROM tenants", {}, Exception("database is locked"))
 
 
+async def test_a_delivery_worker_that_fails_by_itself_fails_the_worker(
+    temporal_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the journey worker's own failure does: the process leaves and is restarted, instead
+    of running on without one channel's deliveries."""
+    worker = build_worker(temporal_env.client, settings)
+
+    async def fails() -> None:
+        raise RuntimeError("poller gone")
+
+    monkeypatch.setattr(worker.tenants.crews["default"].workers[0], "run", fails)
+    with capture_logs() as logs, pytest.raises(RuntimeError, match="poller gone"):
+        await asyncio.wait_for(worker.run(), timeout=10)
+    await worker.shutdown()
+    [failed] = [e for e in logs if e["event"] == "tenant worker failed"]
+    assert failed["tenant"] == "default"
+
+
 def pre_tenant_input(history: str, invoice_id: str) -> dict[str, Any]:
     """A journey's input as stored before tenants: no `tenant` in it."""
     events = json.loads((HISTORIES / history).read_text(encoding="utf-8"))["events"]
