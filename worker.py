@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -91,31 +91,27 @@ class JourneyWorker:
     that the server can hold its activities to the tenant's provider's sending rate across
     every worker process: a morning wave of reminders queues up instead of meeting Twilio's
     or SendGrid's 429s. The base worker keeps every activity too, for journeys scheduled
-    before the channel queues. Tenants registered while it runs get their workers within
-    `WORKER_TENANT_REFRESH_SECONDS`. It behaves like one SDK `Worker`: `async with`,
+    before the channel queues. The delivery workers are `tenants`' (tenant_workers.py), which
+    keeps them matching the registry every `WORKER_TENANT_REFRESH_SECONDS`: a tenant added,
+    changed or removed while this runs. It behaves like one SDK `Worker`: `async with`,
     `run()`, `shutdown()`.
     """
 
     def __init__(
         self,
         workers: list[Worker],
+        tenants: TenantWorkers,
         tally: ActivityTally | None = None,
         grace: float = 0.0,
-        tenants: TenantWorkers | None = None,
     ) -> None:
         self.workers = workers
+        """The journey worker (and any other not a tenant's delivery worker)."""
+        self.tenants = tenants
         self.tally = tally or ActivityTally()
         self.grace = grace
-        self.tenants = tenants
-
-    def _tenant_stops(self) -> list[Coroutine[Any, Any, None]]:
-        """The later tenants' workers and the tenant refresh stop with the others."""
-        return [self.tenants.shutdown()] if self.tenants is not None else []
 
     async def run(self) -> None:
-        if self.tenants is not None:
-            self.tenants.start_refreshing()
-        await asyncio.gather(*(w.run() for w in self.workers))
+        await asyncio.gather(*(w.run() for w in self.workers), self.tenants.run())
 
     async def shutdown(self) -> None:
         """Stop polling, give running activities the grace, cancel the rest; logged with
@@ -125,7 +121,7 @@ class JourneyWorker:
         log.info("worker stopping", activities_running=tally.running, grace_seconds=self.grace)
         stopping = asyncio.gather(
             *(w.shutdown() for w in self.workers),
-            *self._tenant_stops(),
+            self.tenants.shutdown(),
         )
         try:
             await asyncio.wait_for(stopping, timeout=self.grace + STOP_MARGIN_SECONDS)
@@ -146,14 +142,13 @@ class JourneyWorker:
     async def __aenter__(self) -> JourneyWorker:
         for w in self.workers:
             await w.__aenter__()
-        if self.tenants is not None:
-            self.tenants.start_refreshing()
+        self.tenants.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(
             *(w.__aexit__(None, None, None) for w in self.workers),
-            *self._tenant_stops(),
+            self.tenants.shutdown(),
         )
 
 
@@ -189,8 +184,8 @@ def build_worker(client: Client, settings: Settings) -> JourneyWorker:
     ]
     contact = {ch: by_name[activity_name(fn)] for ch, fn in CHANNEL_ACTIVITIES.items()}
     tenants = TenantWorkers(client, settings, contact, common)
-    workers += tenants.build_all()
-    return JourneyWorker(workers, tally, settings.worker_graceful_shutdown_seconds, tenants)
+    tenants.build_all()
+    return JourneyWorker(workers, tenants, tally, settings.worker_graceful_shutdown_seconds)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -221,7 +216,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     serve_worker_metrics(settings)
     worker = build_worker(client, settings)
-    tenants = sorted(worker.tenants.tenants) if worker.tenants is not None else []
+    tenants = sorted(worker.tenants.tenants)
     log.info("worker started", task_queue=settings.temporal_task_queue, tenants=tenants)
     await run_until(worker, stop)
 

@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     worker_tenant_refresh_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="How often the worker looks for tenants registered since it started, "
-        "and so how long a new tenant's first deliveries may wait for its workers.",
+        description="How often the worker reads the tenant registry and makes its delivery "
+        "workers match it (tenants added, rates changed, tenants removed), and so how long a "
+        "new tenant's first deliveries may wait for its workers.",
     )
     worker_graceful_shutdown_seconds: float = Field(
         default=10.0, ge=0, description="How long running activities get to finish on shutdown."

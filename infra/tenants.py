@@ -29,12 +29,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import Field as PydanticField
 from pydantic import ValidationError
 from sqlalchemy import Column, Text, text
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from domain.tenants import DEFAULT_TENANT, TenantId
 from domain.values import Model
 from infra.settings import Settings
-from infra.store import get_engine, session_scope, utcnow
+from infra.store import ApiKeyRow, get_engine, session_scope, utcnow
 
 TENANT_SETTINGS = frozenset(
     {
@@ -121,6 +121,17 @@ class UnknownTenant(LookupError):
     def __init__(self, tenant: str) -> None:
         super().__init__(f"no tenant {tenant!r} (journeys tenants list shows them)")
         self.tenant = tenant
+
+
+class TenantHasKeys(Exception):
+    """A tenant still has active API keys scoped to it: the message names them by prefix."""
+
+    def __init__(self, tenant: str, prefixes: list[str]) -> None:
+        super().__init__(
+            f"tenant {tenant} has active API keys: {', '.join(prefixes)} "
+            "(revoke them with journeys keys revoke, or give --revoke-keys)"
+        )
+        self.prefixes = prefixes
 
 
 class TenantConfigError(ValueError):
@@ -260,6 +271,36 @@ def save_profile(control_url: str, profile: TenantProfile, *, replace: bool = Fa
     return True
 
 
+def delete_profile(control_url: str, tenant: str, *, revoke_keys: bool = False) -> list[str]:
+    """Unregister the tenant, in one transaction with revoking its API keys if `revoke_keys`:
+    the prefixes of the keys revoked. Raises `UnknownTenant`, `TenantConfigError` for the
+    default tenant, or `TenantHasKeys` while keys scoped to it are active and `revoke_keys`
+    is not given. Its store is not touched: erasing its rows is a step of its own."""
+    if tenant == DEFAULT_TENANT:
+        raise TenantConfigError(
+            "the default tenant is configured by the environment, not registered: it cannot "
+            "be removed"
+        )
+    with session_scope(control_url) as session:
+        row = session.get(TenantRow, tenant)
+        if row is None:
+            raise UnknownTenant(tenant)
+        keys = session.exec(
+            select(ApiKeyRow)
+            .where(ApiKeyRow.tenant == tenant, col(ApiKeyRow.revoked_at).is_(None))
+            .order_by(col(ApiKeyRow.id))
+        ).all()
+        if keys and not revoke_keys:
+            raise TenantHasKeys(tenant, [key.prefix for key in keys])
+        for key in keys:
+            key.revoked_at = utcnow()
+            session.add(key)
+        session.delete(row)
+        prefixes = [key.prefix for key in keys]
+    forget_cached()
+    return prefixes
+
+
 # --- settings per tenant, cached ------------------------------------------------------------
 
 CACHE_SECONDS = 30.0
@@ -269,14 +310,15 @@ tenant takes effect within this, without a restart."""
 _CACHE: dict[tuple[str, str], tuple[float, Settings]] = {}
 
 
-def tenant_settings(base: Settings, tenant: str) -> Settings:
+def tenant_settings(base: Settings, tenant: str, *, fresh: bool = False) -> Settings:
     """The settings of `tenant`: `base` itself for the default tenant, else `base` with the
-    tenant's profile on top. Raises `UnknownTenant` or `TenantConfigError`."""
+    tenant's profile on top. Raises `UnknownTenant` or `TenantConfigError`. `fresh`: read
+    from the registry now (and cached for the rest of the process), not from the cache."""
     if tenant == DEFAULT_TENANT:
         return base
     key, now = (base.store_url, tenant), time.monotonic()
     hit = _CACHE.get(key)
-    if hit is not None and now - hit[0] < CACHE_SECONDS:
+    if hit is not None and now - hit[0] < CACHE_SECONDS and not fresh:
         return hit[1]
     profile = read_profile(base.store_url, tenant)
     if profile is None:

@@ -1,11 +1,13 @@
-"""`journeys tenants add` · `list` · `show`: the creditor companies one deployment serves.
+"""`journeys tenants add` · `list` · `show` · `remove`: the creditor companies one deployment
+serves.
 
 A tenant is registered in the control store (infra/tenants.py) with the settings it sets for
 itself and, for its secrets, the names of the environment variables that hold them: a secret
 never reaches the store, the command line's history or its output. `add` refuses a profile
 the worker could not use (the same check, `check_profile`, the worker and the API make), makes
 and migrates the tenant's store, and only then registers it, so that a registered tenant
-always has a store.
+always has a store. `remove` unregisters one and keeps its store (erasing its rows is a step
+of its own, docs/production.md section 7).
 
 Exit statuses: 0 done, 1 refused or not found (the message names the problem), 2 the command
 line or the configuration is unusable. Only the store is touched (no Temporal), so these
@@ -31,9 +33,11 @@ from infra.settings import Settings
 from infra.tenants import (
     TENANT_SECRETS,
     TenantConfigError,
+    TenantHasKeys,
     TenantProfile,
     UnknownTenant,
     check_profile,
+    delete_profile,
     profile_json,
     read_profile,
     read_profiles,
@@ -285,6 +289,55 @@ def show(
     out.print("secrets:" + ("" if profile.secrets else " none of its own"), markup=False)
     for key, variable in sorted(profile.secrets.items()):
         out.print(f"  {key.upper()} from ${variable}", markup=False)
+
+
+@tenants_app.command(
+    "remove",
+    epilog="Only the store is touched, not Temporal: the running journeys of a removed tenant "
+    "stop getting deliveries (the workers of its delivery queues stop within "
+    "WORKER_TENANT_REFRESH_SECONDS), so cancel or finish them first; in the Temporal UI the "
+    'filter is Tenant = "ID".',
+)
+def remove(
+    tenant: Annotated[str, typer.Argument(metavar="ID", help="The tenant's id.")],
+    revoke_keys: Annotated[
+        bool,
+        typer.Option(
+            "--revoke-keys", help="Revoke the API keys scoped to the tenant, in the same step."
+        ),
+    ] = False,
+) -> None:
+    """Unregister a tenant; its store is kept (its rows are erased separately). Refused while
+    API keys scoped to it are active, unless --revoke-keys."""
+    base = _settings()
+    _control_store(base)
+    if tenant == DEFAULT_TENANT:
+        raise _fail(
+            1, "the default tenant is configured by the environment (.env): it cannot be removed"
+        )
+    try:
+        profile = read_profile(base.store_url, tenant)
+        if profile is None:
+            raise UnknownTenant(tenant)
+        store = summary(base, profile)["store"]
+        revoked = delete_profile(base.store_url, tenant, revoke_keys=revoke_keys)
+    except (UnknownTenant, TenantHasKeys) as e:
+        raise _fail(1, str(e.args[0])) from None
+    except SQLAlchemyError as e:
+        raise _fail(1, f"the store: {_one_line(e)}") from None
+    out.print(f"tenant {tenant} ({profile.name}) removed from the registry", markup=False)
+    if revoked:
+        out.print(f"its API keys revoked: {', '.join(revoked)}", markup=False)
+    out.print(
+        f"its store is kept: {store} (its rows are erased separately; `journeys tenants add "
+        f"{tenant}` would serve it again)",
+        markup=False,
+    )
+    out.print(
+        "running workers stop its deliveries within WORKER_TENANT_REFRESH_SECONDS; its "
+        f'journeys still running (Temporal UI: Tenant = "{tenant}") get no more deliveries',
+        markup=False,
+    )
 
 
 def summary(base: Settings, profile: TenantProfile | None) -> dict[str, Any]:

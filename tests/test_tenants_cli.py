@@ -323,3 +323,62 @@ def test_upgrade_all_makes_every_registered_tenants_store(
     assert migrations.upgrade_all(settings) == {"default": settings.store_url, new_tenant: store}
     assert migrations.current(store) == migrations.head()
     assert "handovers" in tables_of(store)
+
+
+def test_remove_unregisters_a_tenant_keeps_its_store_and_its_keys_go_with_it(
+    journeys: Journeys, settings: Settings, new_tenant: str
+) -> None:
+    from starter.auth import create_key, list_keys, revoke_key
+
+    added = journeys("tenants", "add", new_tenant, "--name", "Acme AB")
+    assert added.exit_code == 0, added.output
+    store = tenant_store_url(settings.store_url, new_tenant)
+    theirs, _ = create_key(settings, "Acme ERP", "billing", new_tenant)
+    old, _ = create_key(settings, "Acme old", "billing", new_tenant)
+    revoke_key(settings, str(old.id))
+    everyone, _ = create_key(settings, "Ops", "agent")
+
+    # Its active key (by prefix, never the key) refuses the removal; nothing changes.
+    refused = journeys("tenants", "remove", new_tenant)
+    assert refused.exit_code == 1, refused.output
+    assert f"error: tenant {new_tenant} has active API keys: {theirs.prefix} (" in refused.stderr
+    assert "--revoke-keys" in refused.stderr and old.prefix not in refused.stderr
+    assert read_profile(settings.store_url, new_tenant) is not None
+    assert {k.id for k in list_keys(settings)} == {theirs.id, everyone.id}
+
+    removed = journeys("tenants", "remove", new_tenant, "--revoke-keys")
+    assert removed.exit_code == 0, removed.output
+    assert f"tenant {new_tenant} (Acme AB) removed from the registry" in removed.stdout
+    assert f"its API keys revoked: {theirs.prefix}\n" in removed.stdout
+    assert f"its store is kept: {masked(store)} (its rows are erased separately" in removed.stdout
+    assert f'Tenant = "{new_tenant}"' in removed.stdout
+    assert read_profiles(settings.store_url) == []
+    assert [k.id for k in list_keys(settings)] == [everyone.id]  # the key for every tenant stays
+    assert {"invoices", "outbox"} <= tables_of(store)  # its rows are not touched
+    forget_cached()
+    listed = json.loads(journeys("tenants", "list", "--json").stdout)
+    assert [row["id"] for row in listed] == ["default"]
+
+    again = journeys("tenants", "remove", new_tenant)
+    assert again.exit_code == 1
+    assert f"error: no tenant '{new_tenant}' (journeys tenants list shows them)" in again.stderr
+
+
+def test_remove_without_keys_and_the_default_tenant_refused(
+    journeys: Journeys, settings: Settings, new_tenant: str
+) -> None:
+    save_profile(settings.store_url, TenantProfile(id=new_tenant, name="Acme AB"))
+    removed = journeys("tenants", "remove", new_tenant)
+    assert removed.exit_code == 0, removed.output
+    assert "its API keys revoked" not in removed.stdout
+    assert read_profiles(settings.store_url) == []
+
+    default = journeys("tenants", "remove", "default")
+    assert default.exit_code == 1
+    assert "the default tenant is configured by the environment (.env): it cannot be removed" in (
+        default.stderr
+    )
+
+    helped = journeys("tenants", "remove", "--help")
+    assert helped.exit_code == 0
+    assert "Tenant =" in helped.stdout and "--revoke-keys" in helped.stdout

@@ -7,23 +7,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from structlog.testing import capture_logs
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+import tenant_workers
 from domain.tenants import workflow_id_for
 from infra.migrations import current, head
 from infra.settings import Settings
 from infra.store import ContactAttemptRow, HandoverRow, OutboxMessageRow, get_engine, session_scope
-from infra.tenants import TenantProfile, save_profile, tenant_schema, tenant_store_url
-from tenant_workers import delivery_queues, upgrade_stores
+from infra.tenants import (
+    TenantProfile,
+    delete_profile,
+    save_profile,
+    tenant_schema,
+    tenant_store_url,
+)
+from tenant_workers import TenantCrew, delivery_queues, upgrade_stores
 from tests.factories import journey_input, with_live_providers
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.tenants import add_tenant, tenants_forgotten  # noqa: F401  (a fixture)
@@ -86,6 +97,14 @@ def test_each_tenant_has_its_own_queues_at_its_own_rates(
     assert channel_task_queue("journeys", "email", "default") == "journeys-email"
 
 
+def built_rates(crew: TenantCrew) -> dict[str, float | None]:
+    """Each of the crew's workers' task queue and the rate it was built with (the SDK's own
+    record: what it asks the server to hold the queue to)."""
+    return {
+        w.task_queue: w.config().get("max_task_queue_activities_per_second") for w in crew.workers
+    }
+
+
 @pytest.fixture
 def acme_sendgrid() -> Iterator[FakeSendGrid]:
     with FakeSendGrid(api_key=ACME_KEY) as server:
@@ -120,11 +139,7 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
         [started] = [e for e in logs if e["event"] == "tenant workers started"]
         assert started["tenant"] == "acme"
         q = base.temporal_task_queue
-        added = {
-            w.task_queue: w.config().get("max_task_queue_activities_per_second")
-            for w in worker.tenants.added
-        }
-        assert added == {
+        assert built_rates(worker.tenants.crews["acme"]) == {
             f"{q}-email@acme": 7.0,
             f"{q}-sms@acme": None,
             f"{q}-call@acme": None,
@@ -145,7 +160,141 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
             [row] = session.exec(select(ContactAttemptRow)).all()
             assert (row.invoice_id, row.provider) == ("inv_acme", "sendgrid")
         await handle.terminate("test done")
-    assert all(task.done() for task in worker.tenants.added.values())  # stopped with the rest
+    crews = worker.tenants.crews.values()
+    assert all(task.done() for crew in crews for task in crew.tasks)  # stopped with the rest
+
+
+async def until(done: Callable[[], bool], what: str) -> None:
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within 10 s: {what}")
+
+
+async def test_a_tenants_changed_rates_and_its_removal_reach_the_running_worker(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    acme_sendgrid: FakeSendGrid,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = settings.model_copy(
+        update={"sendgrid_api_host": acme_sendgrid.url, "worker_tenant_refresh_seconds": 0.2}
+    )
+    q = base.temporal_task_queue
+    email = f"{q}-email@acme"
+
+    def register(rate: str) -> Settings:
+        return add_tenant(
+            base,
+            "acme",
+            settings={
+                "sendgrid_from_email": "billing@acme.example",
+                "email_sends_per_second": rate,
+            },
+            secrets={"sendgrid_api_key": ACME_KEY},
+            monkeypatch=monkeypatch,
+        )
+
+    acme = register("7")
+    worker = build_worker(temporal_env.client, base)
+    tenants = worker.tenants
+    async with worker:
+        default, first = tenants.crews["default"], tenants.crews["acme"]
+        assert built_rates(first)[email] == 7.0
+        assert await server_rate(temporal_env.client, email, 7.0) == 7.0
+
+        # The rate changes (`journeys tenants add acme --replace`): acme's workers are replaced.
+        with capture_logs() as logs:
+            register("2")
+            await until(lambda: tenants.crews.get("acme") not in (None, first), "acme restarted")
+        [restarted] = [e for e in logs if e["event"] == "tenant workers restarted"]
+        assert restarted["tenant"] == "acme"
+        assert (restarted["old_rates"][email], restarted["rates"][email]) == (7.0, 2.0)
+        assert ACME_KEY not in repr(logs)
+        assert all(task.done() for task in first.tasks)  # the old ones let go of the queues
+        second = tenants.crews["acme"]
+        assert built_rates(second) == {
+            email: 2.0,
+            f"{q}-sms@acme": None,
+            f"{q}-call@acme": None,
+            f"{q}-letter@acme": None,
+        }
+        assert tenants.crews["default"] is default  # the others are left as they were
+        assert await server_rate(temporal_env.client, email, 2.0) == 2.0  # what the server holds
+
+        # A delivery after the change arrives, through the new workers.
+        inp = journey_input("inv_acme").model_copy(update={"tenant": "acme"})
+        handle = await temporal_env.client.start_workflow(
+            InvoiceJourney.run, inp, id=workflow_id_for("inv_acme", "acme"), task_queue=q
+        )
+        await JourneyDriver(temporal_env, base).through_step(handle, 0)
+        assert scheduled_queues(await handle.fetch_history()) == [("send_email", email)]
+        [mail] = acme_sendgrid.mails
+        assert mail.json()["from"]["email"] == "billing@acme.example"
+        with session_scope(acme.store_url) as session:
+            [row] = session.exec(select(ContactAttemptRow)).all()
+            assert row.invoice_id == "inv_acme"
+        await handle.terminate("test done")
+
+        # The registry unreadable: nothing is stopped.
+        with monkeypatch.context() as patch:
+            patch.setattr(tenant_workers, "tenant_ids", _unreadable)
+            assert await tenants.refresh() == {}
+        assert tenants.crews["acme"] is second
+
+        # Removed (`journeys tenants remove acme`): its workers stop, the default's go on.
+        with capture_logs() as logs:
+            delete_profile(base.store_url, "acme")
+            await until(lambda: "acme" not in tenants.crews, "acme stopped")
+        [stopped] = [e for e in logs if e["event"] == "tenant workers stopped"]
+        assert stopped["tenant"] == "acme"
+        assert all(task.done() for task in second.tasks)
+        assert tenants.retired == [first, second]
+        assert tenants.crews == {"default": default}
+        assert not any(task.done() for task in default.tasks)
+    assert all(task.done() for task in default.tasks)
+
+
+async def server_rate(client: Client, queue: str, expected: float) -> float:
+    """The rate the server holds the activity queue to (its pollers' `rate_per_second`), once
+    it is `expected` or after 10 s: a new worker's first poll takes a moment."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        report_config=True,
+    )
+    rate = -1.0
+    for _ in range(100):
+        described = await client.workflow_service.describe_task_queue(request)
+        rate = described.effective_rate_limit.requests_per_second
+        if rate == expected:
+            break
+        await asyncio.sleep(0.1)
+    return rate
+
+
+def _unreadable(base: Settings) -> list[str]:
+    raise OperationalError("SELECT id FROM tenants", {}, Exception("database is locked"))
+
+
+async def test_a_delivery_worker_that_fails_by_itself_fails_the_worker(
+    temporal_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the journey worker's own failure does: the process leaves and is restarted, instead
+    of running on without one channel's deliveries."""
+    worker = build_worker(temporal_env.client, settings)
+
+    async def fails() -> None:
+        raise RuntimeError("poller gone")
+
+    monkeypatch.setattr(worker.tenants.crews["default"].workers[0], "run", fails)
+    with capture_logs() as logs, pytest.raises(RuntimeError, match="poller gone"):
+        await asyncio.wait_for(worker.run(), timeout=10)
+    await worker.shutdown()
+    [failed] = [e for e in logs if e["event"] == "tenant worker failed"]
+    assert failed["tenant"] == "default"
 
 
 def pre_tenant_input(history: str, invoice_id: str) -> dict[str, Any]:
