@@ -17,6 +17,10 @@ replays): the worker serves them on its own `/metrics` port (WORKER_METRICS_PORT
   rates, worker capacity, retries.
 - `journeys_handovers_total`: claims handed to collection.
 - `journeys_ended_total{outcome,segment}` is counted by the outcome activity itself.
+
+Each also carries `tenant`, the journey's (`default` for the default tenant's): a journey's
+tenant is one the API resolved from the registry when it started it, so the label has one
+value per registered tenant, no more.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from temporalio.worker import (
 
 from activities.tenancy import PerTenant, settings_of
 from domain.outcomes import step_index_of
-from domain.payloads import DeliveryRequest, DeliveryResult
+from domain.payloads import DeliveryRequest, DeliveryResult, HandoverRequest
 from domain.tenants import DEFAULT_TENANT
 from infra.logging import get_logger
 from infra.policy_file import PolicyFileCache
@@ -46,31 +50,39 @@ from infra.store import InvoiceRow, session_scope
 
 log = get_logger(__name__)
 
+TENANT_HELP = " Label tenant: a registered tenant's id or default (one series per tenant)."
+
 JOURNEYS_ENDED = Counter(
-    "journeys_ended_total", "Journeys that ended, by outcome and segment.", ["outcome", "segment"]
+    "journeys_ended_total",
+    "Journeys that ended, by outcome and segment." + TENANT_HELP,
+    ["outcome", "segment", "tenant"],
 )
 STEPS = Counter(
     "journeys_steps_total",
-    "Reminder step delivery attempts, by channel and result.",
-    ["channel", "result"],
+    "Reminder step delivery attempts, by channel and result." + TENANT_HELP,
+    ["channel", "result", "tenant"],
 )
 FALLBACKS = Counter(
     "journeys_fallbacks_total",
-    "Steps delivered on another channel than the policy's, by the policy's and the used one.",
-    ["from_channel", "to_channel"],
+    "Steps delivered on another channel than the policy's, by the policy's and the used one."
+    + TENANT_HELP,
+    ["from_channel", "to_channel", "tenant"],
 )
 PROVIDER_ERRORS = Counter(
     "journeys_provider_errors_total",
-    "Errors from SendGrid or Twilio, by channel and HTTP status code (or unreachable).",
-    ["channel", "status_code"],
+    "Errors from SendGrid or Twilio, by channel and HTTP status code (or unreachable)."
+    + TENANT_HELP,
+    ["channel", "status_code", "tenant"],
 )
 STEP_LATENESS = Histogram(
     "journeys_step_lateness_seconds",
-    "Seconds from a step's scheduled delivery to its run.",
-    ["channel"],
+    "Seconds from a step's scheduled delivery to its run." + TENANT_HELP,
+    ["channel", "tenant"],
     buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 86400),
 )
-HANDOVERS = Counter("journeys_handovers_total", "Claims handed over to collection.")
+HANDOVERS = Counter(
+    "journeys_handovers_total", "Claims handed over to collection." + TENANT_HELP, ["tenant"]
+)
 
 SEGMENT_CACHE_SIZE = 10_000
 DELIVERY_ACTIVITIES = frozenset({"send_email", "send_sms", "place_call"})
@@ -145,8 +157,8 @@ class _MeasuredActivity(ActivityInboundInterceptor):
         request = input.args[0] if input.args else None
         if name not in DELIVERY_ACTIVITIES or not isinstance(request, DeliveryRequest):
             result = await self.next.execute_activity(input)
-            if name == "hand_over":
-                HANDOVERS.inc()
+            if name == "hand_over" and isinstance(request, HandoverRequest):
+                HANDOVERS.labels(request.tenant).inc()
             return result
         index = step_index_of(request.step_key)
         if index is not None:
@@ -154,12 +166,13 @@ class _MeasuredActivity(ActivityInboundInterceptor):
         try:
             result = await self.next.execute_activity(input)
         except ApplicationError as err:
-            PROVIDER_ERRORS.labels(request.channel, provider_status(err)).inc()
+            PROVIDER_ERRORS.labels(request.channel, provider_status(err), request.tenant).inc()
             if index is not None:
-                STEPS.labels(request.channel, "failed" if err.non_retryable else "error").inc()
+                result_name = "failed" if err.non_retryable else "error"
+                STEPS.labels(request.channel, result_name, request.tenant).inc()
             raise
         if index is not None and isinstance(result, DeliveryResult):
-            STEPS.labels(request.channel, result.status).inc()
+            STEPS.labels(request.channel, result.status, request.tenant).inc()
         return result
 
     async def _before_step(self, request: DeliveryRequest, index: int, info: Any) -> None:
@@ -167,7 +180,7 @@ class _MeasuredActivity(ActivityInboundInterceptor):
             return
         if info.scheduled_time is not None:
             late = (datetime.now(UTC) - info.scheduled_time).total_seconds()
-            STEP_LATENESS.labels(request.channel).observe(max(0.0, late))
+            STEP_LATENESS.labels(request.channel, request.tenant).observe(max(0.0, late))
         try:
             planned = await asyncio.to_thread(
                 self._owner.policy_channel, request.invoice_id, index, request.tenant
@@ -176,4 +189,4 @@ class _MeasuredActivity(ActivityInboundInterceptor):
             log.warning("fallback metric skipped", error=str(err))
             return
         if planned is not None and planned != request.channel:
-            FALLBACKS.labels(planned, request.channel).inc()
+            FALLBACKS.labels(planned, request.channel, request.tenant).inc()

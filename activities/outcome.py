@@ -121,7 +121,7 @@ class OutcomeActivities(OutcomeContract):
                 fact = existing
             session.add(fact)
         if new_close:
-            JOURNEYS_ENDED.labels(fact.outcome, fact.segment).inc()
+            JOURNEYS_ENDED.labels(fact.outcome, fact.segment, outcome.tenant).inc()
         log.info(
             "journey outcome recorded",
             phase=outcome.phase,

@@ -27,9 +27,10 @@ def _mount_operations() -> None:
     """Commands that live beside their subject (schema, replay check, API keys, dead letters,
     tenants) are mounted here so that `journeys` is the one command a person needs to know."""
     from journeys.admin_cli import dead_letters_app, keys_app
+    from journeys.db_cli import db_app
     from journeys.gdpr_cli import gdpr_app
     from journeys.links_cli import links_app
-    from journeys.ops_cli import db_app, replay, worker_health
+    from journeys.ops_cli import replay, worker_health
     from journeys.report_cli import report
     from journeys.simulate_cli import simulate_command
     from journeys.tenants_cli import tenants_app

@@ -1,7 +1,7 @@
-"""Operations commands: the store's schema, the pre-deploy replay check, the worker healthcheck.
+"""Operations commands: the pre-deploy replay check and the worker healthcheck.
 
-`db_app` is meant to be mounted as `journeys db` and `replay` as `journeys replay`; the same
-commands (and `worker-health`, the worker container's healthcheck) also run as
+`replay` is meant to be mounted as `journeys replay`; it, `worker-health` (the worker
+container's healthcheck) and `db` (the stores' schemas, journeys/db_cli.py) also run as
 `python -m journeys.ops_cli ...`, which needs nothing from journeys/cli.py.
 
 Exit statuses: 0 fine, 1 the check failed (a replay failure, no polling worker), 2 the check
@@ -15,43 +15,19 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowHistory
 
 from infra.process import leave
 from infra.settings import Settings
-from infra.tenants import tenant_store
+from journeys.db_cli import db_app, err, one_line, out, settings_or_exit
 from journeys.program import program
 
 WORKFLOW_TYPE_QUERY = 'WorkflowType="InvoiceJourney"'
 DEFAULT_REPLAY_LIMIT = 1000
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in x['loc']).upper()}: {x['msg']}" for x in e.errors()
-        )
-        err.print(f"error: bad configuration: {problems}", markup=False)
-        raise typer.Exit(2) from None
-
-
-def _safe(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable DATABASE_URL>"
 
 
 def _connect_problem(e: Exception) -> str | None:
@@ -62,105 +38,6 @@ def _connect_problem(e: Exception) -> str | None:
     if isinstance(e, RuntimeError) and "Failed client connect" in str(e):
         return f"cannot reach Temporal ({e}); is TEMPORAL_ADDRESS right?"
     return None
-
-
-# --- journeys db -----------------------------------------------------------------------------
-
-db_app = typer.Typer(
-    help="The store's schema: Alembic migrations (DATABASE_URL).", no_args_is_help=True
-)
-
-
-def _db(action: str, fn: Any, *args: Any) -> Any:
-    from infra.migrations import MigrationError
-    from infra.tenants import TenantConfigError
-
-    try:
-        return fn(*args)
-    except (MigrationError, TenantConfigError) as e:
-        err.print(f"error: {e}", markup=False)
-    except SQLAlchemyError as e:
-        cause = getattr(e, "orig", None) or e  # the driver's own message, without the SQL
-        err.print(f"error: {action} failed: {_one_line(cause)}", markup=False)
-    raise typer.Exit(2)
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: Annotated[
-        str, typer.Option("--revision", help="Target revision; default the newest.")
-    ] = "head",
-) -> None:
-    """Migrate the store, then every tenant's store, to the newest schema (or --revision).
-    Safe to run again."""
-    from infra import migrations
-
-    settings = _settings()
-    _upgrade_one("", settings.store_url, migrations.upgrade, settings.store_url, revision)
-    for tenant in _db("reading the tenants", _registered_tenants, settings):
-        url = _db("finding its store", tenant_store, settings, tenant)
-        label = f"tenant {tenant.id}: "
-        _upgrade_one(label, url, migrations.upgrade_tenant, settings, tenant, revision)
-
-
-def _upgrade_one(label: str, url: str, upgrade: Any, *args: Any) -> None:
-    from infra import migrations
-
-    before = _db("reading the schema", migrations.current, url)
-    _db("upgrade", upgrade, *args)
-    after = _db("reading the schema", migrations.current, url)
-    state = "already at" if before == after else f"upgraded {before or 'empty'} ->"
-    out.print(f"{label}{_safe(url)}: {state} {after}", markup=False)
-
-
-def _registered_tenants(settings: Settings) -> list[Any]:
-    """The tenants the control store registers; none while it is older than the registry."""
-    from sqlalchemy import inspect
-
-    from infra.store import get_engine
-    from infra.tenants import read_profiles
-
-    if not inspect(get_engine(settings.store_url)).has_table("tenants"):
-        return []
-    return read_profiles(settings.store_url)
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: Annotated[
-        str, typer.Argument(help="Revision to go back to; 'base' drops every table.")
-    ],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Undo migrations down to REVISION. Columns and tables they added are dropped, with data."""
-    from infra import migrations
-
-    url = _settings().store_url
-    if not yes:
-        typer.confirm(
-            f"Downgrade {_safe(url)} to {revision}? Data in dropped tables and columns is lost",
-            abort=True,
-        )
-    _db("downgrade", migrations.downgrade, url, revision)
-    now = _db("reading the schema", migrations.current, url)
-    out.print(f"{_safe(url)}: now at {now or 'base (no tables)'}", markup=False)
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """The store's schema revision, and whether it is the newest."""
-    from infra import migrations
-
-    url = _settings().store_url
-    now = _db("reading the schema", migrations.current, url)
-    newest = _db("reading the migrations", migrations.head)
-    if now is None:
-        out.print(f"{_safe(url)}: not migrated (newest is {newest})", markup=False)
-        raise typer.Exit(1)
-    state = "up to date" if now == newest else f"behind, newest is {newest}"
-    out.print(f"{_safe(url)}: {now} ({state})", markup=False)
-    if now != newest:
-        raise typer.Exit(1)
 
 
 # --- journeys replay -------------------------------------------------------------------------
@@ -227,15 +104,10 @@ async def replay_journeys(
         failure = results.replay_failures.get(run_id)
         report.journeys.append(
             ReplayedJourney(
-                workflow_id, run_id, status, None if failure is None else _one_line(failure)
+                workflow_id, run_id, status, None if failure is None else one_line(failure)
             )
         )
     return report
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
 
 
 async def _replay_with_settings(
@@ -285,7 +157,7 @@ def replay(
     """
     status = 2
     try:
-        settings = _settings()
+        settings = settings_or_exit()
         report = asyncio.run(_replay_with_settings(settings, query, limit))
         print_report(report, limit, out)
         if not report.journeys:
@@ -348,7 +220,7 @@ def worker_health() -> None:
     """Healthcheck of a worker container: 0 if this host's worker polls TEMPORAL_TASK_QUEUE."""
     status = 2
     try:
-        settings = _settings()
+        settings = settings_or_exit()
         hostname = socket.gethostname()
         polling = asyncio.run(asyncio.wait_for(_worker_health(settings, hostname), 15))
         if polling:
@@ -360,7 +232,7 @@ def worker_health() -> None:
     except typer.Exit as e:
         status = e.exit_code
     except Exception as e:
-        err.print(f"error: {_connect_problem(e) or _one_line(e)}", markup=False)
+        err.print(f"error: {_connect_problem(e) or one_line(e)}", markup=False)
     leave(status)
 
 

@@ -114,12 +114,12 @@ async def post_events(
     try:
         events = parse_events(payload)
     except EventRejected as err:
-        metrics.EVENTS_REFUSED.inc()
+        metrics.EVENTS_REFUSED.labels(scope.tenant).inc()
         await deadletters.record_async(scope, "billing-event", payload, str(err))
         raise
     outcomes = await ingest(events)
     for outcome in outcomes:
-        metrics.EVENTS.labels(outcome.type, outcome.status).inc()
+        metrics.EVENTS.labels(outcome.type, outcome.status, scope.tenant).inc()
     return EventsAccepted(outcomes=outcomes)
 
 
@@ -161,17 +161,17 @@ async def post_action(
     if key is not None:
         earlier = await idempotency.replayed(scope, invoice_id, key, action)
         if earlier is not None:
-            metrics.AGENT_ACTIONS.labels(action.action, "replayed").inc()
+            metrics.AGENT_ACTIONS.labels(action.action, "replayed", scope.tenant).inc()
             return earlier
     update_id = idempotency.update_id(invoice_id, key) if key is not None else None
     try:
         state = await agent_action(client, invoice_id, action, update_id, scope.tenant)
     except Exception:
-        metrics.AGENT_ACTIONS.labels(action.action, "refused").inc()
+        metrics.AGENT_ACTIONS.labels(action.action, "refused", scope.tenant).inc()
         raise
     if key is not None:
         await idempotency.keep(scope, invoice_id, key, action, state)
-    metrics.AGENT_ACTIONS.labels(action.action, "applied").inc()
+    metrics.AGENT_ACTIONS.labels(action.action, "applied", scope.tenant).inc()
     log.info("agent action applied", action=action.action, agent=action.agent)
     return state
 

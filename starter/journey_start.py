@@ -220,7 +220,7 @@ def issued_outcome(
     inv, cust = event.data.invoice, event.data.customer
     workflow_id = workflow_id_for(inv.id, tenant)
     if started:
-        metrics.JOURNEYS_STARTED.labels(segment).inc()
+        metrics.JOURNEYS_STARTED.labels(segment, tenant).inc()
         return started_outcome(event, segment, reason, tenant)
     return EventOutcome(
         event_id=event.id,

@@ -315,7 +315,7 @@ async def customer_action(request: Request, token: str, action: str) -> Response
             data.tenant,
         )
         log.info("customer page action", action=action, status=outcome.status)
-    metrics.CUSTOMER_PAGE_ACTIONS.labels(action, str(outcome.status)).inc()
+    metrics.CUSTOMER_PAGE_ACTIONS.labels(action, str(outcome.status), data.tenant).inc()
     data.state = outcome.state or await _state(request, data)
     data.notice = outcome.notice
     if outcome.status != 200:

@@ -68,6 +68,36 @@ def test_the_dashboard_shows_every_measure_of_the_experience() -> None:
     assert families <= shown, f"exported but not on the dashboard: {sorted(families - shown)}"
 
 
+def tenant_labelled() -> set[str]:
+    """The metrics (families) that carry a `tenant` label."""
+    return {
+        value._name
+        for module in (starter.metrics, activities.metrics)
+        for value in vars(module).values()
+        if isinstance(value, MetricWrapperBase) and "tenant" in value._labelnames
+    }
+
+
+def test_every_tenant_labelled_query_follows_the_tenant_variable() -> None:
+    """The dashboard shows the tenants picked in its Tenant variable (all by default) on every
+    panel whose metric knows its tenant; the rest (refusals counted before a tenant is known)
+    show every tenant's."""
+    board: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "tenant"]
+    assert variable["includeAll"] and variable["multi"] and variable["allValue"] == ".*"
+    labelled = tenant_labelled()
+    assert {"journeys_started", "journeys_steps", "journeys_ended"} <= labelled
+    selectors = [
+        (name, selector)
+        for p in board["panels"]
+        for t in p["targets"]
+        for name, selector in re.findall(r"\b(journeys_[a-z0-9_]+)(\{[^}]*\})?", t["expr"])
+    ]
+    unfiltered = [n for n, sel in selectors if family(n) in labelled and "$tenant" not in sel]
+    assert not unfiltered, f"queries that ignore the Tenant variable: {unfiltered}"
+    assert any(n == "journeys_started_total" and "$tenant" in sel for n, sel in selectors)
+
+
 def test_prometheus_scrapes_the_api_and_every_worker() -> None:
     config = yaml.safe_load(PROMETHEUS.read_text(encoding="utf-8"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}

@@ -21,7 +21,9 @@ from domain.models import workflow_id_for
 from domain.state import JourneyState
 from infra import migrations
 from infra.settings import REPO_ROOT, Settings
-from journeys.ops_cli import db_app, replay_journeys, replay_query, worker_is_polling
+from infra.tenants import TenantProfile, save_profile, tenant_store_url
+from journeys.db_cli import db_app
+from journeys.ops_cli import replay_journeys, replay_query, worker_is_polling
 from tests.factories import journey_input
 from tests.workflows.test_replay import UnguardedChange
 from worker import build_worker
@@ -81,6 +83,84 @@ def test_db_downgrade_asks_first(db_env: str) -> None:
     result = runner.invoke(db_app, ["downgrade", "base"], input="y\n")
     assert result.exit_code == 0
     assert migrations.current(db_env) is None
+
+
+def test_db_current_and_downgrade_cover_every_tenants_store(db_env: str) -> None:
+    """`current` shows the control store, then each tenant's, and fails if any is behind;
+    `downgrade --tenant` rolls back one store, plain `downgrade` every store (tenants first,
+    the control store and its registry last)."""
+    head, before = migrations.head(), "0005"
+    migrations.upgrade(db_env)
+    save_profile(db_env, TenantProfile(id="acme", name="Acme"))
+    acme_url = tenant_store_url(db_env, "acme")
+    assert runner.invoke(db_app, ["upgrade"]).exit_code == 0
+    assert migrations.current(acme_url) == head
+
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{db_env}: {head} (up to date)",
+        f"tenant acme: {acme_url}: {head} (up to date)",
+    ]
+
+    result = runner.invoke(db_app, ["downgrade", before, "--tenant", "acme", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"tenant acme: {acme_url}: now at {before}"]
+    assert (migrations.current(db_env), migrations.current(acme_url)) == (head, before)
+
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 1  # one tenant behind fails the deploy's check
+    assert result.output.splitlines() == [
+        f"{db_env}: {head} (up to date)",
+        f"tenant acme: {acme_url}: {before} (behind, newest is {head})",
+    ]
+
+    # a rollback of every store stops at the first that cannot go, naming it
+    runner.invoke(db_app, ["downgrade", migrations.BASELINE, "--tenant", "acme", "--yes"])
+    result = runner.invoke(db_app, ["downgrade", before, "--yes"])
+    assert result.exit_code == 2
+    assert f"error: tenant acme: downgrade of {acme_url} failed: " in result.output
+    assert migrations.current(db_env) == head  # the control store was not touched
+
+    assert runner.invoke(db_app, ["upgrade"]).exit_code == 0
+    result = runner.invoke(db_app, ["downgrade", before], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "tenant acme: " in result.output.splitlines()[0]  # the question names each store
+    assert result.output.splitlines()[-2:] == [
+        f"tenant acme: {acme_url}: now at {before}",
+        f"{db_env}: now at {before}",
+    ]
+    assert (migrations.current(db_env), migrations.current(acme_url)) == (before, before)
+
+
+def test_db_commands_name_a_tenant_they_cannot_reach(
+    db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrations.upgrade(db_env)
+    save_profile(db_env, TenantProfile(id="acme", name="Acme"))
+    migrations.upgrade(tenant_store_url(db_env, "acme"))
+    own = TenantProfile(id="bolag", name="Bolag", secrets={"database_url": "TEST_BOLAG_DB"})
+    save_profile(db_env, own)
+    monkeypatch.delenv("TEST_BOLAG_DB", raising=False)
+
+    result = runner.invoke(db_app, ["current"])
+    assert result.exit_code == 2  # the check could not run for one store; the rest shown
+    assert f"tenant acme: {tenant_store_url(db_env, 'acme')}: " in result.output
+    assert "error: tenant bolag: environment variable TEST_BOLAG_DB" in result.output
+
+    result = runner.invoke(db_app, ["downgrade", "base", "--yes"])
+    assert result.exit_code == 2
+    assert "error: tenant bolag: environment variable TEST_BOLAG_DB" in result.output
+    assert migrations.current(db_env) == migrations.head()  # nothing touched
+    assert migrations.current(tenant_store_url(db_env, "acme")) == migrations.head()
+
+    result = runner.invoke(db_app, ["downgrade", "base", "--tenant", "nope", "--yes"])
+    assert result.exit_code == 2
+    assert "error: no tenant 'nope'" in result.output
+
+    result = runner.invoke(db_app, ["downgrade", "0005", "--tenant", "default", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"{db_env}: now at 0005"]
 
 
 def test_db_errors_are_one_line(db_env: str, monkeypatch: pytest.MonkeyPatch) -> None:

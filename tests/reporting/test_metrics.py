@@ -11,6 +11,7 @@ scrape before and one after.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import date
@@ -21,17 +22,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
 from activities.metrics import serve_worker_metrics
-from domain.models import workflow_id_for
 from domain.state import JourneyState
+from domain.tenants import DEFAULT_TENANT, workflow_id_for
 from infra.settings import Settings
 from starter.api import create_app
 from tests.api_server import free_port, serving
 from tests.fakes.fixtures import fake_sendgrid, sendgrid_settings  # noqa: F401
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.starter.conftest import issued
+from tests.tenants import SECOND_TENANT, add_tenant, tenants_forgotten  # noqa: F401
 from worker import build_worker
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+T = DEFAULT_TENANT
 
 
 def samples(text: str) -> Samples:
@@ -62,21 +65,19 @@ class Scrapers:
         return samples(api.text), samples(worker.text)
 
 
-@pytest.fixture
-async def measured(
-    temporal_env: WorkflowEnvironment,
-    sendgrid_settings: Settings,  # noqa: F811
-) -> AsyncIterator[Scrapers]:
-    settings = sendgrid_settings.model_copy(
+@contextlib.asynccontextmanager
+async def measuring(env: WorkflowEnvironment, base: Settings) -> AsyncIterator[Scrapers]:
+    """The API and a worker serving its metrics on a port of its own."""
+    settings = base.model_copy(
         update={"worker_metrics_port": free_port(), "worker_metrics_host": "127.0.0.1"}
     )
-    app = create_app(settings, client=temporal_env.client)
+    app = create_app(settings, client=env.client)
     metrics_server = serve_worker_metrics(settings)
     assert metrics_server is not None
     try:
         async with (
             serving(app) as base_url,
-            build_worker(temporal_env.client, settings),
+            build_worker(env.client, settings),
             httpx.AsyncClient(base_url=base_url, timeout=30) as http,
         ):
             yield Scrapers(
@@ -84,6 +85,28 @@ async def measured(
             )
     finally:
         metrics_server.shutdown()
+
+
+@pytest.fixture
+async def measured(
+    temporal_env: WorkflowEnvironment,
+    sendgrid_settings: Settings,  # noqa: F811
+) -> AsyncIterator[Scrapers]:
+    async with measuring(temporal_env, sendgrid_settings) as scrapers:
+        yield scrapers
+
+
+@pytest.fixture
+async def measured_with_acme(
+    temporal_env: WorkflowEnvironment,
+    sendgrid_settings: Settings,  # noqa: F811
+    tenants_forgotten: None,  # noqa: F811
+) -> AsyncIterator[Scrapers]:
+    """As `measured`, with the tenant acme registered before the worker starts (as a
+    deployment's tenants are); acme has no SendGrid account of its own: its outbox."""
+    add_tenant(sendgrid_settings)
+    async with measuring(temporal_env, sendgrid_settings) as scrapers:
+        yield scrapers
 
 
 async def test_worker_and_api_metrics_after_a_journey(
@@ -110,7 +133,7 @@ async def test_worker_and_api_metrics_after_a_journey(
 
     api, worker = await measured.scrape()
     # the API: journeys started, webhook refusals
-    assert delta(api, api_before, "journeys_started_total", segment="standard") == 1
+    assert delta(api, api_before, "journeys_started_total", segment="standard", tenant=T) == 1
     assert (
         delta(
             api,
@@ -126,14 +149,84 @@ async def test_worker_and_api_metrics_after_a_journey(
     def d(name: str, **labels: str) -> float:
         return delta(worker, worker_before, name, **labels)
 
-    assert d("journeys_ended_total", outcome="handed_over", segment="standard") == 1
-    assert d("journeys_steps_total", channel="email", result="sent") == 3
-    assert d("journeys_steps_total", channel="email", result="error") == 1
-    assert d("journeys_steps_total", channel="call", result="sent") == 1
-    assert d("journeys_steps_total", channel="sms", result="sent") == 0
-    assert d("journeys_fallbacks_total", from_channel="sms", to_channel="email") == 1
-    assert d("journeys_provider_errors_total", channel="email", status_code="503") == 1
-    assert d("journeys_handovers_total") == 1
-    assert d("journeys_step_lateness_seconds_count", channel="email") == 3
-    assert d("journeys_step_lateness_seconds_count", channel="call") == 1
-    assert d("journeys_step_lateness_seconds_bucket", channel="email", le="+Inf") == 3
+    assert d("journeys_ended_total", outcome="handed_over", segment="standard", tenant=T) == 1
+    assert d("journeys_steps_total", channel="email", result="sent", tenant=T) == 3
+    assert d("journeys_steps_total", channel="email", result="error", tenant=T) == 1
+    assert d("journeys_steps_total", channel="call", result="sent", tenant=T) == 1
+    assert d("journeys_steps_total", channel="sms", result="sent", tenant=T) == 0
+    assert d("journeys_fallbacks_total", from_channel="sms", to_channel="email", tenant=T) == 1
+    assert d("journeys_provider_errors_total", channel="email", status_code="503", tenant=T) == 1
+    assert d("journeys_handovers_total", tenant=T) == 1
+    assert d("journeys_step_lateness_seconds_count", channel="email", tenant=T) == 3
+    assert d("journeys_step_lateness_seconds_count", channel="call", tenant=T) == 1
+    assert d("journeys_step_lateness_seconds_bucket", channel="email", le="+Inf", tenant=T) == 3
+
+
+async def test_each_journey_is_counted_under_its_tenant(
+    measured_with_acme: Scrapers,
+    temporal_env: WorkflowEnvironment,
+    fake_sendgrid: FakeSendGrid,  # noqa: F811
+) -> None:
+    """The same invoice issued to the default tenant and to acme: two journeys, each counted
+    under its own `tenant` label by the API and by the worker, never under the other's."""
+    measured = measured_with_acme
+    api_before, worker_before = await measured.scrape()
+    event = issued(
+        customer_since=date(2024, 6, 1).isoformat(),  # two years: standard
+        consent={"email": True, "sms": False, "call": True},
+    )
+    invoice_id = event["data"]["invoice"]["id"]
+    for tenant in (T, SECOND_TENANT):
+        answer = await measured.api.post("/v1/events", params={"tenant": tenant}, json=event)
+        assert answer.json()["outcomes"][0]["status"] == "started", answer.text
+        handle = temporal_env.client.get_workflow_handle(workflow_id_for(invoice_id, tenant))
+        await temporal_env.fast_forward(handle, None)
+        state = JourneyState.model_validate(await asyncio.wait_for(handle.result(), timeout=120))
+        assert state.phase == "handed_over"
+    refused = await measured.api.post(
+        f"/v1/invoices/{invoice_id}/actions",
+        params={"tenant": SECOND_TENANT},
+        json={"action": "resume", "agent": "a1"},
+    )
+    assert refused.status_code >= 400  # the journey is over
+
+    api, worker = await measured.scrape()
+    acme = SECOND_TENANT
+    for tenant in (T, acme):
+        assert (
+            delta(api, api_before, "journeys_started_total", segment="standard", tenant=tenant) == 1
+        )
+        started = {"type": "invoice.issued", "status": "started", "tenant": tenant}
+        assert delta(api, api_before, "journeys_billing_events_total", **started) == 1
+
+        def d(name: str, **labels: str) -> float:
+            return delta(worker, worker_before, name, tenant=tenant, **labels)  # noqa: B023
+
+        assert d("journeys_ended_total", outcome="handed_over", segment="standard") == 1
+        assert d("journeys_steps_total", channel="email", result="sent") == 3
+        assert d("journeys_steps_total", channel="call", result="sent") == 1
+        assert d("journeys_fallbacks_total", from_channel="sms", to_channel="email") == 1
+        assert d("journeys_handovers_total") == 1
+        assert d("journeys_step_lateness_seconds_count", channel="email") == 3
+    assert (
+        delta(
+            api,
+            api_before,
+            "journeys_agent_actions_total",
+            action="resume",
+            result="refused",
+            tenant=acme,
+        )
+        == 1
+    )
+    assert (
+        delta(
+            api,
+            api_before,
+            "journeys_agent_actions_total",
+            action="resume",
+            result="refused",
+            tenant=T,
+        )
+        == 0
+    )

@@ -30,7 +30,7 @@ from infra.customer_links import SECRET_FILE, page_secret, token_for
 from infra.logging import configure_logging, redact
 from infra.settings import Settings
 from infra.store import get_engine
-from journeys.ops_cli import db_app
+from journeys.db_cli import db_app
 from starter import auth
 from starter.api import create_app
 from tests.activities.factory import closed_port_url, delivery_request, handover_request

@@ -302,6 +302,9 @@ async def test_metrics_count_events_refusals_and_actions(stack: Stack) -> None:
         f"/v1/invoices/{invoice_id}/actions", json={"action": "resume", "agent": "a1"}
     )
     body = (await stack.http.get("/metrics")).text
-    assert 'journeys_billing_events_total{status="started",type="invoice.issued"}' in body
-    assert "journeys_billing_events_refused_total" in body
-    assert 'journeys_agent_actions_total{action="resume",result="refused"}' in body
+    assert (
+        'journeys_billing_events_total{status="started",tenant="default",type="invoice.issued"}'
+        in body
+    )
+    assert 'journeys_billing_events_refused_total{tenant="default"}' in body
+    assert 'journeys_agent_actions_total{action="resume",result="refused",tenant="default"}' in body
