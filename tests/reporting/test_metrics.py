@@ -208,7 +208,7 @@ async def test_each_journey_is_counted_under_its_tenant(
         assert d("journeys_fallbacks_total", from_channel="sms", to_channel="email") == 1
         assert d("journeys_handovers_total") == 1
         assert d("journeys_step_lateness_seconds_count", channel="email") == 3
-    refused = {"action": "resume", "result": "refused"}
+    resumes = {"action": "resume", "result": "refused"}
     for tenant, count in ((acme, 1), (T, 0)):  # acme's refused resume, not the default's
-        actions = delta(api, api_before, "journeys_agent_actions_total", tenant=tenant, **refused)
+        actions = delta(api, api_before, "journeys_agent_actions_total", tenant=tenant, **resumes)
         assert actions == count
