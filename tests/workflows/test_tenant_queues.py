@@ -111,31 +111,48 @@ def acme_sendgrid() -> Iterator[FakeSendGrid]:
         yield server
 
 
+def refreshing(settings: Settings, sendgrid: FakeSendGrid) -> Settings:
+    """The deployment's settings, sending through `sendgrid`, its worker looking at the
+    registry every 0.2 s."""
+    return settings.model_copy(
+        update={"sendgrid_api_host": sendgrid.url, "worker_tenant_refresh_seconds": 0.2}
+    )
+
+
+def register_acme(base: Settings, monkeypatch: pytest.MonkeyPatch, *, rate: str) -> Settings:
+    """Acme (again: `tenants add --replace`), its own SendGrid key and sender, `rate` emails a
+    second."""
+    return add_tenant(
+        base,
+        "acme",
+        settings={"sendgrid_from_email": "billing@acme.example", "email_sends_per_second": rate},
+        secrets={"sendgrid_api_key": ACME_KEY},
+        monkeypatch=monkeypatch,
+    )
+
+
+async def until(done: Callable[[], bool], what: str) -> None:
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within 10 s: {what}")
+
+
 async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
     acme_sendgrid: FakeSendGrid,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = settings.model_copy(
-        update={"sendgrid_api_host": acme_sendgrid.url, "worker_tenant_refresh_seconds": 0.2}
-    )
+    base = refreshing(settings, acme_sendgrid)
     worker = build_worker(temporal_env.client, base)
     assert worker.tenants is not None
     async with worker:
         assert worker.tenants.tenants == {"default"}
-        acme = add_tenant(
-            base,
-            "acme",
-            settings={"sendgrid_from_email": "billing@acme.example", "email_sends_per_second": "7"},
-            secrets={"sendgrid_api_key": ACME_KEY},
-            monkeypatch=monkeypatch,
-        )
+        acme = register_acme(base, monkeypatch, rate="7")
         with capture_logs() as logs:
-            for _ in range(100):
-                if "acme" in worker.tenants.tenants:
-                    break
-                await asyncio.sleep(0.1)
+            await until(lambda: "acme" in worker.tenants.tenants, "acme started")
         [started] = [e for e in logs if e["event"] == "tenant workers started"]
         assert started["tenant"] == "acme"
         q = base.temporal_task_queue
@@ -164,39 +181,16 @@ async def test_a_tenant_added_while_the_worker_runs_gets_its_queues(
     assert all(task.done() for crew in crews for task in crew.tasks)  # stopped with the rest
 
 
-async def until(done: Callable[[], bool], what: str) -> None:
-    for _ in range(100):
-        if done():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within 10 s: {what}")
-
-
 async def test_a_tenants_changed_rates_and_its_removal_reach_the_running_worker(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
     acme_sendgrid: FakeSendGrid,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = settings.model_copy(
-        update={"sendgrid_api_host": acme_sendgrid.url, "worker_tenant_refresh_seconds": 0.2}
-    )
+    base = refreshing(settings, acme_sendgrid)
     q = base.temporal_task_queue
     email = f"{q}-email@acme"
-
-    def register(rate: str) -> Settings:
-        return add_tenant(
-            base,
-            "acme",
-            settings={
-                "sendgrid_from_email": "billing@acme.example",
-                "email_sends_per_second": rate,
-            },
-            secrets={"sendgrid_api_key": ACME_KEY},
-            monkeypatch=monkeypatch,
-        )
-
-    acme = register("7")
+    acme = register_acme(base, monkeypatch, rate="7")
     worker = build_worker(temporal_env.client, base)
     tenants = worker.tenants
     async with worker:
@@ -206,7 +200,7 @@ async def test_a_tenants_changed_rates_and_its_removal_reach_the_running_worker(
 
         # The rate changes (`journeys tenants add acme --replace`): acme's workers are replaced.
         with capture_logs() as logs:
-            register("2")
+            register_acme(base, monkeypatch, rate="2")
             await until(lambda: tenants.crews.get("acme") not in (None, first), "acme restarted")
         [restarted] = [e for e in logs if e["event"] == "tenant workers restarted"]
         assert restarted["tenant"] == "acme"
