@@ -40,7 +40,9 @@ def settings_or_exit() -> Settings:
 
 
 def one_line(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
+    """An error as one line: a store error by its driver's own message, without the SQL."""
+    cause = getattr(e, "orig", None) or e
+    text = str(cause).strip() or type(cause).__name__
     return text.splitlines()[0]
 
 
@@ -70,8 +72,7 @@ def _db(action: str, fn: Any, *args: Any) -> Any:
     except CommandError as e:  # Alembic's: an unknown revision, a downgrade target above
         err.print(f"error: {action} failed: {one_line(e)}", markup=False)
     except SQLAlchemyError as e:
-        cause = getattr(e, "orig", None) or e  # the driver's own message, without the SQL
-        err.print(f"error: {action} failed: {one_line(cause)}", markup=False)
+        err.print(f"error: {action} failed: {one_line(e)}", markup=False)
     raise typer.Exit(2)
 
 

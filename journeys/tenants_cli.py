@@ -44,6 +44,7 @@ from infra.tenants import (
     save_profile,
 )
 from journeys.command import UserError, err, load_settings, out
+from journeys.db_cli import one_line
 
 tenants_app = typer.Typer(
     help="Tenants: the creditor companies this deployment serves, each with its own settings, "
@@ -234,7 +235,7 @@ def add(
     except Refused as e:
         raise _fail(1, str(e)) from None
     except (SQLAlchemyError, migrations.MigrationError) as e:
-        raise _fail(1, f"the store: {_one_line(e)}") from None
+        raise _fail(1, f"the store: {one_line(e)}") from None
     verb = "changed" if existing is not None else "registered"
     out.print(f"tenant {profile.id} ({profile.name}) {verb}", markup=False)
     out.print(f"its store: {mask_url_secrets(url)} (at {migrations.current(url)})", markup=False)
@@ -324,7 +325,7 @@ def remove(
     except (UnknownTenant, TenantHasKeys) as e:
         raise _fail(1, str(e.args[0])) from None
     except SQLAlchemyError as e:
-        raise _fail(1, f"the store: {_one_line(e)}") from None
+        raise _fail(1, f"the store: {one_line(e)}") from None
     out.print(f"tenant {tenant} ({profile.name}) removed from the registry", markup=False)
     if revoked:
         out.print(f"its API keys revoked: {', '.join(revoked)}", markup=False)
@@ -363,9 +364,3 @@ def summary(base: Settings, profile: TenantProfile | None) -> dict[str, Any]:
 
 def _default_name(base: Settings) -> str:
     return base.brand_name or "(the deployment's own settings)"
-
-
-def _one_line(e: BaseException) -> str:
-    cause = getattr(e, "orig", None) or e  # a driver's own message, without the SQL
-    text = str(cause).strip() or type(cause).__name__
-    return text.splitlines()[0]
