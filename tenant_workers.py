@@ -39,7 +39,13 @@ from domain.values import Channel
 from infra.logging import get_logger
 from infra.migrations import upgrade_all, upgrade_tenant
 from infra.settings import Settings
-from infra.tenants import TenantConfigError, UnknownTenant, tenant_ids, tenant_settings
+from infra.tenants import (
+    TenantConfigError,
+    TenantProfile,
+    UnknownTenant,
+    check_profile,
+    read_profiles,
+)
 from workflows.activity_calls import channel_task_queue
 
 log = get_logger("worker")
@@ -61,14 +67,14 @@ def delivery_queues(settings: Settings) -> Queues:
     }
 
 
-def registered_tenants(base: Settings) -> list[str]:
-    """Every tenant, the default one first; just the default one while the registry cannot
-    be read (logged: the next refresh tries again)."""
-    try:
-        return tenant_ids(base)
-    except SQLAlchemyError as err:
-        log.error("tenant registry unreadable; serving the tenants known", error=str(err))
-        return [DEFAULT_TENANT]
+Registry = dict[str, TenantProfile | None]
+"""Every tenant's profile by id, the default tenant's (its settings are the deployment's)
+first, as None."""
+
+
+def read_registry(base: Settings) -> Registry:
+    """The registry in one read: every refresh needs each tenant's profile anyway."""
+    return {DEFAULT_TENANT: None, **{p.id: p for p in read_profiles(base.store_url)}}
 
 
 def upgrade_stores(base: Settings) -> list[str]:
@@ -152,11 +158,12 @@ class TenantWorkers:
         """Tenants whose delivery workers exist."""
         return set(self.crews)
 
-    def wanted(self, tenant: str, *, fresh: bool = False) -> Queues:
-        """The queues and rates the tenant's workers must have, from its settings (`fresh`:
-        read from the registry, not the cache); raises `UnknownTenant` or
-        `TenantConfigError` if its settings cannot be made."""
-        return delivery_queues(tenant_settings(self._settings, tenant, fresh=fresh))
+    def wanted(self, profile: TenantProfile | None) -> Queues:
+        """The queues and rates the workers of the tenant of `profile` (None: the default
+        tenant) must have; raises `TenantConfigError` if its settings cannot be made."""
+        if profile is None:
+            return delivery_queues(self._settings)
+        return delivery_queues(check_profile(profile, self._settings))
 
     def build(self, tenant: str, queues: Queues) -> TenantCrew:
         """The tenant's delivery workers, one per channel, at `queues`' rates (not running)."""
@@ -178,9 +185,14 @@ class TenantWorkers:
     def build_all(self) -> None:
         """Every tenant's delivery workers, for the start (a tenant whose settings cannot be
         made is logged, and tried again at each refresh)."""
-        for tenant in registered_tenants(self._settings):
+        try:
+            registry = read_registry(self._settings)
+        except SQLAlchemyError as err:  # the next refresh tries again
+            log.error("tenant registry unreadable; serving the tenants known", error=str(err))
+            registry = {DEFAULT_TENANT: None}
+        for tenant, profile in registry.items():
             try:
-                self.build(tenant, self.wanted(tenant))
+                self.build(tenant, self.wanted(profile))
             except _TENANT_PROBLEMS as err:
                 log.error(
                     "tenant not served: its settings are wrong", tenant=tenant, error=str(err)
@@ -218,22 +230,22 @@ class TenantWorkers:
         store hiccup must not stop every tenant's deliveries)."""
         async with self._refreshing:
             try:
-                registered = await asyncio.to_thread(tenant_ids, self._settings)
+                registry = await asyncio.to_thread(read_registry, self._settings)
             except SQLAlchemyError as err:
                 log.error("tenant registry unreadable; serving the tenants known", error=str(err))
                 return {}
             changes = await asyncio.gather(
-                *(self._reconcile(t) for t in registered),
-                *(self._remove(t) for t in list(self.crews) if t not in registered),
+                *(self._reconcile(t, profile) for t, profile in registry.items()),
+                *(self._remove(t) for t in list(self.crews) if t not in registry),
             )
         return {tenant: done for tenant, done in changes if done}
 
-    async def _reconcile(self, tenant: str) -> tuple[str, str]:
+    async def _reconcile(self, tenant: str, profile: TenantProfile | None) -> tuple[str, str]:
         crew = self.crews.get(tenant)
         try:
             if crew is None:
-                await asyncio.to_thread(upgrade_tenant, self._settings, tenant)
-            queues = await asyncio.to_thread(self.wanted, tenant, fresh=True)
+                await asyncio.to_thread(upgrade_tenant, self._settings, profile or tenant)
+            queues = self.wanted(profile)
         except _TENANT_PROBLEMS as err:
             log.error("tenant not served: its settings are wrong", tenant=tenant, error=str(err))
             return tenant, ""

@@ -310,15 +310,14 @@ tenant takes effect within this, without a restart."""
 _CACHE: dict[tuple[str, str], tuple[float, Settings]] = {}
 
 
-def tenant_settings(base: Settings, tenant: str, *, fresh: bool = False) -> Settings:
+def tenant_settings(base: Settings, tenant: str) -> Settings:
     """The settings of `tenant`: `base` itself for the default tenant, else `base` with the
-    tenant's profile on top. Raises `UnknownTenant` or `TenantConfigError`. `fresh`: read
-    from the registry now (and cached for the rest of the process), not from the cache."""
+    tenant's profile on top. Raises `UnknownTenant` or `TenantConfigError`."""
     if tenant == DEFAULT_TENANT:
         return base
     key, now = (base.store_url, tenant), time.monotonic()
     hit = _CACHE.get(key)
-    if hit is not None and now - hit[0] < CACHE_SECONDS and not fresh:
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
     profile = read_profile(base.store_url, tenant)
     if profile is None:

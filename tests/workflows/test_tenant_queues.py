@@ -233,7 +233,7 @@ async def test_a_tenants_changed_rates_and_its_removal_reach_the_running_worker(
 
         # The registry unreadable: nothing is stopped.
         with monkeypatch.context() as patch:
-            patch.setattr(tenant_workers, "tenant_ids", _unreadable)
+            patch.setattr(tenant_workers, "read_profiles", _unreadable)
             assert await tenants.refresh() == {}
         assert tenants.crews["acme"] is second
 
@@ -269,7 +269,7 @@ async def server_rate(client: Client, queue: str, expected: float) -> float:
     return rate
 
 
-def _unreadable(base: Settings) -> list[str]:
+def _unreadable(control_url: str) -> list[TenantProfile]:
     raise OperationalError("SELECT id FROM tenants", {}, Exception("database is locked"))
 
 
